@@ -1,0 +1,265 @@
+/*
+ * cli.c - dispatch of `ambient <command> [<subcommand>] [options] [args]`,
+ * global options, help generated from the command table.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/tasks.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+const struct config_option cli_global_options[] = {
+	{"db", CONFIG_STRING, "AMBIENT_DB", NULL, "URL",
+	 "event store: sqlite:PATH (default: sqlite:DATA_DIR/ambient.db)"},
+	{"data-dir", CONFIG_STRING, "AMBIENT_DATA_DIR", NULL, "DIR",
+	 "data directory (default: $XDG_DATA_HOME/ambient, i.e. ~/.local/share/ambient)"},
+	{"config-file", CONFIG_STRING, "AMBIENT_CONFIG", NULL, "PATH",
+	 "config file of 'name = value' lines (default: $XDG_CONFIG_HOME/ambient/ambient.conf if present)"},
+	{"log-level", CONFIG_STRING, "AMBIENT_LOG_LEVEL", "warn", "LEVEL",
+	 "error, warn, info, debug or trace"},
+	{"log-file", CONFIG_STRING, "AMBIENT_LOG_FILE", NULL, "PATH", "write logs here instead of stderr"},
+	{NULL},
+};
+
+static int run_version(struct cli_ctx *ctx)
+{
+	(void)ctx;
+	printf("ambient %s\n", AMBIENT_VERSION);
+	return CLI_OK;
+}
+
+static int run_help(struct cli_ctx *ctx);
+
+static const struct config_option no_options[] = {{NULL}};
+
+const struct cli_command cli_commands[] = {
+	{"task", "<subcommand>", "create, list, show, pause, resume, update and delete background tasks",
+	 NULL, no_options, NULL, cli_task_commands},
+	{"events", "", "print events from the log, one JSON object per line",
+	 "Reads the whole log (or one stream) in order; --follow keeps printing new events as they\n"
+	 "are appended, also by other processes.",
+	 cli_events_options, cli_events_run, NULL},
+	{"replay", "", "rebuild every projection from the log and report whether it matched",
+	 "Folds every event again and compares the result with the stored projections.\n"
+	 "Exits 0 when they matched, 3 when the rebuilt state differed (it is then written, unless --check).",
+	 cli_replay_options, cli_replay_run, NULL},
+	{"version", "", "print the version", NULL, no_options, run_version, NULL},
+	{"help", "[command]", "show help for a command", NULL, no_options, run_help, NULL},
+	{NULL},
+};
+
+static void print_command_list(FILE *out, const struct cli_command *cmds, const char *prefix)
+{
+	for (const struct cli_command *c = cmds; c->name; c++) {
+		char head[64];
+		snprintf(head, sizeof head, "%s%s", prefix, c->name);
+		fprintf(out, "  %-18s %s\n", head, c->summary);
+	}
+}
+
+static void print_help(FILE *out, const struct cli_command *cmd, const char *full)
+{
+	if (!cmd) {
+		fprintf(out,
+			"ambient %s - background tasks for AI agents, recorded in an event store\n\n"
+			"Usage: ambient [global options] <command> [options] [args]\n\nCommands:\n",
+			AMBIENT_VERSION);
+		print_command_list(out, cli_commands, "");
+		fprintf(out, "\nGlobal options:\n");
+		config_print_help(out, cli_global_options);
+		fprintf(out, "\nRun 'ambient <command> --help' for the options of a command.\n");
+		return;
+	}
+	fprintf(out, "Usage: ambient %s%s%s\n\n%s\n", full, *cmd->usage ? " " : "", cmd->usage,
+		cmd->summary);
+	if (cmd->description)
+		fprintf(out, "\n%s\n", cmd->description);
+	if (cmd->subcommands) {
+		char prefix[64];
+		snprintf(prefix, sizeof prefix, "%s ", full);
+		fprintf(out, "\nCommands:\n");
+		print_command_list(out, cmd->subcommands, prefix);
+	}
+	if (cmd->options && cmd->options->name) {
+		fprintf(out, "\nOptions:\n");
+		config_print_help(out, cmd->options);
+	}
+	fprintf(out, "\nGlobal options:\n");
+	config_print_help(out, cli_global_options);
+}
+
+static const struct cli_command *find_command(const struct cli_command *cmds, const char *name)
+{
+	for (const struct cli_command *c = cmds; c && c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static int run_help(struct cli_ctx *ctx)
+{
+	const struct cli_command *cmd = NULL;
+	char full[128] = "";
+
+	if (ctx->nargs > 0) {
+		cmd = find_command(cli_commands, ctx->args[0]);
+		if (!cmd)
+			return cli_usage_error(ctx, "unknown command '%s'", ctx->args[0]);
+		snprintf(full, sizeof full, "%s", cmd->name);
+		if (ctx->nargs > 1 && cmd->subcommands) {
+			const struct cli_command *sub = find_command(cmd->subcommands, ctx->args[1]);
+			if (!sub)
+				return cli_usage_error(ctx, "unknown command '%s %s'", ctx->args[0], ctx->args[1]);
+			snprintf(full, sizeof full, "%s %s", cmd->name, sub->name);
+			cmd = sub;
+		}
+	}
+	print_help(stdout, cmd, full);
+	return CLI_OK;
+}
+
+int cli_fail(const struct err *e)
+{
+	fprintf(stderr, "ambient: %s\n", err_msg(e));
+	return CLI_FAIL;
+}
+
+int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "ambient: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	const char *cmd = ctx && ctx->command ? ctx->command : "";
+	fprintf(stderr, "\nRun 'ambient %s%s--help' for usage.\n", cmd, *cmd ? " " : "");
+	return CLI_USAGE;
+}
+
+/* $XDG_DATA_HOME/ambient, or ~/.local/share/ambient. */
+static char *default_data_dir(void)
+{
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg == '/')
+		return xasprintf("%s/ambient", xdg);
+	return xasprintf("%s/.local/share/ambient", home && *home ? home : ".");
+}
+
+int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out)
+{
+	const char *db = config_get(&ctx->cfg, "db");
+	struct err e = {0};
+	char *url = NULL;
+	int rc;
+
+	if (!db) {
+		const char *dir = config_get(&ctx->cfg, "data-dir");
+		char *def = dir ? NULL : default_data_dir();
+		url = xasprintf("sqlite:%s/ambient.db", dir ? dir : def);
+		free(def);
+		db = url;
+	}
+	rc = app_store_open(db, read_only, out, &e);
+	free(url);
+	if (rc)
+		return cli_fail(&e);
+	return CLI_OK;
+}
+
+static int setup_logging(struct config *cfg, const char *tag, struct err *e)
+{
+	int level;
+	int rc = log_parse_level(config_get(cfg, "log-level"), &level, e);
+	if (rc)
+		return rc;
+	log_level_current = level;
+	return log_open(config_get(cfg, "log-file"), tag, e);
+}
+
+static int load_config_file(struct config *cfg, struct err *e)
+{
+	const char *path = config_get(cfg, "config-file");
+	if (path)
+		return config_load_file(cfg, path, true, e);
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *def = xdg && *xdg == '/' ? xasprintf("%s/ambient/ambient.conf", xdg)
+				       : xasprintf("%s/.config/ambient/ambient.conf", home ? home : ".");
+	int rc = config_load_file(cfg, def, false, e);
+	free(def);
+	return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct cli_ctx ctx = {0};
+	const struct cli_command *cmd = NULL;
+	struct err e = {0};
+	char full[128] = "";
+	int next = 1, rc;
+
+	config_init(&ctx.cfg);
+	config_add_table(&ctx.cfg, cli_global_options);
+	/* Global options, then the command word(s), then the command's options. */
+	if ((rc = config_parse_argv(&ctx.cfg, argc, argv, 1, true, &next, &e)))
+		goto usage;
+	if (ctx.cfg.nargs == 0) {
+		print_help(ctx.cfg.help ? stdout : stderr, NULL, "");
+		rc = ctx.cfg.help ? CLI_OK : CLI_USAGE;
+		goto out;
+	}
+	cmd = find_command(cli_commands, ctx.cfg.args[0]);
+	if (!cmd) {
+		rc = cli_usage_error(&ctx, "unknown command '%s'", ctx.cfg.args[0]);
+		goto out;
+	}
+	snprintf(full, sizeof full, "%s", cmd->name);
+	if (cmd->subcommands) {
+		if ((rc = config_parse_argv(&ctx.cfg, argc, argv, next, true, &next, &e)))
+			goto usage;
+		if (ctx.cfg.nargs < 2) {
+			print_help(ctx.cfg.help ? stdout : stderr, cmd, full);
+			rc = ctx.cfg.help ? CLI_OK : CLI_USAGE;
+			goto out;
+		}
+		const struct cli_command *sub = find_command(cmd->subcommands, ctx.cfg.args[1]);
+		if (!sub) {
+			ctx.command = "";
+			rc = cli_usage_error(&ctx, "unknown command '%s %s'", cmd->name, ctx.cfg.args[1]);
+			goto out;
+		}
+		snprintf(full, sizeof full, "%s %s", cmd->name, sub->name);
+		cmd = sub;
+	}
+	ctx.command = full;
+	config_add_table(&ctx.cfg, cmd->options);
+	if ((rc = config_parse_argv(&ctx.cfg, argc, argv, next, false, NULL, &e)))
+		goto usage;
+	if (ctx.cfg.help) {
+		print_help(stdout, cmd, full);
+		rc = CLI_OK;
+		goto out;
+	}
+	if ((rc = config_load_env(&ctx.cfg, &e)) || (rc = load_config_file(&ctx.cfg, &e)) ||
+	    (rc = setup_logging(&ctx.cfg, full, &e))) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	size_t words = cmd == find_command(cli_commands, ctx.cfg.args[0]) ? 1 : 2;
+	ctx.args = ctx.cfg.args + words;
+	ctx.nargs = ctx.cfg.nargs - words;
+	rc = cmd->run(&ctx);
+	goto out;
+usage:
+	ctx.command = full;
+	rc = cli_usage_error(&ctx, "%s", err_msg(&e));
+out:
+	config_cleanup(&ctx.cfg);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * cli.h - the command table of the `ambient` binary.
+ *
+ * Each subcommand is a row (name, usage, summary, options, handler), like
+ * tmux's cmd_entry; `ambient --help` and `ambient <cmd> --help` are printed
+ * from the rows.  Handlers return a process exit status.
+ */
+#ifndef AMBIENT_CLI_H
+#define AMBIENT_CLI_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+#include "store/store.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+struct cli_ctx {
+	struct config cfg; /* global + command options, merged */
+	char **args;       /* positional arguments after the command words */
+	size_t nargs;
+	const char *command; /* full command name, e.g. "task create" */
+};
+
+struct cli_command {
+	const char *name;
+	const char *usage; /* arguments after the name */
+	const char *summary;
+	const char *description; /* longer text for --help, or NULL */
+	const struct config_option *options;
+	int (*run)(struct cli_ctx *ctx);
+	const struct cli_command *subcommands; /* NULL-name terminated, or NULL */
+};
+
+/* The options every command accepts (--db, --log-level, ...). */
+extern const struct config_option cli_global_options[];
+
+/* Top-level commands. */
+extern const struct cli_command cli_commands[];
+
+/* Run the binary: parse argv, dispatch, return the exit status. */
+int cli_main(int argc, char **argv);
+
+/* Open the store named by --db / AMBIENT_DB / the data directory. */
+int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out);
+
+/* Print an error as "ambient: <message>" on stderr; returns CLI_FAIL. */
+int cli_fail(const struct err *e);
+int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Commands, one file each. */
+extern const struct cli_command cli_task_commands[];
+int cli_events_run(struct cli_ctx *ctx);
+extern const struct config_option cli_events_options[];
+int cli_replay_run(struct cli_ctx *ctx);
+extern const struct config_option cli_replay_options[];
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * json.h - small helpers over jansson.
+ *
+ * Ownership follows jansson: functions returning json_t* return a new
+ * reference the caller must json_decref(); getters return borrowed pointers.
+ */
+#ifndef AMBIENT_JSON_H
+#define AMBIENT_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+/* Parse text (at most `len` bytes; len may be (size_t)-1 for NUL-terminated)
+ * into a new value, any JSON type.  On failure returns NULL and sets *e to
+ * ERR_INVALID with the line, column and parser message. */
+json_t *json_parse(const char *text, size_t len, struct err *e);
+
+/* Compact text (no spaces), keys in insertion order; caller frees. */
+char *json_to_text(const json_t *j);
+/* Pretty text with 2-space indent and sorted keys; caller frees. */
+char *json_to_pretty(const json_t *j);
+
+/* Borrowed string member, or NULL when absent or not a string. */
+const char *json_get_str(const json_t *obj, const char *key);
+/* Integer member or `def` when absent or not an integer. */
+long long json_get_int(const json_t *obj, const char *key, long long def);
+
+/* Name of a value's type for error messages: "string", "array", ... */
+const char *json_type_name(const json_t *j);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * event_types.c - the event catalogue as a table.
+ *
+ * Data fields of the monitor events are the original's payloads (see
+ * ORIGIN.md section 2) plus the optional fields ambient adds; "?" marks a
+ * field that may be absent, "[]" an array.
+ */
+#include "event_types.h"
+
+#include <string.h>
+
+static const struct event_type_info catalogue[] = {
+	/* task lifecycle: stream task-<id>, written by the task commands */
+	{"task_created", 1, EVENT_SOURCE_LIFECYCLE, "a background task was created",
+	 "task_id, task_type, description, config, callback_url, user_id"},
+	{"task_updated", 1, EVENT_SOURCE_LIFECYCLE,
+	 "a task's description, config or callback URL changed",
+	 "task_id, changes{description?, config?, callback_url?}"},
+	{"task_paused", 1, EVENT_SOURCE_LIFECYCLE, "a task was paused and stops checking",
+	 "task_id, reason?"},
+	{"task_resumed", 1, EVENT_SOURCE_LIFECYCLE, "a paused task was resumed", "task_id"},
+	{"task_deleted", 1, EVENT_SOURCE_LIFECYCLE, "a task was deleted for good", "task_id"},
+	{"task_check_failed", 3, EVENT_SOURCE_LIFECYCLE,
+	 "a task's check failed (fetch error, bad response, unparsable value)",
+	 "task_id, error, url?, consecutive_failures?"},
+
+	/* monitor output: what the task is for */
+	{"web_content_change", 3, EVENT_SOURCE_MONITOR,
+	 "a monitored page changed (and matched the keywords, when some are set)",
+	 "url, content, keywords_found[], description, user_id, title?, diff?"},
+	{"scheduled_trigger", 2, EVENT_SOURCE_MONITOR, "a schedule came due",
+	 "trigger_time, schedule_config, description, user_id"},
+	{"daily_news_digest", 2, EVENT_SOURCE_MONITOR, "the daily digest of the news sources",
+	 "digest_date, news_summaries[{source, headlines[]}], description, user_id"},
+	{"threshold_breach", 4, EVENT_SOURCE_MONITOR,
+	 "a watched metric crossed its threshold",
+	 "metric, current_value, threshold, comparison, description, user_id, previous_value?"},
+
+	/* delivery of events to the feedback server */
+	{"feedback_delivered", 1, EVENT_SOURCE_DELIVERY,
+	 "an event was delivered to the task's callback URL",
+	 "event_id, position, callback_url, status_code, attempts"},
+	{"feedback_failed", 1, EVENT_SOURCE_DELIVERY,
+	 "delivering an event to the callback URL failed for good",
+	 "event_id, position, callback_url, error, attempts, status_code?"},
+};
+
+#define CATALOGUE_LEN (sizeof catalogue / sizeof catalogue[0])
+
+const struct event_type_info *event_type_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < CATALOGUE_LEN; i++)
+		if (strcmp(catalogue[i].name, name) == 0)
+			return &catalogue[i];
+	return NULL;
+}
+
+int event_type_priority(const char *name)
+{
+	const struct event_type_info *t = event_type_find(name);
+
+	return t ? t->priority : EVENT_PRIORITY_DEFAULT;
+}
+
+size_t event_type_count(void)
+{
+	return CATALOGUE_LEN;
+}
+
+const struct event_type_info *event_type_at(size_t i)
+{
+	return i < CATALOGUE_LEN ? &catalogue[i] : NULL;
+}
+
+const char *event_source_name(enum event_source s)
+{
+	switch (s) {
+	case EVENT_SOURCE_LIFECYCLE: return "lifecycle";
+	case EVENT_SOURCE_MONITOR: return "monitor";
+	case EVENT_SOURCE_DELIVERY: return "delivery";
+	}
+	return "unknown";
+}

@@ -1,0 +1,1297 @@
+/*
+ * store_sqlite.c - the event store on SQLite (WAL, synchronous=FULL).
+ *
+ * Two connections: a writer, used only by the current group-commit leader,
+ * and a reader for reads (WAL lets it run beside the writer).
+ *
+ * Group commit.  Every write (an append, a checkpoint, a rebuild) is a job on
+ * a queue.  The first thread to find no leader becomes the leader: it takes
+ * the whole queue, runs it in one BEGIN IMMEDIATE ... COMMIT, each job inside
+ * its own SAVEPOINT (so a version conflict undoes that job only), and wakes
+ * the others.  Threads that arrive while a commit is being fsynced queue up
+ * and form the next batch: under load, one fsync covers many appends, and
+ * every append still returns only after its own commit.
+ *
+ * Positions are assigned under the write lock as max(position)+1, so the log
+ * has no gaps even with several processes writing the same file.  Appends by
+ * other processes are noticed by store_wait() polling the head.
+ *
+ * Location syntax: PATH[?synchronous=full|normal&max_pages=N&busy_timeout_ms=N]
+ * (max_pages caps the file size, as a quota; tests use it to simulate a full
+ * disk).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "store.h"
+
+/* 'ambi' in PRAGMA application_id marks a file as ours. */
+#define SQ_APPLICATION_ID 0x616d6269
+#define SQ_POLL_MS 20 /* how often store_wait looks for other processes' appends */
+
+/* Numbered schema migrations, applied in order at open. */
+static const char *const migrations[] = {
+	/* 1: the log, stream versions, checkpoints, projections */
+	"CREATE TABLE events("
+	" position INTEGER PRIMARY KEY,"
+	" event_id TEXT NOT NULL UNIQUE,"
+	" stream TEXT NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" type TEXT NOT NULL,"
+	" data TEXT NOT NULL,"
+	" metadata TEXT NOT NULL,"
+	" recorded_at INTEGER NOT NULL,"
+	" UNIQUE(stream, version));"
+	"CREATE INDEX events_by_type ON events(type, position);"
+	"CREATE TABLE streams(stream TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE checkpoints(name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE projections(name TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL,"
+	" position INTEGER NOT NULL, created_position INTEGER NOT NULL,"
+	" PRIMARY KEY(name, key)) WITHOUT ROWID;"
+	"CREATE INDEX projections_in_order ON projections(name, created_position);",
+};
+#define SQ_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+#define EVENT_COLUMNS "position, event_id, stream, version, type, data, metadata, recorded_at"
+
+struct job;
+typedef int (*job_fn)(struct store *s, struct job *j, struct err *e);
+
+/* A write waiting for the leader.  Lives on the caller's stack. */
+struct job {
+	job_fn run;
+	struct job *next;
+	int rc;
+	bool done;
+	struct err err;
+	/* append */
+	const char *stream;
+	int64_t expected;
+	struct store_new_event *evs;
+	char **data_text, **meta_text;
+	size_t n;
+	struct store_append_result *res;
+	/* checkpoint */
+	const char *name;
+	int64_t position;
+	/* rebuild */
+	const struct store_projection *proj;
+	bool write;
+	struct store_replay_report *report;
+};
+
+struct sq {
+	char *path;
+	sqlite3 *wdb, *rdb;
+	pthread_mutex_t rlock; /* serialises use of rdb */
+
+	pthread_mutex_t qlock; /* the job queue */
+	pthread_cond_t qcond;
+	struct job *qhead, *qtail;
+	bool leader;
+
+	pthread_mutex_t hlock; /* the known head, for waiters */
+	pthread_cond_t hcond;
+	int64_t head;
+
+	int64_t next_position; /* inside a write transaction */
+	int busy_timeout_ms;
+	int64_t max_pages;
+	const char *synchronous;
+
+	/* writer statements, prepared once */
+	sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_savepoint, *st_release,
+		*st_rollback_to, *st_max_pos, *st_stream_version, *st_set_stream, *st_insert,
+		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_checkpoint;
+};
+
+static struct sq *sq_of(struct store *s)
+{
+	return s->impl;
+}
+
+/* ---- errors ------------------------------------------------------------------- */
+
+static int code_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT: return ERR_CORRUPT;
+	case SQLITE_FULL: return ERR_FULL;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_AUTH: return ERR_READONLY;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return ERR_BUSY;
+	case SQLITE_TOOBIG: return ERR_TOO_BIG;
+	case SQLITE_NOMEM: return ERR_INTERNAL;
+	default: return ERR_IO;
+	}
+}
+
+static const char *hint_of(int code)
+{
+	switch (code) {
+	case ERR_CORRUPT:
+		return "the file is damaged or is not an ambient database; restore it from a backup "
+		       "or point --db at another file";
+	case ERR_FULL: return "free some disk space (or raise the quota) and retry";
+	case ERR_READONLY: return "check that the file and its directory are writable by this user";
+	case ERR_BUSY: return "another process holds the database lock; retry later";
+	default: return "check the disk and the file";
+	}
+}
+
+/* Fill *e from an SQLite result code, with what we were doing and a hint. */
+static int sq_fail(struct store *s, sqlite3 *db, int rc, const char *doing, struct err *e)
+{
+	int code = code_of(rc);
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	return err_set(e, code, "%s (%s): %s; %s", doing, sq_of(s)->path, msg, hint_of(code));
+}
+
+/* ---- small statement helpers ------------------------------------------------------- */
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static int prepare_all(struct sq *q)
+{
+	static const struct {
+		size_t off;
+		const char *sql;
+	} stmts[] = {
+#define S(field, sql) {offsetof(struct sq, field), sql}
+		S(st_begin, "BEGIN IMMEDIATE"),
+		S(st_commit, "COMMIT"),
+		S(st_rollback, "ROLLBACK"),
+		S(st_savepoint, "SAVEPOINT job"),
+		S(st_release, "RELEASE job"),
+		S(st_rollback_to, "ROLLBACK TO job"),
+		S(st_max_pos, "SELECT coalesce(max(position), 0) FROM events"),
+		S(st_stream_version, "SELECT version FROM streams WHERE stream = ?1"),
+		S(st_set_stream, "INSERT INTO streams(stream, version) VALUES(?1, ?2)"
+				 " ON CONFLICT(stream) DO UPDATE SET version = excluded.version"),
+		S(st_insert, "INSERT INTO events(" EVENT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"),
+		S(st_by_id, "SELECT position, stream, version FROM events WHERE event_id = ?1"),
+		S(st_proj_get, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2"),
+		S(st_proj_put, "INSERT INTO projections(name, key, doc, position, created_position)"
+			       " VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(name, key) DO UPDATE"
+			       " SET doc = excluded.doc, position = excluded.position"),
+		S(st_proj_del, "DELETE FROM projections WHERE name = ?1 AND key = ?2"),
+		S(st_checkpoint, "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,?2,?3)"
+				 " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
+				 " updated_at = excluded.updated_at"),
+#undef S
+	};
+	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+		sqlite3_stmt **slot = (sqlite3_stmt **)((char *)q + stmts[i].off);
+		int rc = sqlite3_prepare_v3(q->wdb, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
+					    NULL);
+		if (rc)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static void finalize_all(struct sq *q)
+{
+	sqlite3_stmt **first = &q->st_begin, **last = &q->st_checkpoint;
+	for (sqlite3_stmt **p = first; p <= last; p++) {
+		sqlite3_finalize(*p);
+		*p = NULL;
+	}
+}
+
+/* ---- open, schema, close ------------------------------------------------------------- */
+
+static int parse_location(struct store *s, const char *location, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	const char *qm = strchr(location, '?');
+
+	q->path = qm ? xstrndup(location, (size_t)(qm - location)) : xstrdup(location);
+	q->synchronous = "FULL";
+	q->busy_timeout_ms = 10000;
+	if (!qm)
+		return ERR_OK;
+	char *opts = xstrdup(qm + 1), *save = NULL;
+	int rc = ERR_OK;
+	for (char *kv = strtok_r(opts, "&", &save); kv && !rc; kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+		char *end = NULL;
+		if (!eq) {
+			rc = err_set(e, ERR_INVALID, "database option '%s' needs a value (name=value)", kv);
+			break;
+		}
+		*eq = '\0';
+		const char *v = eq + 1;
+		if (strcmp(kv, "synchronous") == 0) {
+			if (strcasecmp(v, "full") == 0)
+				q->synchronous = "FULL";
+			else if (strcasecmp(v, "normal") == 0)
+				q->synchronous = "NORMAL";
+			else if (strcasecmp(v, "extra") == 0)
+				q->synchronous = "EXTRA";
+			else
+				rc = err_set(e, ERR_INVALID,
+					     "database option synchronous=%s: use full, extra or normal", v);
+		} else if (strcmp(kv, "max_pages") == 0) {
+			q->max_pages = strtoll(v, &end, 10);
+			if (!*v || *end || q->max_pages <= 0)
+				rc = err_set(e, ERR_INVALID, "database option max_pages=%s: use a positive integer", v);
+		} else if (strcmp(kv, "busy_timeout_ms") == 0) {
+			long t = strtol(v, &end, 10);
+			if (!*v || *end || t < 0 || t > INT_MAX)
+				rc = err_set(e, ERR_INVALID,
+					     "database option busy_timeout_ms=%s: use milliseconds >= 0", v);
+			q->busy_timeout_ms = (int)t;
+		} else {
+			rc = err_set(e, ERR_INVALID,
+				     "unknown database option '%s'; known: synchronous, max_pages, busy_timeout_ms",
+				     kv);
+		}
+	}
+	free(opts);
+	return rc;
+}
+
+/* mkdir -p for the directory holding path. */
+static int make_parent_dirs(const char *path, struct err *e)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int rc = ERR_OK;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		for (char *p = dir + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+				break; /* reported below by the final mkdir or the open */
+			*p = '/';
+		}
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			rc = err_set(e, errno == EACCES || errno == EROFS ? ERR_READONLY : ERR_IO,
+				     "cannot create directory %s for the database: %s", dir,
+				     strerror(errno));
+	}
+	free(dir);
+	return rc;
+}
+
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		*out = 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Check that the file is ours and not from the future; migrate it. */
+static int check_and_migrate(struct store *s, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	int64_t app_id = 0, version = 0, tables = 0;
+	int rc;
+
+	if ((rc = query_int(q->wdb, "PRAGMA application_id", &app_id)) ||
+	    (rc = query_int(q->wdb, "PRAGMA user_version", &version)) ||
+	    (rc = query_int(q->wdb, "SELECT count(*) FROM sqlite_schema", &tables)))
+		return sq_fail(s, q->wdb, rc, "cannot read the database header", e);
+	if (app_id != SQ_APPLICATION_ID && (app_id != 0 || tables > 0))
+		return err_set(e, ERR_CORRUPT,
+			       "%s is an SQLite database of another program (application_id %lld, %lld "
+			       "tables), not an ambient database; point --db at another file",
+			       q->path, (long long)app_id, (long long)tables);
+	if (version > SQ_SCHEMA_VERSION)
+		return err_set(e, ERR_VERSION,
+			       "%s was written by a newer version of ambient (schema %lld; this ambient "
+			       "%s knows schemas up to %d); upgrade ambient to open it",
+			       q->path, (long long)version, AMBIENT_VERSION, SQ_SCHEMA_VERSION);
+	if (version == SQ_SCHEMA_VERSION)
+		return ERR_OK;
+	if (s->opt.read_only)
+		return err_set(e, ERR_READONLY,
+			       "%s needs a schema upgrade (%lld -> %d) but was opened read-only; open it "
+			       "once read-write",
+			       q->path, (long long)version, SQ_SCHEMA_VERSION);
+
+	if ((rc = exec(q->wdb, "BEGIN IMMEDIATE")))
+		return sq_fail(s, q->wdb, rc, "cannot lock the database to migrate it", e);
+	/* Re-read under the lock: another process may have migrated meanwhile. */
+	if ((rc = query_int(q->wdb, "PRAGMA user_version", &version)))
+		goto fail;
+	for (int v = (int)version; v < SQ_SCHEMA_VERSION; v++) {
+		char sql[96];
+		if ((rc = exec(q->wdb, migrations[v])))
+			goto fail;
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if ((rc = exec(q->wdb, sql)))
+			goto fail;
+		log_info("%s: migrated schema to version %d", q->path, v + 1);
+	}
+	{
+		char sql[64];
+		snprintf(sql, sizeof sql, "PRAGMA application_id = %d", SQ_APPLICATION_ID);
+		if ((rc = exec(q->wdb, sql)))
+			goto fail;
+	}
+	if ((rc = exec(q->wdb, "COMMIT")))
+		goto fail;
+	return ERR_OK;
+fail:
+	sq_fail(s, q->wdb, rc, "cannot migrate the database schema", e);
+	exec(q->wdb, "ROLLBACK");
+	return e ? e->code : code_of(rc);
+}
+
+static void sq_free(struct sq *q)
+{
+	if (!q)
+		return;
+	finalize_all(q);
+	sqlite3_close_v2(q->wdb);
+	sqlite3_close_v2(q->rdb);
+	pthread_mutex_destroy(&q->rlock);
+	pthread_mutex_destroy(&q->qlock);
+	pthread_cond_destroy(&q->qcond);
+	pthread_mutex_destroy(&q->hlock);
+	pthread_cond_destroy(&q->hcond);
+	free(q->path);
+	free(q);
+}
+
+/* SQLite's CANTOPEN says little (and its errno is from its last attempt, a
+ * read-only open of a file that does not exist): find out what is wrong. */
+static int explain_cantopen(struct store *s, sqlite3 *db, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	int mode = s->opt.read_only ? R_OK : R_OK | W_OK;
+	int err_no = db ? sqlite3_system_errno(db) : 0;
+
+	if (access(q->path, F_OK) == 0) {
+		if (access(q->path, mode) != 0)
+			err_no = errno;
+	} else if (errno == ENOENT) {
+		char *dir = xstrdup(q->path), *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		if (s->opt.read_only) {
+			err_no = ENOENT;
+		} else if (access(slash ? (slash == dir ? "/" : dir) : ".", W_OK | X_OK) != 0) {
+			int saved = errno;
+			int rc = err_set(e, saved == EACCES || saved == EROFS ? ERR_READONLY : ERR_IO,
+					 "cannot create the database %s: directory %s: %s; choose a "
+					 "writable place with --db or --data-dir",
+					 q->path, slash && slash != dir ? dir : "/", strerror(saved));
+			free(dir);
+			return rc;
+		}
+		free(dir);
+	} else {
+		err_no = errno;
+	}
+	return err_set(e, err_no == EACCES || err_no == EROFS || err_no == EPERM ? ERR_READONLY : ERR_IO,
+		       "cannot open the database %s: %s; check the path and its permissions", q->path,
+		       strerror(err_no ? err_no : EIO));
+}
+
+static int sq_open(struct store *s, const char *location, struct err *e)
+{
+	struct sq *q = xcalloc(1, sizeof *q);
+	pthread_condattr_t ca;
+	char sql[128];
+	int rc, flags;
+
+	s->impl = q;
+	pthread_mutex_init(&q->rlock, NULL);
+	pthread_mutex_init(&q->qlock, NULL);
+	pthread_cond_init(&q->qcond, NULL);
+	pthread_mutex_init(&q->hlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->hcond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	if ((rc = parse_location(s, location, e)))
+		goto fail;
+	if (strcmp(q->path, ":memory:") == 0) {
+		rc = err_set(e, ERR_INVALID,
+			     "sqlite::memory: is not supported (its readers could not see its writes); "
+			     "use a file, e.g. sqlite:/tmp/ambient.db");
+		goto fail;
+	}
+	if (!s->opt.read_only && (rc = make_parent_dirs(q->path, e)))
+		goto fail;
+
+	flags = SQLITE_OPEN_NOMUTEX |
+		(s->opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	rc = sqlite3_open_v2(q->path, &q->wdb, flags, NULL);
+	if (rc) {
+		if (rc == SQLITE_CANTOPEN)
+			rc = explain_cantopen(s, q->wdb, e);
+		else
+			rc = sq_fail(s, q->wdb, rc, "cannot open the database", e);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(q->wdb, 1);
+	sqlite3_busy_timeout(q->wdb, q->busy_timeout_ms);
+
+	/* The first real read tells a non-database file apart. */
+	int64_t dummy;
+	if ((rc = query_int(q->wdb, "SELECT count(*) FROM sqlite_schema", &dummy))) {
+		rc = sq_fail(s, q->wdb, rc, "cannot read the database", e);
+		goto fail;
+	}
+	if (!s->opt.read_only) {
+		char mode[16] = "";
+		sqlite3_stmt *st;
+		if ((rc = sqlite3_prepare_v2(q->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL)) == 0) {
+			if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+				snprintf(mode, sizeof mode, "%s", sqlite3_column_text(st, 0));
+				rc = SQLITE_OK;
+			}
+			sqlite3_finalize(st);
+		}
+		if (rc) {
+			rc = sq_fail(s, q->wdb, rc, "cannot switch the database to WAL mode", e);
+			goto fail;
+		}
+		if (strcasecmp(mode, "wal") != 0) {
+			rc = err_set(e, ERR_IO, "%s: the file system does not support WAL mode (got %s)",
+				     q->path, mode);
+			goto fail;
+		}
+	}
+	snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", q->synchronous);
+	exec(q->wdb, sql);
+	if (q->max_pages) {
+		snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)q->max_pages);
+		exec(q->wdb, sql);
+	}
+	if ((rc = check_and_migrate(s, e)))
+		goto fail;
+	if ((rc = prepare_all(q))) {
+		rc = sq_fail(s, q->wdb, rc, "cannot prepare statements", e);
+		goto fail;
+	}
+
+	rc = sqlite3_open_v2(q->path, &q->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc) {
+		rc = sq_fail(s, q->rdb, rc, "cannot open a reader on the database", e);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(q->rdb, 1);
+	sqlite3_busy_timeout(q->rdb, q->busy_timeout_ms);
+	if ((rc = query_int(q->rdb, "SELECT coalesce(max(position), 0) FROM events", &q->head))) {
+		rc = sq_fail(s, q->rdb, rc, "cannot read the database", e);
+		goto fail;
+	}
+	if (!sqlite3_compileoption_used("ENABLE_FTS5"))
+		log_warn("this SQLite was built without FTS5; full-text search will be unavailable");
+	log_debug("opened %s (schema %d, head %lld)", q->path, SQ_SCHEMA_VERSION, (long long)q->head);
+	return ERR_OK;
+fail:
+	sq_free(q);
+	s->impl = NULL;
+	return rc;
+}
+
+static void sq_close(struct store *s)
+{
+	sq_free(sq_of(s));
+	s->impl = NULL;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+static int row_to_event(sqlite3_stmt *st, struct store_event *ev, struct err *e)
+{
+	const char *data = (const char *)sqlite3_column_text(st, 5);
+	const char *meta = (const char *)sqlite3_column_text(st, 6);
+	const char *id = (const char *)sqlite3_column_text(st, 1);
+
+	ev->position = sqlite3_column_int64(st, 0);
+	snprintf(ev->event_id, sizeof ev->event_id, "%s", id ? id : "");
+	ev->stream = xstrdup((const char *)sqlite3_column_text(st, 2));
+	ev->version = sqlite3_column_int64(st, 3);
+	ev->type = xstrdup((const char *)sqlite3_column_text(st, 4));
+	ev->recorded_at_us = sqlite3_column_int64(st, 7);
+	ev->data = json_parse(data, (size_t)sqlite3_column_bytes(st, 5), NULL);
+	ev->metadata = json_parse(meta, (size_t)sqlite3_column_bytes(st, 6), NULL);
+	if (!ev->data || !ev->metadata)
+		return err_set(e, ERR_CORRUPT, "event at position %lld has unreadable JSON",
+			       (long long)ev->position);
+	return ERR_OK;
+}
+
+/* Run a prepared SELECT of EVENT_COLUMNS and append its rows to out. */
+static int collect(struct store *s, sqlite3 *db, sqlite3_stmt *st, struct store_event_list *out,
+		   struct err *e)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = row_to_event(st, store_event_list_push(out), e)))
+			return rc;
+	}
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, db, rc, "cannot read events", e);
+	return ERR_OK;
+}
+
+static int sq_read_stream(struct store *s, const char *stream, int64_t from, bool backward,
+			  size_t limit, struct store_event_list *out, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	const char *sql = backward ? "SELECT " EVENT_COLUMNS " FROM events WHERE stream = ?1"
+				     " AND version <= ?2 ORDER BY version DESC LIMIT ?3"
+				   : "SELECT " EVENT_COLUMNS " FROM events WHERE stream = ?1"
+				     " AND version >= ?2 ORDER BY version LIMIT ?3";
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&q->rlock);
+	if ((rc = sqlite3_prepare_v2(q->rdb, sql, -1, &st, NULL))) {
+		rc = sq_fail(s, q->rdb, rc, "cannot read a stream", e);
+		goto out;
+	}
+	bind_text(st, 1, stream);
+	sqlite3_bind_int64(st, 2, backward && from <= 0 ? INT64_MAX : from);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	rc = collect(s, q->rdb, st, out, e);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&q->rlock);
+	return rc;
+}
+
+/* Upper bound for a prefix range scan: the prefix with its last byte + 1. */
+static char *prefix_end(const char *prefix)
+{
+	char *end = xstrdup(prefix);
+	size_t n = strlen(end);
+	while (n > 0 && (unsigned char)end[n - 1] == 0xff)
+		end[--n] = '\0';
+	if (n > 0)
+		end[n - 1]++;
+	return end;
+}
+
+static int sq_read_all(struct store *s, int64_t after, bool backward, size_t limit,
+		       const struct store_filter *f, struct store_event_list *out, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	char sql[512];
+	char *pend = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof sql,
+		 "SELECT " EVENT_COLUMNS " FROM events WHERE position %s ?1%s%s%s ORDER BY position%s"
+		 " LIMIT ?6",
+		 backward ? "<" : ">", f && f->stream ? " AND stream = ?2" : "",
+		 f && f->stream_prefix ? " AND stream >= ?3 AND stream < ?4" : "",
+		 f && f->type ? " AND type = ?5" : "", backward ? " DESC" : "");
+	pthread_mutex_lock(&q->rlock);
+	if ((rc = sqlite3_prepare_v2(q->rdb, sql, -1, &st, NULL))) {
+		rc = sq_fail(s, q->rdb, rc, "cannot read the log", e);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, backward && after <= 0 ? INT64_MAX : after);
+	if (f && f->stream)
+		bind_text(st, 2, f->stream);
+	if (f && f->stream_prefix) {
+		pend = prefix_end(f->stream_prefix);
+		bind_text(st, 3, f->stream_prefix);
+		bind_text(st, 4, pend);
+	}
+	if (f && f->type)
+		bind_text(st, 5, f->type);
+	sqlite3_bind_int64(st, 6, limit ? (int64_t)limit : -1);
+	rc = collect(s, q->rdb, st, out, e);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&q->rlock);
+	free(pend);
+	return rc;
+}
+
+static void publish_head(struct sq *q, int64_t head)
+{
+	pthread_mutex_lock(&q->hlock);
+	if (head > q->head) {
+		q->head = head;
+		pthread_cond_broadcast(&q->hcond);
+	}
+	pthread_mutex_unlock(&q->hlock);
+}
+
+static int sq_head(struct store *s, int64_t *position, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	int rc;
+
+	pthread_mutex_lock(&q->rlock);
+	rc = query_int(q->rdb, "SELECT coalesce(max(position), 0) FROM events", position);
+	pthread_mutex_unlock(&q->rlock);
+	if (rc)
+		return sq_fail(s, q->rdb, rc, "cannot read the log head", e);
+	publish_head(q, *position);
+	return ERR_OK;
+}
+
+static int sq_stream_version(struct store *s, const char *stream, int64_t *version,
+			     struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	*version = 0;
+	pthread_mutex_lock(&q->rlock);
+	rc = sqlite3_prepare_v2(q->rdb, "SELECT version FROM streams WHERE stream = ?1", -1, &st,
+				NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, stream);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*version = sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&q->rlock);
+	return rc ? sq_fail(s, q->rdb, rc, "cannot read a stream version", e) : ERR_OK;
+}
+
+static int sq_wait(struct store *s, int64_t after, int timeout_ms, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	struct timespec now, until;
+	int64_t deadline, pos;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+	for (;;) {
+		pthread_mutex_lock(&q->hlock);
+		if (q->head > after) {
+			pthread_mutex_unlock(&q->hlock);
+			return ERR_OK;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		if (now_ms >= deadline) {
+			pthread_mutex_unlock(&q->hlock);
+			return err_set(e, ERR_TIMEOUT, "no event after position %lld", (long long)after);
+		}
+		int64_t wake = now_ms + SQ_POLL_MS < deadline ? now_ms + SQ_POLL_MS : deadline;
+		until.tv_sec = (time_t)(wake / 1000);
+		until.tv_nsec = (long)(wake % 1000) * 1000000;
+		int w = pthread_cond_timedwait(&q->hcond, &q->hlock, &until);
+		pthread_mutex_unlock(&q->hlock);
+		/* Woken by the clock: look for appends made by other processes. */
+		if (w == ETIMEDOUT) {
+			int rc = sq_head(s, &pos, e);
+			if (rc)
+				return rc;
+		}
+	}
+}
+
+static int sq_checkpoint_get(struct store *s, const char *name, int64_t *position,
+			     struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	*position = 0;
+	pthread_mutex_lock(&q->rlock);
+	rc = sqlite3_prepare_v2(q->rdb, "SELECT position FROM checkpoints WHERE name = ?1", -1, &st,
+				NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, name);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*position = sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&q->rlock);
+	return rc ? sq_fail(s, q->rdb, rc, "cannot read a checkpoint", e) : ERR_OK;
+}
+
+static int load_doc(struct store *s, sqlite3 *db, sqlite3_stmt *st, json_t **doc, struct err *e)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*doc = json_parse((const char *)sqlite3_column_text(st, 0),
+				  (size_t)sqlite3_column_bytes(st, 0), NULL);
+		sqlite3_reset(st);
+		if (!*doc)
+			return err_set(e, ERR_CORRUPT, "a projection document is unreadable; run `ambient replay`");
+		return ERR_OK;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return ERR_NOT_FOUND;
+	return sq_fail(s, db, rc, "cannot read a projection", e);
+}
+
+static int sq_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,
+		       struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&q->rlock);
+	rc = sqlite3_prepare_v2(q->rdb, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2",
+				-1, &st, NULL);
+	if (rc) {
+		rc = sq_fail(s, q->rdb, rc, "cannot read a projection", e);
+	} else {
+		bind_text(st, 1, proj);
+		bind_text(st, 2, key);
+		rc = load_doc(s, q->rdb, st, doc, e);
+		if (rc == ERR_NOT_FOUND)
+			err_set(e, ERR_NOT_FOUND, "%s has no document %s", proj, key);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&q->rlock);
+	return rc;
+}
+
+static int list_docs(struct store *s, sqlite3 *db, const char *proj, json_t **docs,
+		     struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT key, doc FROM projections WHERE name = ?1"
+				    " ORDER BY created_position",
+				    -1, &st, NULL);
+	if (rc)
+		return sq_fail(s, db, rc, "cannot list a projection", e);
+	bind_text(st, 1, proj);
+	*docs = json_object();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *doc = json_parse((const char *)sqlite3_column_text(st, 1),
+					 (size_t)sqlite3_column_bytes(st, 1), NULL);
+		if (!doc) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		json_object_set_new(*docs, (const char *)sqlite3_column_text(st, 0), doc);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return ERR_OK;
+	json_decref(*docs);
+	*docs = NULL;
+	if (rc == SQLITE_CORRUPT)
+		return err_set(e, ERR_CORRUPT, "projection %s holds unreadable JSON; run `ambient replay`",
+			       proj);
+	return sq_fail(s, db, rc, "cannot list a projection", e);
+}
+
+static int sq_proj_list(struct store *s, const char *proj, json_t **docs, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	pthread_mutex_lock(&q->rlock);
+	int rc = list_docs(s, q->rdb, proj, docs, e);
+	pthread_mutex_unlock(&q->rlock);
+	return rc;
+}
+
+/* ---- writing: jobs run by the leader inside one transaction ------------------------ */
+
+static int64_t now_us(struct store *s)
+{
+	return clock_wall_us(s->clock);
+}
+
+/* Retried append: every id already stored, in this stream, in order? */
+static int check_duplicates(struct store *s, struct job *j, bool *dup, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	size_t found = 0;
+	int64_t first_pos = 0, last_pos = 0, last_ver = 0;
+	bool same = true;
+
+	*dup = false;
+	for (size_t i = 0; i < j->n; i++) {
+		if (!j->evs[i].event_id[0])
+			continue;
+		bind_text(q->st_by_id, 1, j->evs[i].event_id);
+		int rc = sqlite3_step(q->st_by_id);
+		if (rc == SQLITE_ROW) {
+			int64_t pos = sqlite3_column_int64(q->st_by_id, 0);
+			const char *stream = (const char *)sqlite3_column_text(q->st_by_id, 1);
+			int64_t ver = sqlite3_column_int64(q->st_by_id, 2);
+			if (strcmp(stream, j->stream) != 0 || (found > 0 && ver != last_ver + 1))
+				same = false;
+			if (found == 0)
+				first_pos = pos;
+			last_pos = pos;
+			last_ver = ver;
+			found++;
+		}
+		sqlite3_reset(q->st_by_id);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return sq_fail(s, q->wdb, rc, "cannot look up event ids", e);
+	}
+	if (found == 0)
+		return ERR_OK;
+	if (found == j->n && same) {
+		*dup = true;
+		j->res->first_position = first_pos;
+		j->res->last_position = last_pos;
+		j->res->version = last_ver;
+		j->res->duplicate = true;
+		return ERR_OK;
+	}
+	return err_set(e, ERR_CONFLICT,
+		       "append to stream '%s': %zu of its %zu event ids are already stored %s; retry "
+		       "with exactly the original events or with new ids",
+		       j->stream, found, j->n, same ? "(a partial retry)" : "in another stream or order");
+}
+
+static const char *expected_text(int64_t expected, char *buf, size_t size)
+{
+	if (expected == STORE_EXPECT_NO_STREAM)
+		return "no stream";
+	if (expected == STORE_EXPECT_EXISTS)
+		return "an existing stream";
+	snprintf(buf, size, "version %lld", (long long)expected);
+	return buf;
+}
+
+static int run_projections(struct store *s, const struct store_event *ev, struct err *e)
+{
+	struct sq *q = sq_of(s);
+
+	for (size_t i = 0; i < s->opt.nprojections; i++) {
+		const struct store_projection *p = &s->opt.projections[i];
+		json_t *doc = NULL, *next;
+		struct err local = {0};
+		int rc;
+
+		if (strncmp(ev->stream, p->stream_prefix, strlen(p->stream_prefix)) != 0)
+			continue;
+		bind_text(q->st_proj_get, 1, p->name);
+		bind_text(q->st_proj_get, 2, ev->stream);
+		rc = load_doc(s, q->wdb, q->st_proj_get, &doc, e);
+		if (rc && rc != ERR_NOT_FOUND)
+			return rc;
+		next = p->apply(doc, ev, p->ud, &local);
+		json_decref(doc);
+		if (!next && local.code) {
+			err_prefix(&local, "projection %s refused event %s", p->name, ev->type);
+			if (e)
+				*e = local;
+			return local.code;
+		}
+		if (next) {
+			char *text = json_to_text(next);
+			json_decref(next);
+			bind_text(q->st_proj_put, 1, p->name);
+			bind_text(q->st_proj_put, 2, ev->stream);
+			bind_text(q->st_proj_put, 3, text);
+			sqlite3_bind_int64(q->st_proj_put, 4, ev->position);
+			rc = step_done(q->st_proj_put);
+			free(text);
+		} else {
+			bind_text(q->st_proj_del, 1, p->name);
+			bind_text(q->st_proj_del, 2, ev->stream);
+			rc = step_done(q->st_proj_del);
+		}
+		if (rc)
+			return sq_fail(s, q->wdb, rc, "cannot update a projection", e);
+	}
+	return ERR_OK;
+}
+
+static int job_append(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	int64_t version = 0;
+	bool dup;
+	int rc;
+
+	if ((rc = check_duplicates(s, j, &dup, e)) || dup)
+		return rc;
+
+	bind_text(q->st_stream_version, 1, j->stream);
+	rc = sqlite3_step(q->st_stream_version);
+	if (rc == SQLITE_ROW)
+		version = sqlite3_column_int64(q->st_stream_version, 0);
+	sqlite3_reset(q->st_stream_version);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, q->wdb, rc, "cannot read a stream version", e);
+
+	bool ok = j->expected == STORE_EXPECT_ANY ||
+		  (j->expected == STORE_EXPECT_EXISTS && version > 0) ||
+		  (j->expected >= 0 && j->expected == version);
+	if (!ok) {
+		char buf[32];
+		if (version == 0)
+			return err_set(e, ERR_CONFLICT,
+				       "append to stream '%s': expected %s, but the stream does not exist",
+				       j->stream, expected_text(j->expected, buf, sizeof buf));
+		return err_set(e, ERR_CONFLICT,
+			       "append to stream '%s': expected %s, but the stream is at version %lld",
+			       j->stream, expected_text(j->expected, buf, sizeof buf),
+			       (long long)version);
+	}
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct store_new_event *ne = &j->evs[i];
+		struct store_event ev = {0};
+
+		if (!ne->event_id[0])
+			uuid_v7(s->clock, ne->event_id);
+		ev.position = ++q->next_position;
+		ev.version = ++version;
+		ev.recorded_at_us = now_us(s);
+		memcpy(ev.event_id, ne->event_id, sizeof ev.event_id);
+		ev.stream = (char *)j->stream;
+		ev.type = (char *)ne->type;
+		ev.data = (json_t *)ne->data;
+		ev.metadata = (json_t *)ne->metadata;
+
+		sqlite3_stmt *st = q->st_insert;
+		sqlite3_bind_int64(st, 1, ev.position);
+		bind_text(st, 2, ne->event_id);
+		bind_text(st, 3, j->stream);
+		sqlite3_bind_int64(st, 4, ev.version);
+		bind_text(st, 5, ne->type);
+		bind_text(st, 6, j->data_text[i]);
+		bind_text(st, 7, j->meta_text[i]);
+		sqlite3_bind_int64(st, 8, ev.recorded_at_us);
+		if ((rc = step_done(st))) {
+			if ((rc & 0xff) == SQLITE_CONSTRAINT)
+				return err_set(e, ERR_CONFLICT,
+					       "append to stream '%s': event id %s is already stored",
+					       j->stream, ne->event_id);
+			return sq_fail(s, q->wdb, rc, "cannot append an event", e);
+		}
+		if (s->opt.nprojections && (rc = run_projections(s, &ev, e)))
+			return rc;
+		if (i == 0)
+			j->res->first_position = ev.position;
+	}
+	bind_text(q->st_set_stream, 1, j->stream);
+	sqlite3_bind_int64(q->st_set_stream, 2, version);
+	if ((rc = step_done(q->st_set_stream)))
+		return sq_fail(s, q->wdb, rc, "cannot update a stream version", e);
+	j->res->last_position = q->next_position;
+	j->res->version = version;
+	j->res->duplicate = false;
+	return ERR_OK;
+}
+
+static int job_checkpoint(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	bind_text(q->st_checkpoint, 1, j->name);
+	sqlite3_bind_int64(q->st_checkpoint, 2, j->position);
+	sqlite3_bind_int64(q->st_checkpoint, 3, now_us(s));
+	int rc = step_done(q->st_checkpoint);
+	return rc ? sq_fail(s, q->wdb, rc, "cannot save a checkpoint", e) : ERR_OK;
+}
+
+/* Fold the log through one projection, compare, and (write) replace it. */
+static int job_rebuild(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	const struct store_projection *p = j->proj;
+	json_t *docs = json_object(), *first = json_object(), *last = json_object();
+	json_t *stored = NULL;
+	char *pend = prefix_end(p->stream_prefix);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(q->wdb,
+				"SELECT " EVENT_COLUMNS " FROM events WHERE stream >= ?1 AND stream < ?2"
+				" ORDER BY position",
+				-1, &st, NULL);
+	if (rc) {
+		rc = sq_fail(s, q->wdb, rc, "cannot read the log", e);
+		goto out;
+	}
+	bind_text(st, 1, p->stream_prefix);
+	bind_text(st, 2, pend);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_event ev = {0};
+		if ((rc = row_to_event(st, &ev, e)) == ERR_OK) {
+			bool had = json_object_get(docs, ev.stream) != NULL;
+			rc = store_projection_fold(p, docs, &ev, e);
+			if (!rc) {
+				j->report->events++;
+				if (!json_object_get(docs, ev.stream)) {
+					json_object_del(first, ev.stream);
+				} else {
+					if (!had)
+						json_object_set_new(first, ev.stream, json_integer(ev.position));
+					json_object_set_new(last, ev.stream, json_integer(ev.position));
+				}
+			}
+		}
+		store_event_cleanup(&ev);
+		if (rc)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sq_fail(s, q->wdb, rc, "cannot read the log", e);
+		goto out;
+	}
+	if ((rc = list_docs(s, q->wdb, p->name, &stored, e)))
+		goto out;
+	store_replay_compare(stored, docs, j->report);
+	if (!j->write)
+		goto out;
+
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = sqlite3_prepare_v2(q->wdb, "DELETE FROM projections WHERE name = ?1", -1, &st,
+				     NULL)))
+		goto sqlfail;
+	bind_text(st, 1, p->name);
+	if ((rc = step_done(st)))
+		goto sqlfail;
+	sqlite3_finalize(st);
+	if ((rc = sqlite3_prepare_v2(q->wdb,
+				     "INSERT INTO projections(name, key, doc, position, created_position)"
+				     " VALUES(?1, ?2, ?3, ?4, ?5)",
+				     -1, &st, NULL)))
+		goto sqlfail;
+	const char *key;
+	json_t *doc;
+	json_object_foreach(docs, key, doc) {
+		char *text = json_to_text(doc);
+		bind_text(st, 1, p->name);
+		bind_text(st, 2, key);
+		bind_text(st, 3, text);
+		sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(last, key)));
+		sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(first, key)));
+		rc = step_done(st);
+		free(text);
+		if (rc)
+			goto sqlfail;
+	}
+	rc = ERR_OK;
+	goto out;
+sqlfail:
+	rc = sq_fail(s, q->wdb, rc, "cannot rewrite a projection", e);
+out:
+	sqlite3_finalize(st);
+	json_decref(docs);
+	json_decref(first);
+	json_decref(last);
+	json_decref(stored);
+	free(pend);
+	return rc;
+}
+
+/* Run a batch of jobs in one transaction.  A job that fails is undone by
+ * rolling back to its savepoint, so the others still commit; if SQLite has
+ * rolled the whole transaction back itself (I/O error, disk full), or the
+ * commit fails, every job of the batch that had succeeded fails too. */
+static void run_batch(struct store *s, struct job *batch)
+{
+	struct sq *q = sq_of(s);
+	struct err e = {0};
+	int rc;
+
+	if ((rc = step_done(q->st_begin))) {
+		sq_fail(s, q->wdb, rc, "cannot start a write transaction", &e);
+		goto abort;
+	}
+	if ((rc = query_int(q->wdb, "SELECT coalesce(max(position), 0) FROM events",
+			    &q->next_position))) {
+		sq_fail(s, q->wdb, rc, "cannot read the log head", &e);
+		goto abort;
+	}
+	for (struct job *j = batch; j; j = j->next) {
+		int64_t saved = q->next_position;
+		if ((rc = step_done(q->st_savepoint))) {
+			sq_fail(s, q->wdb, rc, "cannot start a savepoint", &e);
+			goto abort;
+		}
+		j->rc = j->run(s, j, &j->err);
+		if (j->rc == ERR_OK) {
+			if ((rc = step_done(q->st_release))) {
+				sq_fail(s, q->wdb, rc, "cannot release a savepoint", &e);
+				goto abort;
+			}
+			continue;
+		}
+		if (sqlite3_get_autocommit(q->wdb)) { /* SQLite gave up the transaction */
+			e = j->err;
+			goto abort;
+		}
+		q->next_position = saved;
+		if ((rc = step_done(q->st_rollback_to)) || (rc = step_done(q->st_release))) {
+			sq_fail(s, q->wdb, rc, "cannot roll back a savepoint", &e);
+			goto abort;
+		}
+	}
+	if ((rc = step_done(q->st_commit))) {
+		sq_fail(s, q->wdb, rc, "cannot commit", &e);
+		goto abort;
+	}
+	publish_head(q, q->next_position);
+	return;
+abort:
+	if (!sqlite3_get_autocommit(q->wdb))
+		step_done(q->st_rollback);
+	for (struct job *j = batch; j; j = j->next)
+		if (j->rc == ERR_OK) {
+			j->rc = e.code ? e.code : ERR_IO;
+			j->err = e;
+		}
+}
+
+/* Queue a job and return when it has been committed (or has failed). */
+static int submit(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+
+	j->done = false;
+	j->next = NULL;
+	pthread_mutex_lock(&q->qlock);
+	if (q->qtail)
+		q->qtail->next = j;
+	else
+		q->qhead = j;
+	q->qtail = j;
+	while (!j->done) {
+		if (q->leader) {
+			pthread_cond_wait(&q->qcond, &q->qlock);
+			continue;
+		}
+		/* Become the leader for everything queued so far (our job included). */
+		struct job *batch = q->qhead;
+		q->qhead = q->qtail = NULL;
+		q->leader = true;
+		pthread_mutex_unlock(&q->qlock);
+		run_batch(s, batch);
+		pthread_mutex_lock(&q->qlock);
+		for (struct job *b = batch, *next; b; b = next) {
+			next = b->next;
+			b->done = true; /* b may be freed by its owner from here on */
+		}
+		q->leader = false;
+		pthread_cond_broadcast(&q->qcond);
+	}
+	pthread_mutex_unlock(&q->qlock);
+	if (j->rc && e)
+		*e = j->err;
+	return j->rc;
+}
+
+static int sq_append(struct store *s, const char *stream, int64_t expected,
+		     struct store_new_event *evs, size_t n, struct store_append_result *res,
+		     struct err *e)
+{
+	struct job j = {.run = job_append, .stream = stream, .expected = expected, .evs = evs,
+			.n = n, .res = res};
+	int rc = ERR_OK;
+
+	/* Serialise JSON here, in the caller's thread, so the leader only writes. */
+	j.data_text = xcalloc(n, sizeof *j.data_text);
+	j.meta_text = xcalloc(n, sizeof *j.meta_text);
+	for (size_t i = 0; i < n && !rc; i++) {
+		j.data_text[i] = json_to_text(evs[i].data);
+		j.meta_text[i] = evs[i].metadata ? json_to_text(evs[i].metadata) : xstrdup("{}");
+		if (!j.data_text[i] || !j.meta_text[i])
+			rc = err_set(e, ERR_INVALID, "event %zu (%s): data cannot be serialised", i,
+				     evs[i].type);
+		else if (strlen(j.data_text[i]) + strlen(j.meta_text[i]) > STORE_DATA_MAX)
+			rc = err_set(e, ERR_TOO_BIG,
+				     "event %zu (%s): data and metadata are %zu bytes; the limit is %d", i,
+				     evs[i].type, strlen(j.data_text[i]) + strlen(j.meta_text[i]),
+				     STORE_DATA_MAX);
+	}
+	if (!rc)
+		rc = submit(s, &j, e);
+	for (size_t i = 0; i < n; i++) {
+		free(j.data_text[i]);
+		free(j.meta_text[i]);
+	}
+	free(j.data_text);
+	free(j.meta_text);
+	return rc;
+}
+
+static int sq_checkpoint_set(struct store *s, const char *name, int64_t position, struct err *e)
+{
+	struct job j = {.run = job_checkpoint, .name = name, .position = position};
+	return submit(s, &j, e);
+}
+
+static int sq_proj_rebuild(struct store *s, const struct store_projection *p, bool write,
+			   struct store_replay_report *r, struct err *e)
+{
+	struct job j = {.run = job_rebuild, .proj = p, .write = write, .report = r};
+	return submit(s, &j, e);
+}
+
+const struct store_ops store_sqlite_ops = {
+	.scheme = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.append = sq_append,
+	.read_stream = sq_read_stream,
+	.read_all = sq_read_all,
+	.head = sq_head,
+	.stream_version = sq_stream_version,
+	.wait = sq_wait,
+	.checkpoint_get = sq_checkpoint_get,
+	.checkpoint_set = sq_checkpoint_set,
+	.proj_get = sq_proj_get,
+	.proj_list = sq_proj_list,
+	.proj_rebuild = sq_proj_rebuild,
+};

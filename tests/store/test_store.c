@@ -1,0 +1,614 @@
+/*
+ * test_store.c - behaviour of the event store, written once against store.h.
+ *
+ * Every back end must pass this suite.  The back end under test is chosen by
+ * AMBIENT_TEST_STORE: unset or "sqlite" gives a fresh SQLite file per test;
+ * later back ends plug in here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "../test_util.h"
+#include "common/uuid.h"
+#include "store/store.h"
+
+struct fixture {
+	char *dir;
+	char url[4200];
+	struct store *s;
+	struct store_options opt;
+};
+
+/* A projection that counts events per stream: {"count": N, "last": type}.
+ * An event of type "poison" is refused; "drop" removes the document. */
+static json_t *count_apply(const json_t *doc, const struct store_event *ev, void *ud,
+			   struct err *e)
+{
+	(void)ud;
+	if (strcmp(ev->type, "poison") == 0) {
+		err_set(e, ERR_INVALID, "poison event");
+		return NULL;
+	}
+	if (strcmp(ev->type, "drop") == 0)
+		return NULL;
+	json_int_t n = doc ? json_integer_value(json_object_get(doc, "count")) : 0;
+	return json_pack("{s:I, s:s}", "count", n + 1, "last", ev->type);
+}
+
+static const struct store_projection counters[] = {
+	{.name = "counters", .stream_prefix = "count-", .apply = count_apply},
+};
+
+static int open_store(struct fixture *f)
+{
+	struct err e = {0};
+	int rc = store_open(f->url, &f->opt, &f->s, &e);
+	if (rc)
+		fprintf(stderr, "store_open(%s): %s\n", f->url, err_msg(&e));
+	return rc;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	const char *which = getenv("AMBIENT_TEST_STORE");
+
+	if (which && *which && strcmp(which, "sqlite") != 0) {
+		fprintf(stderr, "unknown AMBIENT_TEST_STORE '%s'\n", which);
+		return -1;
+	}
+	f->dir = test_tmpdir("store");
+	snprintf(f->url, sizeof f->url, "sqlite:%s/events.db", f->dir);
+	f->opt.projections = counters;
+	f->opt.nprojections = 1;
+	*state = f;
+	return open_store(f);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_close(f->s);
+	test_rmdir(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static int reopen(struct fixture *f)
+{
+	store_close(f->s);
+	f->s = NULL;
+	return open_store(f);
+}
+
+/* Append one event {"i": i} of `type` to stream; returns the store's code. */
+static int append1(struct store *s, const char *stream, int64_t expected, const char *type, int i,
+		   struct store_append_result *res, struct err *e)
+{
+	json_t *data = json_pack("{s:i}", "i", i);
+	struct store_new_event ev = {.event_id = "", .type = type, .data = data};
+	int rc = store_append(s, stream, expected, &ev, 1, res, e);
+	json_decref(data);
+	return rc;
+}
+
+/* ---- ordering and reading ----------------------------------------------------- */
+
+static void test_append_and_read_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct store_append_result res;
+	struct store_event_list l = {0};
+	struct err e = {0};
+
+	for (int i = 1; i <= 5; i++) {
+		assert_int_equal(append1(f->s, "order-a", STORE_EXPECT_ANY, "t", i, &res, &e), ERR_OK);
+		assert_int_equal(res.version, i);
+		assert_int_equal(res.first_position, i);
+		assert_false(res.duplicate);
+	}
+	assert_int_equal(store_read_stream(f->s, "order-a", 1, false, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(l.items[i].version, (int64_t)i + 1);
+		assert_int_equal(json_integer_value(json_object_get(l.items[i].data, "i")), (int)i + 1);
+		assert_string_equal(l.items[i].stream, "order-a");
+		assert_true(uuid_valid(l.items[i].event_id));
+		assert_true(l.items[i].recorded_at_us > 0);
+	}
+	store_event_list_cleanup(&l);
+
+	/* forward from 3 with a limit, backward from the end with a limit */
+	assert_int_equal(store_read_stream(f->s, "order-a", 3, false, 2, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.items[0].version, 3);
+	assert_int_equal(l.items[1].version, 4);
+	store_event_list_cleanup(&l);
+	assert_int_equal(store_read_stream(f->s, "order-a", 0, true, 2, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.items[0].version, 5);
+	assert_int_equal(l.items[1].version, 4);
+	store_event_list_cleanup(&l);
+	assert_int_equal(store_read_stream(f->s, "order-a", 2, true, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.items[0].version, 2);
+	store_event_list_cleanup(&l);
+
+	/* a stream with no events reads as empty, not as an error */
+	assert_int_equal(store_read_stream(f->s, "nothing-here", 1, false, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 0);
+	int64_t v = -1;
+	assert_int_equal(store_stream_version(f->s, "nothing-here", &v, &e), ERR_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(store_stream_version(f->s, "order-a", &v, &e), ERR_OK);
+	assert_int_equal(v, 5);
+}
+
+static void test_global_order_and_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct store_event_list l = {0};
+	struct err e = {0};
+	int64_t head = -1;
+
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 0);
+	for (int i = 0; i < 30; i++) {
+		const char *stream = i % 3 == 0 ? "x-1" : i % 3 == 1 ? "y-1" : "x-2";
+		assert_int_equal(append1(f->s, stream, STORE_EXPECT_ANY, i % 2 ? "odd" : "even", i, NULL, &e),
+				 ERR_OK);
+	}
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 30);
+
+	assert_int_equal(store_read_all(f->s, 0, false, 0, NULL, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 30);
+	for (size_t i = 0; i < l.count; i++) {
+		assert_int_equal(l.items[i].position, (int64_t)i + 1); /* gap-free, in order */
+		assert_int_equal(json_integer_value(json_object_get(l.items[i].data, "i")), (int)i);
+	}
+	store_event_list_cleanup(&l);
+
+	assert_int_equal(store_read_all(f->s, 25, false, 0, NULL, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 5);
+	assert_int_equal(l.items[0].position, 26);
+	store_event_list_cleanup(&l);
+
+	assert_int_equal(store_read_all(f->s, 0, true, 3, NULL, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(l.items[0].position, 30);
+	assert_int_equal(l.items[2].position, 28);
+	store_event_list_cleanup(&l);
+
+	struct store_filter by_prefix = {.stream_prefix = "x-"};
+	assert_int_equal(store_read_all(f->s, 0, false, 0, &by_prefix, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 20);
+	for (size_t i = 0; i < l.count; i++)
+		assert_int_equal(strncmp(l.items[i].stream, "x-", 2), 0);
+	store_event_list_cleanup(&l);
+
+	struct store_filter by_type = {.type = "odd", .stream = "y-1"};
+	assert_int_equal(store_read_all(f->s, 0, false, 0, &by_type, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 5); /* i = 1, 7, 13, 19, 25 */
+	for (size_t i = 0; i < l.count; i++) {
+		assert_string_equal(l.items[i].type, "odd");
+		assert_string_equal(l.items[i].stream, "y-1");
+	}
+	store_event_list_cleanup(&l);
+}
+
+/* ---- expected versions ---------------------------------------------------------- */
+
+static void test_expected_versions(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = {0};
+
+	/* exists on a missing stream */
+	assert_int_equal(append1(f->s, "acct-1", STORE_EXPECT_EXISTS, "t", 0, NULL, &e), ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "acct-1"));
+	assert_non_null(strstr(e.msg, "does not exist"));
+	/* exact version on a missing stream */
+	assert_int_equal(append1(f->s, "acct-1", 3, "t", 0, NULL, &e), ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "expected version 3"));
+
+	assert_int_equal(append1(f->s, "acct-1", STORE_EXPECT_NO_STREAM, "t", 1, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "acct-1", STORE_EXPECT_NO_STREAM, "t", 2, NULL, &e), ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "'acct-1'"));
+	assert_non_null(strstr(e.msg, "expected no stream"));
+	assert_non_null(strstr(e.msg, "at version 1"));
+
+	assert_int_equal(append1(f->s, "acct-1", STORE_EXPECT_EXISTS, "t", 2, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "acct-1", 2, "t", 3, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "acct-1", 2, "t", 4, NULL, &e), ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "expected version 2, but the stream is at version 3"));
+	assert_int_equal(append1(f->s, "acct-1", STORE_EXPECT_ANY, "t", 4, NULL, &e), ERR_OK);
+
+	/* conflicts wrote nothing */
+	int64_t v, head;
+	assert_int_equal(store_stream_version(f->s, "acct-1", &v, &e), ERR_OK);
+	assert_int_equal(v, 4);
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 4);
+}
+
+/* ---- idempotency ------------------------------------------------------------------- */
+
+static void test_idempotent_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct store_append_result r1, r2;
+	struct err e = {0};
+	json_t *d = json_pack("{s:s}", "k", "v");
+	struct store_new_event evs[3] = {{.type = "a", .data = d}, {.type = "b", .data = d},
+					 {.type = "c", .data = d}};
+
+	assert_int_equal(append1(f->s, "other", STORE_EXPECT_ANY, "t", 0, NULL, &e), ERR_OK);
+	for (int i = 0; i < 3; i++)
+		uuid_v7(clock_system(), evs[i].event_id);
+	assert_int_equal(store_append(f->s, "idem-1", STORE_EXPECT_NO_STREAM, evs, 3, &r1, &e), ERR_OK);
+	assert_false(r1.duplicate);
+	assert_int_equal(r1.first_position, 2);
+	assert_int_equal(r1.last_position, 4);
+
+	/* The same append again, even with an expected version that no longer
+	 * holds: same result, nothing written. */
+	assert_int_equal(store_append(f->s, "idem-1", STORE_EXPECT_NO_STREAM, evs, 3, &r2, &e), ERR_OK);
+	assert_true(r2.duplicate);
+	assert_int_equal(r2.first_position, r1.first_position);
+	assert_int_equal(r2.last_position, r1.last_position);
+	assert_int_equal(r2.version, 3);
+	int64_t head;
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 4);
+
+	/* A partial retry (ids 2 and 3 plus a new one) is refused. */
+	struct store_new_event partial[2] = {evs[2], {.type = "d", .data = d}};
+	uuid_v7(clock_system(), partial[1].event_id);
+	assert_int_equal(store_append(f->s, "idem-1", STORE_EXPECT_ANY, partial, 2, NULL, &e),
+			 ERR_CONFLICT);
+	assert_non_null(strstr(e.msg, "already stored"));
+	/* The same id in another stream is refused too. */
+	assert_int_equal(store_append(f->s, "idem-2", STORE_EXPECT_ANY, evs, 1, NULL, &e), ERR_CONFLICT);
+	/* An id twice in one append is bad input. */
+	struct store_new_event twice[2] = {partial[1], partial[1]};
+	assert_int_equal(store_append(f->s, "idem-3", STORE_EXPECT_ANY, twice, 2, NULL, &e), ERR_INVALID);
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 4);
+	json_decref(d);
+}
+
+/* ---- atomicity and bad input ------------------------------------------------------------ */
+
+static void test_append_is_atomic(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = {0};
+	json_t *d = json_object(), *notobj = json_integer(3);
+	struct store_new_event evs[3] = {{.type = "a", .data = d}, {.type = "b", .data = notobj},
+					 {.type = "c", .data = d}};
+	int64_t head;
+
+	assert_int_equal(store_append(f->s, "atom-1", STORE_EXPECT_ANY, evs, 3, NULL, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "data must be a JSON object"));
+	/* A projection refusing the third event undoes the first two. */
+	struct store_new_event poison[3] = {{.type = "a", .data = d}, {.type = "b", .data = d},
+					    {.type = "poison", .data = d}};
+	assert_int_equal(store_append(f->s, "count-1", STORE_EXPECT_ANY, poison, 3, NULL, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "poison"));
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 0);
+	int64_t v;
+	assert_int_equal(store_stream_version(f->s, "count-1", &v, &e), ERR_OK);
+	assert_int_equal(v, 0);
+
+	/* bad names, sizes, counts */
+	assert_int_equal(append1(f->s, "", STORE_EXPECT_ANY, "t", 0, NULL, &e), ERR_INVALID);
+	assert_int_equal(append1(f->s, "s", STORE_EXPECT_ANY, "", 0, NULL, &e), ERR_INVALID);
+	assert_int_equal(append1(f->s, "bad\nname", STORE_EXPECT_ANY, "t", 0, NULL, &e), ERR_INVALID);
+	assert_int_equal(store_append(f->s, "s", STORE_EXPECT_ANY, evs, 0, NULL, &e), ERR_INVALID);
+	char *big = malloc(STORE_DATA_MAX + 10);
+	memset(big, 'x', STORE_DATA_MAX + 9);
+	big[STORE_DATA_MAX + 9] = '\0';
+	json_t *bigd = json_pack("{s:s}", "blob", big);
+	struct store_new_event bigev = {.type = "big", .data = bigd};
+	assert_int_equal(store_append(f->s, "s", STORE_EXPECT_ANY, &bigev, 1, NULL, &e), ERR_TOO_BIG);
+	assert_non_null(strstr(e.msg, "limit"));
+	struct store_new_event badid = {.event_id = "not-a-uuid", .type = "t", .data = d};
+	assert_int_equal(store_append(f->s, "s", STORE_EXPECT_ANY, &badid, 1, NULL, &e), ERR_INVALID);
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 0);
+	free(big);
+	json_decref(bigd);
+	json_decref(d);
+	json_decref(notobj);
+}
+
+/* ---- concurrency: group commit keeps every guarantee ------------------------------------- */
+
+#define WRITERS 16
+#define PER_WRITER 150
+
+struct writer_arg {
+	struct store *s;
+	int id;
+	int failures;
+	int shared_done;
+};
+
+static void *writer(void *p)
+{
+	struct writer_arg *a = p;
+	char stream[32];
+	struct err e = {0};
+
+	snprintf(stream, sizeof stream, "w-%d", a->id);
+	for (int i = 0; i < PER_WRITER; i++) {
+		if (append1(a->s, stream, i, "t", i, NULL, &e) != ERR_OK)
+			a->failures++;
+		/* Every third append also races the others on one shared stream,
+		 * with optimistic concurrency: read the version, append exactly. */
+		if (i % 3 == 0) {
+			for (;;) {
+				int64_t v;
+				if (store_stream_version(a->s, "shared", &v, &e) != ERR_OK) {
+					a->failures++;
+					break;
+				}
+				int rc = append1(a->s, "shared", v, "inc", a->id, NULL, &e);
+				if (rc == ERR_OK) {
+					a->shared_done++;
+					break;
+				}
+				if (rc != ERR_CONFLICT) {
+					a->failures++;
+					break;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_appends(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t th[WRITERS];
+	struct writer_arg args[WRITERS];
+	struct store_event_list l = {0};
+	struct err e = {0};
+	int shared = 0;
+
+	for (int i = 0; i < WRITERS; i++) {
+		args[i] = (struct writer_arg){.s = f->s, .id = i};
+		pthread_create(&th[i], NULL, writer, &args[i]);
+	}
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].failures, 0);
+		shared += args[i].shared_done;
+	}
+	assert_int_equal(store_read_all(f->s, 0, false, 0, NULL, &l, &e), ERR_OK);
+	assert_int_equal(l.count, WRITERS * PER_WRITER + shared);
+	for (size_t i = 0; i < l.count; i++)
+		assert_int_equal(l.items[i].position, (int64_t)i + 1);
+	store_event_list_cleanup(&l);
+	/* per-stream versions are 1..n with no lost update on the shared stream */
+	assert_int_equal(store_read_stream(f->s, "shared", 1, false, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, shared);
+	for (size_t i = 0; i < l.count; i++)
+		assert_int_equal(l.items[i].version, (int64_t)i + 1);
+	store_event_list_cleanup(&l);
+	for (int w = 0; w < WRITERS; w += 5) {
+		char stream[32];
+		snprintf(stream, sizeof stream, "w-%d", w);
+		assert_int_equal(store_read_stream(f->s, stream, 1, false, 0, &l, &e), ERR_OK);
+		assert_int_equal(l.count, PER_WRITER);
+		for (size_t i = 0; i < l.count; i++)
+			assert_int_equal(json_integer_value(json_object_get(l.items[i].data, "i")), (int)i);
+		store_event_list_cleanup(&l);
+	}
+}
+
+/* ---- durability across reopen, checkpoints -------------------------------------------- */
+
+static void test_reopen_and_checkpoints(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = {0};
+	int64_t pos = -1, head;
+
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(append1(f->s, "keep", STORE_EXPECT_ANY, "t", i, NULL, &e), ERR_OK);
+	assert_int_equal(store_checkpoint_get(f->s, "deliverer", &pos, &e), ERR_OK);
+	assert_int_equal(pos, 0);
+	assert_int_equal(store_checkpoint_set(f->s, "deliverer", 7, &e), ERR_OK);
+	assert_int_equal(store_checkpoint_set(f->s, "other", 2, &e), ERR_OK);
+	assert_int_equal(store_checkpoint_set(f->s, "deliverer", 8, &e), ERR_OK);
+	assert_int_equal(store_checkpoint_set(f->s, "", 8, &e), ERR_INVALID);
+	assert_int_equal(store_checkpoint_set(f->s, "neg", -1, &e), ERR_INVALID);
+
+	assert_int_equal(reopen(f), 0);
+	assert_int_equal(store_head(f->s, &head, &e), ERR_OK);
+	assert_int_equal(head, 10);
+	assert_int_equal(store_checkpoint_get(f->s, "deliverer", &pos, &e), ERR_OK);
+	assert_int_equal(pos, 8);
+	assert_int_equal(store_checkpoint_get(f->s, "other", &pos, &e), ERR_OK);
+	assert_int_equal(pos, 2);
+	assert_int_equal(append1(f->s, "keep", 10, "t", 10, NULL, &e), ERR_OK);
+}
+
+/* ---- subscriptions ------------------------------------------------------------------------- */
+
+static void test_subscription_catch_up_then_live(void **state)
+{
+	struct fixture *f = *state;
+	struct store_event_list l = {0};
+	struct err e = {0};
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(append1(f->s, "sub-a", STORE_EXPECT_ANY, "t", i, NULL, &e), ERR_OK);
+	struct store_sub *sub = store_subscribe(f->s, "reader", 0, NULL);
+	/* catch-up in batches of 2 */
+	assert_int_equal(store_sub_next(sub, 2, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(store_sub_next(sub, 10, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(l.items[i].position, (int64_t)i + 1);
+	store_event_list_cleanup(&l);
+	assert_int_equal(store_sub_ack(sub, 3, &e), ERR_OK); /* handled 1..3 only */
+	/* nothing new: times out */
+	assert_int_equal(store_sub_next(sub, 10, 30, &l, &e), ERR_TIMEOUT);
+	assert_int_equal(l.count, 0);
+	/* live */
+	assert_int_equal(append1(f->s, "sub-b", STORE_EXPECT_ANY, "t", 5, NULL, &e), ERR_OK);
+	assert_int_equal(store_sub_next(sub, 10, 5000, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].position, 6);
+	store_event_list_cleanup(&l);
+	store_sub_free(sub);
+
+	/* A new subscription with the same name resumes after the durable ack. */
+	assert_int_equal(reopen(f), 0);
+	sub = store_subscribe(f->s, "reader", 0, NULL);
+	assert_int_equal(store_sub_next(sub, 100, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(l.items[0].position, 4);
+	store_event_list_cleanup(&l);
+	store_sub_free(sub);
+
+	/* A filtered subscription skips what it does not want and still ends. */
+	struct store_filter only_b = {.stream = "sub-b"};
+	sub = store_subscribe(f->s, NULL, 0, &only_b);
+	assert_int_equal(store_sub_next(sub, 100, 0, &l, &e), ERR_OK);
+	assert_int_equal(l.count, 1);
+	store_event_list_cleanup(&l);
+	assert_int_equal(store_sub_next(sub, 100, 0, &l, &e), ERR_TIMEOUT);
+	assert_int_equal(store_sub_position(sub), 6);
+	store_sub_free(sub);
+}
+
+struct live_arg {
+	struct store *s;
+	int got;
+	int64_t last;
+	bool ordered;
+};
+
+static void *live_reader(void *p)
+{
+	struct live_arg *a = p;
+	struct store_sub *sub = store_subscribe(a->s, NULL, 0, NULL);
+	struct err e = {0};
+	double end = test_now() + 20;
+
+	a->ordered = true;
+	while (a->got < 200 && test_now() < end) {
+		struct store_event_list l = {0};
+		int rc = store_sub_next(sub, 50, 200, &l, &e);
+		for (size_t i = 0; i < l.count; i++) {
+			if (l.items[i].position != a->last + 1)
+				a->ordered = false;
+			a->last = l.items[i].position;
+			a->got++;
+		}
+		store_event_list_cleanup(&l);
+		if (rc && rc != ERR_TIMEOUT)
+			break;
+	}
+	store_sub_free(sub);
+	return NULL;
+}
+
+/* Another process appends to the same database: the subscriber sees it. */
+static void test_subscription_across_processes(void **state)
+{
+	struct fixture *f = *state;
+	struct live_arg a = {.s = f->s};
+	pthread_t th;
+
+	pthread_create(&th, NULL, live_reader, &a);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s2;
+		struct err e = {0};
+		if (store_open(f->url, NULL, &s2, &e) != ERR_OK)
+			_exit(10);
+		for (int i = 0; i < 200; i++)
+			if (append1(s2, i % 2 ? "proc-a" : "proc-b", STORE_EXPECT_ANY, "t", i, NULL, &e))
+				_exit(11);
+		store_close(s2);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(a.got, 200);
+	assert_true(a.ordered);
+}
+
+/* ---- projections --------------------------------------------------------------------------- */
+
+static void test_projection_in_same_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_replay_report r;
+	struct err e = {0};
+	json_t *doc = NULL, *all = NULL;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(append1(f->s, "count-a", STORE_EXPECT_ANY, "tick", i, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "count-b", STORE_EXPECT_ANY, "tock", 0, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "count-c", STORE_EXPECT_ANY, "tock", 0, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "count-c", STORE_EXPECT_ANY, "drop", 0, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "unrelated", STORE_EXPECT_ANY, "tick", 0, NULL, &e), ERR_OK);
+
+	assert_int_equal(store_proj_get(f->s, "counters", "count-a", &doc, &e), ERR_OK);
+	assert_int_equal(json_integer_value(json_object_get(doc, "count")), 3);
+	json_decref(doc);
+	assert_int_equal(store_proj_get(f->s, "counters", "count-c", &doc, &e), ERR_NOT_FOUND);
+	assert_int_equal(store_proj_get(f->s, "counters", "unrelated", &doc, &e), ERR_NOT_FOUND);
+	assert_int_equal(store_proj_list(f->s, "counters", &all, &e), ERR_OK);
+	assert_int_equal(json_object_size(all), 2);
+	/* creation order */
+	void *it = json_object_iter(all);
+	assert_string_equal(json_object_iter_key(it), "count-a");
+	json_decref(all);
+
+	assert_int_equal(store_replay(f->s, false, &r, &e), ERR_OK);
+	assert_int_equal(r.events, 6);
+	assert_int_equal(r.documents, 2);
+	assert_int_equal(r.matched, 2);
+	assert_int_equal(r.missing + r.extra + r.different, 0);
+	assert_int_equal(store_replay(f->s, true, &r, &e), ERR_OK);
+	assert_int_equal(r.matched, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_append_and_read_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_global_order_and_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expected_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotent_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_is_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_and_checkpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscription_catch_up_then_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscription_across_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_projection_in_same_transaction, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
