@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,9 @@ static void grow(struct buf *b, size_t need)
 {
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need + 1)
-		cap *= 2;
-	if (cap > b->max + 1)
+		cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
+	/* Never allocate past the cap (+1 for the NUL); max may be SIZE_MAX. */
+	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
@@ -42,7 +44,7 @@ static void grow(struct buf *b, size_t need)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
-	if (n > b->max - b->len)
+	if (n > b->max - b->len || n >= SIZE_MAX - b->len)
 		return ERR_TOO_BIG;
 	if (b->len + n + 1 > b->cap)
 		grow(b, b->len + n);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "clock.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -124,21 +125,36 @@ int clock_parse_iso(const char *s, int64_t *wall_us)
 				frac *= 10;
 		}
 	}
+	struct tm parsed = tm;
+	bool utc = true;
 	if (*p == 'Z' || *p == 'z') {
 		if (p[1])
 			return -1;
 		sec = timegm(&tm);
 	} else if (*p == '+' || *p == '-') {
-		int hh, mm, n = 0;
-		if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || p[1 + n] || hh > 23 || mm > 59)
+		/* exactly [+-]HH:MM */
+		const char *o = p + 1;
+		if (!isdigit((unsigned char)o[0]) || !isdigit((unsigned char)o[1]) || o[2] != ':' ||
+		    !isdigit((unsigned char)o[3]) || !isdigit((unsigned char)o[4]) || o[5])
+			return -1;
+		int hh = (o[0] - '0') * 10 + (o[1] - '0'), mm = (o[3] - '0') * 10 + (o[4] - '0');
+		if (hh > 23 || mm > 59)
 			return -1;
 		sec = timegm(&tm) - (*p == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
 	} else if (*p == '\0') {
 		tm.tm_isdst = -1;
 		sec = mktime(&tm);
+		utc = false;
 	} else {
 		return -1;
 	}
+	/* timegm/mktime roll impossible dates over (Feb 30 -> Mar 2): refuse
+	 * them.  A local time in a DST gap may move its hour, not its date. */
+	if (tm.tm_year != parsed.tm_year || tm.tm_mon != parsed.tm_mon || tm.tm_mday != parsed.tm_mday)
+		return -1;
+	if (utc && (tm.tm_hour != parsed.tm_hour || tm.tm_min != parsed.tm_min ||
+		    tm.tm_sec != parsed.tm_sec))
+		return -1;
 	*wall_us = (int64_t)sec * 1000000 + frac;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "xalloc.h"
 
@@ -192,6 +193,11 @@ int config_load_file(struct config *c, const char *path, bool must_exist, struct
 			return ERR_OK;
 		return err_set(e, ERR_INVALID, "cannot read config file %s: %s", path, strerror(errno));
 	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return err_set(e, ERR_INVALID, "config file %s is a directory; give a file", path);
+	}
 	while (!rc && fgets(line, sizeof line, f)) {
 		lineno++;
 		snprintf(where, sizeof where, "%s:%d", path, lineno);
@@ -219,6 +225,8 @@ int config_load_file(struct config *c, const char *path, bool must_exist, struct
 		}
 		rc = set(cv, value, CONFIG_FROM_FILE, where, e);
 	}
+	if (!rc && ferror(f))
+		rc = err_set(e, ERR_INVALID, "cannot read config file %s: %s", path, strerror(errno));
 	fclose(f);
 	return rc;
 }

@@ -270,7 +270,8 @@ static void test_unbounded_max(void **state)
 	int status = 0;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("buf with max SIZE_MAX: child %s %d (exit 3: cap smaller than the content)",
+		fail_msg("buf with max SIZE_MAX: child %s %d (status 3: cap smaller than the content; "
+			 "other: crashed or sanitizer report above)",
 			 WIFEXITED(status) ? "exited" : "killed by signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
