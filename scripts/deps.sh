@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential cmake pkg-config
 	libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
-	nodejs npm
 )
 
 SUDO=
@@ -23,6 +22,11 @@ for p in "${PACKAGES[@]}"; do
 		missing+=("$p")
 	fi
 done
+# Node.js and npm run the npm test tools.  Any installed node/npm will do (the
+# machine may carry another vendor's nodejs, which conflicts with Debian's npm
+# package), so these are checked by command, not by package.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	$SUDO apt-get update -qq

@@ -13,9 +13,9 @@
 
 struct cron_field {
 	const char *name;
-	int min, max;                /* values accepted; day-of-week takes 7 too */
-	int star_max;                /* what '*' covers: day-of-week stops at 6 */
-	const char *const *names;    /* three-letter names of min..star_max, or NULL */
+	int min, max;             /* values accepted; day-of-week takes 7 too */
+	int star_max;             /* what '*' covers: day-of-week stops at 6 */
+	const char *const *names; /* three-letter names of min..star_max, or NULL */
 	const char *names_text;
 };
 
@@ -35,8 +35,8 @@ static const struct {
 	const char *name;
 	const char *expr;
 } macros[] = {
-	{"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-	{"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+	{"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+	{"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
 	{"@hourly", "0 * * * *"},
 };
 
@@ -47,19 +47,19 @@ static int field_err(struct err *e, int idx, const char *fmt, const char *item)
 	char detail[200];
 
 	snprintf(detail, sizeof detail, fmt, item);
-	return err_set(e, ERR_INVALID, "cron field %d (%s) %s", idx + 1, fields[idx].name,
-		       detail);
+	return err_set(e, ERR_INVALID, "cron field %d (%s) %s", idx + 1, fields[idx].name, detail);
 }
 
 static int bad_item(struct err *e, int idx, const char *item)
 {
 	const struct cron_field *f = &fields[idx];
 
-	return err_set(e, ERR_INVALID,
-		       "cron field %d (%s) item \"%.40s\" is not valid: use * or a value %d-%d%s%s, "
-		       "a range (1-5), a step (*/15 or 1-30/5) or a list (1,15,30)",
-		       idx + 1, f->name, item, f->min, f->max, f->names ? " or a name " : "",
-		       f->names ? f->names_text : "");
+	return err_set(
+		e, ERR_INVALID,
+		"cron field %d (%s) item \"%.40s\" is not valid: use * or a value %d-%d%s%s, "
+		"a range (1-5), a step (*/15 or 1-30/5) or a list (1,15,30)",
+		idx + 1, f->name, item, f->min, f->max, f->names ? " or a name " : "",
+		f->names ? f->names_text : "");
 }
 
 /* Read a number or a name at *p; leaves *p after it. */
@@ -76,9 +76,10 @@ static int parse_value(int idx, const char *item, const char **p, int *out, stru
 			s++;
 		}
 		if (v < f->min || v > f->max)
-			return err_set(e, ERR_INVALID, "cron field %d (%s) value %.*s is out of range %d-%d",
-				       idx + 1, f->name, (int)(s - *p > 20 ? 20 : s - *p), *p, f->min,
-				       f->max);
+			return err_set(e, ERR_INVALID,
+				       "cron field %d (%s) value %.*s is out of range %d-%d",
+				       idx + 1, f->name, (int)(s - *p > 20 ? 20 : s - *p), *p,
+				       f->min, f->max);
 	} else if (isalpha((unsigned char)*s)) {
 		size_t n = 0;
 		int i, count = f->star_max - f->min + 1;
@@ -86,17 +87,19 @@ static int parse_value(int idx, const char *item, const char **p, int *out, stru
 		while (isalpha((unsigned char)s[n]))
 			n++;
 		if (!f->names)
-			return err_set(e, ERR_INVALID,
-				       "cron field %d (%s) value \"%.*s\" is not a number; allowed: %d-%d",
-				       idx + 1, f->name, (int)(n > 20 ? 20 : n), s, f->min, f->max);
+			return err_set(
+				e, ERR_INVALID,
+				"cron field %d (%s) value \"%.*s\" is not a number; allowed: %d-%d",
+				idx + 1, f->name, (int)(n > 20 ? 20 : n), s, f->min, f->max);
 		for (i = 0; i < count; i++)
 			if (n == 3 && strncasecmp(s, f->names[i], 3) == 0)
 				break;
 		if (i == count)
-			return err_set(e, ERR_INVALID,
-				       "cron field %d (%s) name \"%.*s\" is not one of %s (or %d-%d)",
-				       idx + 1, f->name, (int)(n > 20 ? 20 : n), s, f->names_text,
-				       f->min, f->max);
+			return err_set(
+				e, ERR_INVALID,
+				"cron field %d (%s) name \"%.*s\" is not one of %s (or %d-%d)",
+				idx + 1, f->name, (int)(n > 20 ? 20 : n), s, f->names_text, f->min,
+				f->max);
 		v = f->min + i;
 		s += n;
 	} else {
@@ -144,9 +147,10 @@ static int parse_item(int idx, const char *item, uint64_t *bits, struct err *e)
 			p++;
 		}
 		if (step < 1 || step > span)
-			return err_set(e, ERR_INVALID,
-				       "cron field %d (%s) step %d in \"%.40s\" must be from 1 to %d",
-				       idx + 1, f->name, step, item, span);
+			return err_set(
+				e, ERR_INVALID,
+				"cron field %d (%s) step %d in \"%.40s\" must be from 1 to %d",
+				idx + 1, f->name, step, item, span);
 		if (!star && !range)
 			hi = f->star_max; /* "a/n" means "a-max/n", as cronie reads it */
 	}
@@ -218,12 +222,14 @@ int cron_parse(const char *expr, struct cron_expr *out, struct err *e)
 	while (len && isspace((unsigned char)expr[len - 1]))
 		len--;
 	if (len == 0)
-		return err_set(e, ERR_INVALID,
-			       "cron expression is empty; give 5 fields (minute hour day-of-month "
-			       "month day-of-week), e.g. \"*/15 * * * *\", or a macro such as @daily");
+		return err_set(
+			e, ERR_INVALID,
+			"cron expression is empty; give 5 fields (minute hour day-of-month "
+			"month day-of-week), e.g. \"*/15 * * * *\", or a macro such as @daily");
 	if (len > CRON_EXPR_MAX)
-		return err_set(e, ERR_INVALID, "cron expression is %zu bytes long; at most %d are allowed",
-			       len, CRON_EXPR_MAX);
+		return err_set(e, ERR_INVALID,
+			       "cron expression is %zu bytes long; at most %d are allowed", len,
+			       CRON_EXPR_MAX);
 	memcpy(text, expr, len);
 	text[len] = '\0';
 
@@ -233,8 +239,9 @@ int cron_parse(const char *expr, struct cron_expr *out, struct err *e)
 		for (i = 0; i < sizeof macros / sizeof macros[0]; i++)
 			if (strcasecmp(text, macros[i].name) == 0)
 				return cron_parse(macros[i].expr, out, e);
-		return err_set(e, ERR_INVALID, "cron macro \"%.40s\" is not supported; use one of %s",
-			       text, MACRO_LIST);
+		return err_set(e, ERR_INVALID,
+			       "cron macro \"%.40s\" is not supported; use one of %s", text,
+			       MACRO_LIST);
 	}
 	if (strncasecmp(text, "CRON_TZ=", 8) == 0 || strncasecmp(text, "TZ=", 3) == 0)
 		return err_set(e, ERR_INVALID,

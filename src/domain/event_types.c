@@ -32,8 +32,7 @@ static const struct event_type_info catalogue[] = {
 	 "trigger_time, schedule_config, description, user_id"},
 	{"daily_news_digest", 2, EVENT_SOURCE_MONITOR, "the daily digest of the news sources",
 	 "digest_date, news_summaries[{source, headlines[]}], description, user_id"},
-	{"threshold_breach", 4, EVENT_SOURCE_MONITOR,
-	 "a watched metric crossed its threshold",
+	{"threshold_breach", 4, EVENT_SOURCE_MONITOR, "a watched metric crossed its threshold",
 	 "metric, current_value, threshold, comparison, description, user_id, previous_value?"},
 
 	/* delivery of events to the feedback server */

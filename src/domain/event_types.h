@@ -21,8 +21,8 @@ enum event_source {
 };
 
 struct event_type_info {
-	const char *name;        /* e.g. "web_content_change" */
-	int priority;            /* default priority, 1..4 */
+	const char *name; /* e.g. "web_content_change" */
+	int priority;     /* default priority, 1..4 */
 	enum event_source source;
 	const char *description; /* one line */
 	const char *data_fields; /* "url, content, keywords_found[], ..."; "?" marks optional */

@@ -91,9 +91,10 @@ static int check_task_id(const char *id, struct err *e)
 			goto bad;
 	return ERR_OK;
 bad:
-	return err_set(e, ERR_INVALID,
-		       "task_id must be 1-%d letters, digits, '-' or '_' such as a UUID (got \"%.80s\")",
-		       TASK_ID_MAX, show(id));
+	return err_set(
+		e, ERR_INVALID,
+		"task_id must be 1-%d letters, digits, '-' or '_' such as a UUID (got \"%.80s\")",
+		TASK_ID_MAX, show(id));
 }
 
 static bool has_text(const char *s)
@@ -221,18 +222,20 @@ static int check_change_keys(const json_t *changes, struct err *e)
 			       "changes must be an object with description, config and/or "
 			       "callback_url, not %s",
 			       json_type_name(changes));
-	json_object_foreach((json_t *)changes, key, v) {
+	json_object_foreach ((json_t *)changes, key, v) {
 		(void)v;
 		if (strcmp(key, "description") == 0 || strcmp(key, "config") == 0 ||
 		    strcmp(key, "callback_url") == 0)
 			continue;
 		if (strcmp(key, "task_type") == 0)
-			return err_set(e, ERR_INVALID,
-				       "task_type cannot be changed; delete the task and create a new "
-				       "one of the other type");
+			return err_set(
+				e, ERR_INVALID,
+				"task_type cannot be changed; delete the task and create a new "
+				"one of the other type");
 		if (strcmp(key, "status") == 0)
-			return err_set(e, ERR_INVALID,
-				       "status cannot be updated; pause or resume the task instead");
+			return err_set(
+				e, ERR_INVALID,
+				"status cannot be updated; pause or resume the task instead");
 		return err_set(e, ERR_INVALID,
 			       "%.80s cannot be updated; a task's description, config and "
 			       "callback_url can",
@@ -310,8 +313,8 @@ fail:
 	return rc;
 }
 
-int task_decide_pause(const json_t *state, const char *task_id, const char *reason,
-		      int *decision, json_t **event_data, struct err *e)
+int task_decide_pause(const json_t *state, const char *task_id, const char *reason, int *decision,
+		      json_t **event_data, struct err *e)
 {
 	json_t *d;
 	int rc;
@@ -336,8 +339,8 @@ int task_decide_pause(const json_t *state, const char *task_id, const char *reas
 	return ERR_OK;
 }
 
-int task_decide_resume(const json_t *state, const char *task_id, int *decision,
-		       json_t **event_data, struct err *e)
+int task_decide_resume(const json_t *state, const char *task_id, int *decision, json_t **event_data,
+		       struct err *e)
 {
 	json_t *d;
 	int rc;
@@ -356,8 +359,7 @@ int task_decide_resume(const json_t *state, const char *task_id, int *decision,
 	return ERR_OK;
 }
 
-int task_decide_delete(const json_t *state, const char *task_id, json_t **event_data,
-		       struct err *e)
+int task_decide_delete(const json_t *state, const char *task_id, json_t **event_data, struct err *e)
 {
 	json_t *d;
 	int rc;
@@ -374,8 +376,7 @@ int task_decide_delete(const json_t *state, const char *task_id, json_t **event_
 
 /* ---- folding -------------------------------------------------------------- */
 
-static json_t *corrupt(struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static json_t *corrupt(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static json_t *corrupt(struct err *e, const char *fmt, ...)
 {
@@ -395,8 +396,9 @@ static json_t *fold_created(const json_t *data, int64_t version, const char *rec
 	int t;
 
 	if (!id || !json_is_object(config) || task_type_parse(type, &t, NULL) != ERR_OK)
-		return corrupt(e, "task_created of task %s lacks a task_id, a known task_type "
-				  "or a config object",
+		return corrupt(e,
+			       "task_created of task %s lacks a task_id, a known task_type "
+			       "or a config object",
 			       show(id));
 	s = json_object();
 	json_object_set_new(s, "task_id", json_string(id));
@@ -407,7 +409,8 @@ static json_t *fold_created(const json_t *data, int64_t version, const char *rec
 	v = json_object_get(data, "callback_url");
 	json_object_set_new(s, "callback_url", json_is_string(v) ? json_copy(v) : json_null());
 	v = json_object_get(data, "user_id");
-	json_object_set_new(s, "user_id", json_is_string(v) ? json_copy(v) : json_string("default"));
+	json_object_set_new(s, "user_id",
+			    json_is_string(v) ? json_copy(v) : json_string("default"));
 	json_object_set_new(s, "status", json_string("active"));
 	json_object_set_new(s, "created_at", string_or_null(recorded_at));
 	json_object_set_new(s, "updated_at", string_or_null(recorded_at));
@@ -427,13 +430,14 @@ static int fold_updated(json_t *s, const json_t *data, struct err *e)
 		json_object_set(s, "description", v);
 	if (json_is_object(v = json_object_get(changes, "config")))
 		json_object_set_new(s, "config", json_deep_copy(v));
-	if ((v = json_object_get(changes, "callback_url")) && (json_is_string(v) || json_is_null(v)))
+	if ((v = json_object_get(changes, "callback_url")) &&
+	    (json_is_string(v) || json_is_null(v)))
 		json_object_set(s, "callback_url", v);
 	return ERR_OK;
 }
 
-json_t *task_fold(const json_t *state, const char *event_type, const json_t *data,
-		  int64_t version, const char *recorded_at, struct err *e)
+json_t *task_fold(const json_t *state, const char *event_type, const json_t *data, int64_t version,
+		  const char *recorded_at, struct err *e)
 {
 	bool lifecycle;
 	const char *sid, *did;

@@ -62,14 +62,25 @@ struct field {
 static const char *const keywords_modes[] = {"any", "all", NULL};
 static const char *const schedule_types[] = {"daily", "interval", "weekly", "once", "cron", NULL};
 static const char *const missed_policies[] = {"skip", "once", NULL};
-static const char *const comparisons[] = {"above", "below", "crosses_above", "crosses_below",
-					  NULL};
+static const char *const comparisons[] = {"above", "below", "crosses_above", "crosses_below", NULL};
 static const char *const notify_methods[] = {"send_sms", "send_email", "webhook", NULL};
 
-#define NOTIFICATION_ROW {"notification", K_NOTIFICATION, 0, 0, 0, NULL, NULL, NULL, NULL}
-#define TIMEZONE_ROW {"timezone", K_TIMEZONE, 0, 0, 0, NULL, NULL, NULL, "\"Europe/Berlin\""}
-#define HOUR_ROW {"hour", K_INT, 0, 0, 23, NULL, "8", NULL, NULL}
-#define MINUTE_ROW {"minute", K_INT, 0, 0, 59, NULL, "0", NULL, NULL}
+#define NOTIFICATION_ROW                                                                           \
+	{                                                                                          \
+		"notification", K_NOTIFICATION, 0, 0, 0, NULL, NULL, NULL, NULL                    \
+	}
+#define TIMEZONE_ROW                                                                               \
+	{                                                                                          \
+		"timezone", K_TIMEZONE, 0, 0, 0, NULL, NULL, NULL, "\"Europe/Berlin\""             \
+	}
+#define HOUR_ROW                                                                                   \
+	{                                                                                          \
+		"hour", K_INT, 0, 0, 23, NULL, "8", NULL, NULL                                     \
+	}
+#define MINUTE_ROW                                                                                 \
+	{                                                                                          \
+		"minute", K_INT, 0, 0, 59, NULL, "0", NULL, NULL                                   \
+	}
 
 static const struct field web_monitor_fields[] = {
 	{"urls", K_URL_LIST, F_REQUIRED, 0, 50, NULL, NULL, NULL, "[\"https://techcrunch.com\"]"},
@@ -274,7 +285,7 @@ unsigned task_config_days_mask(const json_t *config)
 	unsigned mask = 0;
 	size_t i;
 
-	json_array_foreach(days, i, v) {
+	json_array_foreach (days, i, v) {
 		int d = json_is_integer(v) ? (int)json_integer_value(v) % 7
 					   : task_config_weekday(json_string_value(v));
 		if (d >= 0)
@@ -317,16 +328,12 @@ static void describe(const struct field *f, char *out, size_t size)
 	int n = 0;
 
 	switch (f->kind) {
-	case K_INT:
-		n = snprintf(out, size, "an integer from %lld to %lld", f->min, f->max);
-		break;
+	case K_INT: n = snprintf(out, size, "an integer from %lld to %lld", f->min, f->max); break;
 	case K_NUMBER:
 		n = snprintf(out, size, (f->flags & F_HAS_MIN) ? "a number >= %lld" : "a number",
 			     f->min);
 		break;
-	case K_BOOL:
-		n = snprintf(out, size, "true or false");
-		break;
+	case K_BOOL: n = snprintf(out, size, "true or false"); break;
 	case K_STRING:
 		n = snprintf(out, size, "a non-empty string of at most %lld bytes", f->max);
 		break;
@@ -334,36 +341,35 @@ static void describe(const struct field *f, char *out, size_t size)
 		join_choices(f->choices, list, sizeof list);
 		n = snprintf(out, size, "one of %s", list);
 		break;
-	case K_URL:
-		n = snprintf(out, size, "an http:// or https:// URL");
-		break;
+	case K_URL: n = snprintf(out, size, "an http:// or https:// URL"); break;
 	case K_URL_LIST:
 		n = snprintf(out, size, "a non-empty array of http(s) URLs (at most %lld)", f->max);
 		break;
 	case K_STRING_LIST:
 		n = snprintf(out, size, "an array of non-empty strings (at most %lld)", f->max);
 		break;
-	case K_TIMEZONE:
-		n = snprintf(out, size, "an IANA time zone name such as \"UTC\"");
-		break;
+	case K_TIMEZONE: n = snprintf(out, size, "an IANA time zone name such as \"UTC\""); break;
 	case K_DATETIME:
 		n = snprintf(out, size, "an ISO-8601 date-time YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]");
 		break;
 	case K_WEEKDAYS:
-		n = snprintf(out, size, "a non-empty array of weekdays, as names (\"mon\", "
-					"\"monday\") or numbers 0-6 with 0 = Sunday");
+		n = snprintf(out, size,
+			     "a non-empty array of weekdays, as names (\"mon\", "
+			     "\"monday\") or numbers 0-6 with 0 = Sunday");
 		break;
 	case K_CRON:
-		n = snprintf(out, size, "a 5-field cron expression (minute hour day-of-month "
-					"month day-of-week)");
+		n = snprintf(out, size,
+			     "a 5-field cron expression (minute hour day-of-month "
+			     "month day-of-week)");
 		break;
 	case K_REGEX:
 		n = snprintf(out, size, "a POSIX extended regular expression of at most %lld bytes",
 			     f->max);
 		break;
 	case K_NOTIFICATION:
-		n = snprintf(out, size, "an object such as {\"method\": \"send_sms\", "
-					"\"phone_number\": \"+1234567890\"}");
+		n = snprintf(out, size,
+			     "an object such as {\"method\": \"send_sms\", "
+			     "\"phone_number\": \"+1234567890\"}");
 		break;
 	}
 	if (f->example && n >= 0 && (size_t)n < size)
@@ -435,8 +441,8 @@ static bool is_email(const char *s)
 
 static int check_notification(json_t *n, struct err *e)
 {
-	static const struct field method = {"method", K_ENUM, 0, 0, 0, notify_methods,
-					    NULL, NULL, NULL};
+	static const struct field method = {"method",       K_ENUM, 0,    0,   0,
+					    notify_methods, NULL,   NULL, NULL};
 	const char *m, *key, *what;
 	json_t *v;
 	bool ok;
@@ -516,9 +522,9 @@ static int check_list(const char *prefix, const struct field *f, json_t *v, stru
 	if (f->kind == K_URL_LIST && n == 0)
 		return must_be(e, prefix, f, v);
 	if ((long long)n > f->max)
-		return err_set(e, ERR_INVALID, "%s%s must have at most %lld items (got %zu)", prefix,
-			       f->name, f->max, n);
-	json_array_foreach(v, i, item) {
+		return err_set(e, ERR_INVALID, "%s%s must have at most %lld items (got %zu)",
+			       prefix, f->name, f->max, n);
+	json_array_foreach (v, i, item) {
 		const char *s = json_string_value(item);
 
 		if (f->kind == K_URL_LIST) {
@@ -532,8 +538,8 @@ static int check_list(const char *prefix, const struct field *f, json_t *v, stru
 						       "list each URL once",
 						       prefix, f->name, i, prefix, f->name, j, s);
 		} else if (!s || !has_text(s) || strlen(s) > LIST_ITEM_MAX) {
-			return item_must_be(e, prefix, f, i, "a non-empty string of at most 1000 bytes",
-					    item);
+			return item_must_be(e, prefix, f, i,
+					    "a non-empty string of at most 1000 bytes", item);
 		}
 	}
 	return ERR_OK;
@@ -550,7 +556,7 @@ static int check_weekdays(json_t *cfg, const char *prefix, const struct field *f
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return must_be(e, prefix, f, v);
-	json_array_foreach(v, i, item) {
+	json_array_foreach (v, i, item) {
 		int d = -1;
 
 		if (json_is_integer(item)) {
@@ -575,8 +581,7 @@ static int check_weekdays(json_t *cfg, const char *prefix, const struct field *f
 	return ERR_OK;
 }
 
-static int check_string_kind(const char *prefix, const struct field *f, json_t *v,
-			     struct err *e)
+static int check_string_kind(const char *prefix, const struct field *f, json_t *v, struct err *e)
 {
 	const char *s = json_string_value(v);
 	struct cron_expr c;
@@ -590,14 +595,10 @@ static int check_string_kind(const char *prefix, const struct field *f, json_t *
 		if (!has_text(s) || (long long)strlen(s) > f->max)
 			return must_be(e, prefix, f, v);
 		return ERR_OK;
-	case K_ENUM:
-		return in_choices(s, f->choices) ? ERR_OK : must_be(e, prefix, f, v);
-	case K_URL:
-		return task_config_is_http_url(s) ? ERR_OK : must_be(e, prefix, f, v);
-	case K_TIMEZONE:
-		return task_config_is_timezone(s) ? ERR_OK : must_be(e, prefix, f, v);
-	case K_DATETIME:
-		return task_config_is_datetime(s) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_ENUM: return in_choices(s, f->choices) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_URL: return task_config_is_http_url(s) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_TIMEZONE: return task_config_is_timezone(s) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_DATETIME: return task_config_is_datetime(s) ? ERR_OK : must_be(e, prefix, f, v);
 	case K_CRON:
 		if (cron_parse(s, &c, &ce) == ERR_OK)
 			return ERR_OK;
@@ -619,11 +620,10 @@ static int check_string_kind(const char *prefix, const struct field *f, json_t *
 		regerror(rc, &re, why, sizeof why);
 		got_text(v, g);
 		return err_set(e, ERR_INVALID,
-			       "%s%s must be a POSIX extended regular expression: %s (got %s)", prefix,
-			       f->name, why, g);
+			       "%s%s must be a POSIX extended regular expression: %s (got %s)",
+			       prefix, f->name, why, g);
 	}
-	default:
-		return err_set(e, ERR_INTERNAL, "field %s has no string check", f->name);
+	default: return err_set(e, ERR_INTERNAL, "field %s has no string check", f->name);
 	}
 }
 
@@ -652,30 +652,27 @@ static int check_field(json_t *cfg, const char *prefix, const struct field *f, s
 			char what[300];
 
 			describe(f, what, sizeof what);
-			return err_set(e, ERR_INVALID, "%s%s is required: %s", prefix, f->name, what);
+			return err_set(e, ERR_INVALID, "%s%s is required: %s", prefix, f->name,
+				       what);
 		}
 		if (f->def)
-			json_object_set_new(cfg, f->name, json_loads(f->def, JSON_DECODE_ANY, NULL));
+			json_object_set_new(cfg, f->name,
+					    json_loads(f->def, JSON_DECODE_ANY, NULL));
 		return ERR_OK;
 	}
 	switch (f->kind) {
-	case K_INT:
-		return check_int(cfg, prefix, f, v, e);
+	case K_INT: return check_int(cfg, prefix, f, v, e);
 	case K_NUMBER:
 		if (!json_is_number(v) || ((f->flags & F_HAS_MIN) && json_number_value(v) < f->min))
 			return must_be(e, prefix, f, v);
 		return ERR_OK;
-	case K_BOOL:
-		return json_is_boolean(v) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_BOOL: return json_is_boolean(v) ? ERR_OK : must_be(e, prefix, f, v);
 	case K_URL_LIST:
-	case K_STRING_LIST:
-		return check_list(prefix, f, v, e);
-	case K_WEEKDAYS:
-		return check_weekdays(cfg, prefix, f, v, e);
+	case K_STRING_LIST: return check_list(prefix, f, v, e);
+	case K_WEEKDAYS: return check_weekdays(cfg, prefix, f, v, e);
 	case K_NOTIFICATION:
 		return json_is_object(v) ? check_notification(v, e) : must_be(e, prefix, f, v);
-	default:
-		return check_string_kind(prefix, f, v, e);
+	default: return check_string_kind(prefix, f, v, e);
 	}
 }
 
@@ -722,13 +719,15 @@ static int check_foreign(const json_t *cfg, int form, struct err *e)
 							len ? ", " : "", g->name);
 				for (int o = 0; o < 5; o++)
 					if (row_has(schedule_forms[o], names[k]))
-						olen += snprintf(owners + olen, sizeof owners - olen,
-								 "%s\"%s\"", olen ? " or " : "",
+						olen += snprintf(owners + olen,
+								 sizeof owners - olen, "%s\"%s\"",
+								 olen ? " or " : "",
 								 schedule_types[o]);
 				return err_set(e, ERR_INVALID,
 					       "config.%s is not used by %s \"%s\" schedule, which "
 					       "takes %s; it belongs to type %s",
-					       names[k], article, schedule_types[form], takes, owners);
+					       names[k], article, schedule_types[form], takes,
+					       owners);
 			}
 		}
 	}
@@ -737,8 +736,8 @@ static int check_foreign(const json_t *cfg, int form, struct err *e)
 
 static int check_schedule(json_t *cfg, struct err *e)
 {
-	static const struct field type_row = {"type", K_ENUM, F_REQUIRED, 0, 0, schedule_types,
-					      NULL, NULL, NULL};
+	static const struct field type_row = {"type",         K_ENUM, F_REQUIRED, 0,   0,
+					      schedule_types, NULL,   NULL,       NULL};
 	const char *type;
 	int form, rc;
 
@@ -781,7 +780,8 @@ json_t *task_config_parse(const json_t *config, struct err *e)
 	if (json_is_object(config))
 		return json_incref((json_t *)config);
 	if (!json_is_string(config)) {
-		err_set(e, ERR_INVALID, "config must be a JSON object (or a string holding one), not %s",
+		err_set(e, ERR_INVALID,
+			"config must be a JSON object (or a string holding one), not %s",
 			json_type_name(config));
 		return NULL;
 	}
@@ -829,18 +829,10 @@ json_t *task_config_validate(int type, const json_t *config, struct err *e)
 	}
 	cfg = json_deep_copy(config);
 	switch (type) {
-	case TASK_WEB_MONITOR:
-		rc = check_rows(cfg, web_monitor_fields, e);
-		break;
-	case TASK_SCHEDULE:
-		rc = check_schedule(cfg, e);
-		break;
-	case TASK_NEWS_DIGEST:
-		rc = check_rows(cfg, news_digest_fields, e);
-		break;
-	default:
-		rc = check_threshold(cfg, e);
-		break;
+	case TASK_WEB_MONITOR: rc = check_rows(cfg, web_monitor_fields, e); break;
+	case TASK_SCHEDULE: rc = check_schedule(cfg, e); break;
+	case TASK_NEWS_DIGEST: rc = check_rows(cfg, news_digest_fields, e); break;
+	default: rc = check_threshold(cfg, e); break;
 	}
 	if (rc) {
 		json_decref(cfg);

@@ -87,7 +87,7 @@ static void test_accept_table(void **state)
 	assert_true(c.dow == bits(0, 6, 1));
 	c = parse_ok("0 0 * * */2");
 	assert_true(c.dow == ((1u << 0) | (1u << 2) | (1u << 4) | (1u << 6)));
-	assert_false(c.dow_restricted); /* starts with '*': Vixie's rule */
+	assert_false(c.dow_restricted);    /* starts with '*': Vixie's rule */
 	c = parse_ok("  0\t0   29 2 *  "); /* 29 February exists in leap years */
 	assert_true(c.dom == (1u << 29) && c.month == (1u << 2));
 	c = parse_ok("0 0 31 * *");
@@ -105,9 +105,9 @@ static void test_macros(void **state)
 	static const struct {
 		const char *macro, *same_as;
 	} cases[] = {
-		{"@hourly", "0 * * * *"}, {"@daily", "0 0 * * *"},     {"@midnight", "0 0 * * *"},
-		{"@weekly", "0 0 * * 0"}, {"@monthly", "0 0 1 * *"},   {"@yearly", "0 0 1 1 *"},
-		{"@annually", "0 0 1 1 *"}, {"@DAILY", "0 0 * * *"}, {" @hourly ", "0 * * * *"},
+		{"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+		{"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+		{"@annually", "0 0 1 1 *"}, {"@DAILY", "0 0 * * *"},   {" @hourly ", "0 * * * *"},
 	};
 
 	(void)state;
@@ -330,10 +330,10 @@ static void test_year_of_minutes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_star_fields),     cmocka_unit_test(test_accept_table),
-		cmocka_unit_test(test_macros),          cmocka_unit_test(test_reject_table),
-		cmocka_unit_test(test_null_and_long),   cmocka_unit_test(test_matches_basic),
-		cmocka_unit_test(test_vixie_day_rule),  cmocka_unit_test(test_year_of_minutes),
+		cmocka_unit_test(test_star_fields),    cmocka_unit_test(test_accept_table),
+		cmocka_unit_test(test_macros),         cmocka_unit_test(test_reject_table),
+		cmocka_unit_test(test_null_and_long),  cmocka_unit_test(test_matches_basic),
+		cmocka_unit_test(test_vixie_day_rule), cmocka_unit_test(test_year_of_minutes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,9 +18,9 @@ static void test_original_priorities(void **state)
 		const char *name;
 		int priority;
 	} want[] = {
-		{"web_content_change", 3}, {"scheduled_trigger", 2}, {"daily_news_digest", 2},
-		{"threshold_breach", 4},   {"task_created", 1},      {"task_updated", 1},
-		{"task_paused", 1},        {"task_resumed", 1},      {"task_deleted", 1},
+		{"web_content_change", 3}, {"scheduled_trigger", 2},  {"daily_news_digest", 2},
+		{"threshold_breach", 4},   {"task_created", 1},       {"task_updated", 1},
+		{"task_paused", 1},        {"task_resumed", 1},       {"task_deleted", 1},
 		{"task_check_failed", 3},  {"feedback_delivered", 1}, {"feedback_failed", 1},
 	};
 
@@ -82,10 +82,11 @@ static void test_task_lifecycle_types(void **state)
 		assert_non_null(strstr(t->data_fields, "task_id"));
 	}
 	/* the original's payload fields are documented */
-	assert_non_null(strstr(event_type_find("web_content_change")->data_fields,
-			       "keywords_found"));
+	assert_non_null(
+		strstr(event_type_find("web_content_change")->data_fields, "keywords_found"));
 	assert_non_null(strstr(event_type_find("threshold_breach")->data_fields, "current_value"));
-	assert_non_null(strstr(event_type_find("daily_news_digest")->data_fields, "news_summaries"));
+	assert_non_null(
+		strstr(event_type_find("daily_news_digest")->data_fields, "news_summaries"));
 	assert_non_null(strstr(event_type_find("scheduled_trigger")->data_fields, "trigger_time"));
 }
 

@@ -125,7 +125,8 @@ static void check_rejects(const struct reject *r, size_t n)
 		err_clear(&e);
 		out = task_config_validate(r[i].type, in, &e);
 		if (out)
-			fail_msg("%s config %s was accepted", task_type_name(r[i].type), r[i].config);
+			fail_msg("%s config %s was accepted", task_type_name(r[i].type),
+				 r[i].config);
 		assert_int_equal(e.code, ERR_INVALID);
 		msg_has(r[i].config, e.msg, r[i].want1);
 		msg_has(r[i].config, e.msg, r[i].want2);
@@ -165,7 +166,8 @@ static void test_seed_web_monitor(void **state)
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(in, k, v) assert_true(json_equal(v, json_object_get(out, k)));
+		json_object_foreach (in, k, v)
+			assert_true(json_equal(v, json_object_get(out, k)));
 	}
 	json_decref(in);
 	json_decref(out);
@@ -174,10 +176,11 @@ static void test_seed_web_monitor(void **state)
 static void test_seed_schedule(void **state)
 {
 	(void)state;
-	normalises_to(TASK_SCHEDULE, seed_schedule,
-		      "{\"type\": \"daily\", \"hour\": 8, \"minute\": 0, \"action\": \"news_digest\","
-		      " \"notification\": {\"method\": \"send_sms\", \"phone_number\": "
-		      "\"+1234567890\"}, \"missed_run_policy\": \"once\"}");
+	normalises_to(
+		TASK_SCHEDULE, seed_schedule,
+		"{\"type\": \"daily\", \"hour\": 8, \"minute\": 0, \"action\": \"news_digest\","
+		" \"notification\": {\"method\": \"send_sms\", \"phone_number\": "
+		"\"+1234567890\"}, \"missed_run_policy\": \"once\"}");
 }
 
 static void test_seed_news_digest(void **state)
@@ -255,11 +258,12 @@ static void test_defaults(void **state)
 		      "{\"type\": \"weekly\", \"days\": [\"mon\"], \"hour\": 8, \"minute\": 0,"
 		      " \"missed_run_policy\": \"once\"}");
 	/* the original's config/examples resource: metric_url + threshold_value */
-	normalises_to(TASK_THRESHOLD_WATCH,
-		      "{\"metric_url\": \"https://api.example.com/btc\", \"threshold_value\": 100.5}",
-		      "{\"metric_url\": \"https://api.example.com/btc\", \"threshold\": 100.5,"
-		      " \"comparison\": \"above\", \"check_interval_minutes\": 15,"
-		      " \"hysteresis\": 0, \"cooldown_minutes\": 0}");
+	normalises_to(
+		TASK_THRESHOLD_WATCH,
+		"{\"metric_url\": \"https://api.example.com/btc\", \"threshold_value\": 100.5}",
+		"{\"metric_url\": \"https://api.example.com/btc\", \"threshold\": 100.5,"
+		" \"comparison\": \"above\", \"check_interval_minutes\": 15,"
+		" \"hysteresis\": 0, \"cooldown_minutes\": 0}");
 }
 
 static void test_normalisation(void **state)
@@ -276,11 +280,12 @@ static void test_normalisation(void **state)
 	json_decref(out);
 
 	/* weekdays: names, prefixes, numbers, 7 = Sunday; week order, no repeats */
-	normalises_to(TASK_SCHEDULE,
-		      "{\"type\": \"weekly\", \"days\": [\"Friday\", \"wed\", 1, \"MONDAY\", 7, "
-		      "\"tues\", \"Thurs\"], \"hour\": 9}",
-		      "{\"type\": \"weekly\", \"days\": [\"sun\", \"mon\", \"tue\", \"wed\", \"thu\","
-		      " \"fri\"], \"hour\": 9, \"minute\": 0, \"missed_run_policy\": \"once\"}");
+	normalises_to(
+		TASK_SCHEDULE,
+		"{\"type\": \"weekly\", \"days\": [\"Friday\", \"wed\", 1, \"MONDAY\", 7, "
+		"\"tues\", \"Thurs\"], \"hour\": 9}",
+		"{\"type\": \"weekly\", \"days\": [\"sun\", \"mon\", \"tue\", \"wed\", \"thu\","
+		" \"fri\"], \"hour\": 9, \"minute\": 0, \"missed_run_policy\": \"once\"}");
 	out = valid(TASK_SCHEDULE, "{\"type\": \"weekly\", \"days\": [0, \"sat\"]}");
 	assert_int_equal(task_config_days_mask(out), (1u << 0) | (1u << 6));
 	json_decref(out);
@@ -343,18 +348,22 @@ static void test_accepted_forms(void **state)
 		 "{\"type\": \"daily\", \"timezone\": \"America/Argentina/Buenos_Aires\"}"},
 		{TASK_SCHEDULE, "{\"type\": \"daily\", \"hour\": 23, \"minute\": 59}"},
 		{TASK_SCHEDULE, "{\"type\": \"interval\", \"minutes\": 525600}"},
-		{TASK_WEB_MONITOR, "{\"urls\": [\"HTTPS://Example.COM:8443/x\"], "
-				   "\"check_interval_minutes\": 10080, \"keywords_mode\": \"all\","
-				   " \"ignore_text\": [\"Updated\"], \"notify_on_first_check\": true}"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"HTTPS://Example.COM:8443/x\"], "
+		 "\"check_interval_minutes\": 10080, \"keywords_mode\": \"all\","
+		 " \"ignore_text\": [\"Updated\"], \"notify_on_first_check\": true}"},
 		{TASK_WEB_MONITOR, "{\"urls\": [\"http://user:pw@[::1]:8080/\"]}"},
 		{TASK_WEB_MONITOR, "{\"urls\": [\"https://x.example\"], \"notification\": "
 				   "{\"method\": \"send_email\", \"email\": \"me@example.com\"}}"},
-		{TASK_WEB_MONITOR, "{\"urls\": [\"https://x.example\"], \"notification\": "
-				   "{\"method\": \"webhook\", \"url\": \"https://hooks.example/x\"}}"},
-		{TASK_WEB_MONITOR, "{\"urls\": [\"https://x.example\"], \"notification\": "
-				   "{\"method\": \"send_sms\", \"phone_number\": \"+1 (555) 010-9999\"}}"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://x.example\"], \"notification\": "
+		 "{\"method\": \"webhook\", \"url\": \"https://hooks.example/x\"}}"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://x.example\"], \"notification\": "
+		 "{\"method\": \"send_sms\", \"phone_number\": \"+1 (555) 010-9999\"}}"},
 		{TASK_NEWS_DIGEST, "{\"max_items\": 1, \"hour\": 0, \"timezone\": \"Asia/Tokyo\"}"},
-		{TASK_THRESHOLD_WATCH, "{\"metric\": \"x\", \"threshold\": -3.5, \"hysteresis\": 0}"},
+		{TASK_THRESHOLD_WATCH,
+		 "{\"metric\": \"x\", \"threshold\": -3.5, \"hysteresis\": 0}"},
 	};
 
 	(void)state;
@@ -396,7 +405,8 @@ static const struct reject web_rejects[] = {
 	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\", \"https://a.example\"]}",
 	 "config.urls[1] repeats config.urls[0]", NULL},
 	{TASK_WEB_MONITOR, "{\"urls\": null}", "config.urls is required", NULL},
-	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"check_interval_minutes\": \"30\"}",
+	{TASK_WEB_MONITOR,
+	 "{\"urls\": [\"https://a.example\"], \"check_interval_minutes\": \"30\"}",
 	 "config.check_interval_minutes must be an integer from 1 to 10080", "(got \"30\")"},
 	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"check_interval_minutes\": 0}",
 	 "from 1 to 10080", "(got 0)"},
@@ -422,10 +432,12 @@ static const struct reject web_rejects[] = {
 	 "config.selector must be a non-empty string", NULL},
 	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"ignore_text\": [null]}",
 	 "config.ignore_text[0]", "(got null)"},
-	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"notify_on_first_check\": \"yes\"}",
+	{TASK_WEB_MONITOR,
+	 "{\"urls\": [\"https://a.example\"], \"notify_on_first_check\": \"yes\"}",
 	 "config.notify_on_first_check must be true or false", "(got \"yes\")"},
 	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"notification\": \"sms\"}",
-	 "config.notification must be an object such as {\"method\": \"send_sms\"", "(got \"sms\")"},
+	 "config.notification must be an object such as {\"method\": \"send_sms\"",
+	 "(got \"sms\")"},
 	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"notification\": {}}",
 	 "config.notification.method is required: one of send_sms, send_email, webhook", NULL},
 	{TASK_WEB_MONITOR,
@@ -543,8 +555,8 @@ static const struct reject digest_threshold_rejects[] = {
 	{TASK_NEWS_DIGEST, "{\"hour\": -1}", "config.hour must be an integer from 0 to 23",
 	 "(got -1)"},
 	{TASK_NEWS_DIGEST, "{\"minute\": 75}", "config.minute", NULL},
-	{TASK_NEWS_DIGEST, "{\"max_items\": 0}", "config.max_items must be an integer from 1 to 100",
-	 NULL},
+	{TASK_NEWS_DIGEST, "{\"max_items\": 0}",
+	 "config.max_items must be an integer from 1 to 100", NULL},
 	{TASK_NEWS_DIGEST, "{\"max_items\": 101}", "config.max_items", "(got 101)"},
 	{TASK_NEWS_DIGEST, "{\"categories\": [1]}", "config.categories[0]", NULL},
 	{TASK_NEWS_DIGEST, "{\"timezone\": \"Not a zone\"}", "config.timezone", NULL},
@@ -612,21 +624,25 @@ static void test_reject_limits(void **state)
 	assert_non_null(strstr(msg_of(TASK_WEB_MONITOR, text),
 			       "config.urls must have at most 50 items (got 51)"));
 
-	len = (size_t)snprintf(text, sizeof text, "{\"urls\": [\"https://a.example\"], \"keywords\": [");
+	len = (size_t)snprintf(text, sizeof text,
+			       "{\"urls\": [\"https://a.example\"], \"keywords\": [");
 	for (int i = 0; i < 101; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len, "%s\"k%d\"", i ? ", " : "", i);
+		len += (size_t)snprintf(text + len, sizeof text - len, "%s\"k%d\"", i ? ", " : "",
+					i);
 	snprintf(text + len, sizeof text - len, "]}");
 	assert_non_null(strstr(msg_of(TASK_WEB_MONITOR, text),
 			       "config.keywords must have at most 100 items (got 101)"));
 
 	/* a long value is cut in the message, which stays readable */
-	len = (size_t)snprintf(text, sizeof text, "{\"urls\": [\"https://a.example\"], \"keywords_mode\": \"");
+	len = (size_t)snprintf(text, sizeof text,
+			       "{\"urls\": [\"https://a.example\"], \"keywords_mode\": \"");
 	memset(text + len, 'x', 3000);
 	snprintf(text + len + 3000, sizeof text - len - 3000, "\"}");
 	{
 		const char *m = msg_of(TASK_WEB_MONITOR, text);
 
-		assert_non_null(strstr(m, "config.keywords_mode must be one of any, all (got \"xxx"));
+		assert_non_null(
+			strstr(m, "config.keywords_mode must be one of any, all (got \"xxx"));
 		assert_non_null(strstr(m, "...)"));
 		assert_true(strlen(m) < 200);
 	}
@@ -676,7 +692,8 @@ static void test_config_parse(void **state)
 
 	in = json_integer(3);
 	assert_null(task_config_parse(in, &e));
-	msg_has("number", e.msg, "config must be a JSON object (or a string holding one), not integer");
+	msg_has("number", e.msg,
+		"config must be a JSON object (or a string holding one), not integer");
 	json_decref(in);
 
 	assert_null(task_config_parse(NULL, &e));
@@ -788,16 +805,18 @@ static void test_decide_create(void **state)
 
 	(void)state;
 	assert_true(eq(
-		data, J("{\"task_id\": \"" ID "\", \"task_type\": \"web_monitor\","
-			" \"description\": \"watch a\", \"config\": {\"urls\": [\"https://a.example\"],"
-			" \"keywords\": [], \"keywords_mode\": \"any\", \"check_interval_minutes\": 30,"
-			" \"notify_on_first_check\": false}, \"callback_url\": "
-			"\"http://localhost:8000/cb\", \"user_id\": \"bob\"}")));
+		data,
+		J("{\"task_id\": \"" ID "\", \"task_type\": \"web_monitor\","
+		  " \"description\": \"watch a\", \"config\": {\"urls\": [\"https://a.example\"],"
+		  " \"keywords\": [], \"keywords_mode\": \"any\", \"check_interval_minutes\": 30,"
+		  " \"notify_on_first_check\": false}, \"callback_url\": "
+		  "\"http://localhost:8000/cb\", \"user_id\": \"bob\"}")));
 	json_decref(data);
 
 	cfg = J("{\"metric\": \"bitcoin_price\", \"threshold\": 50000}");
-	assert_int_equal(task_decide_create(ID, "threshold_watch", "btc", cfg, NULL, NULL, &data, &e),
-			 ERR_OK);
+	assert_int_equal(
+		task_decide_create(ID, "threshold_watch", "btc", cfg, NULL, NULL, &data, &e),
+		ERR_OK);
 	assert_true(json_is_null(json_object_get(data, "callback_url")));
 	assert_string_equal(json_get_str(data, "user_id"), "default");
 	json_decref(data);
@@ -809,10 +828,12 @@ static void test_decide_create(void **state)
 	assert_int_equal(task_decide_create(ID, "threshold_watch", "", cfg, NULL, NULL, &data, &e),
 			 ERR_INVALID);
 	msg_has("empty description", e.msg, "description must be a non-empty string");
-	assert_int_equal(task_decide_create(ID, "threshold_watch", " \t", cfg, NULL, NULL, &data, &e),
-			 ERR_INVALID);
-	assert_int_equal(task_decide_create(ID, "threshold_watch", NULL, cfg, NULL, NULL, &data, &e),
-			 ERR_INVALID);
+	assert_int_equal(
+		task_decide_create(ID, "threshold_watch", " \t", cfg, NULL, NULL, &data, &e),
+		ERR_INVALID);
+	assert_int_equal(
+		task_decide_create(ID, "threshold_watch", NULL, cfg, NULL, NULL, &data, &e),
+		ERR_INVALID);
 	memset(big, 'd', 1001);
 	big[1001] = '\0';
 	assert_int_equal(task_decide_create(ID, "threshold_watch", big, cfg, NULL, NULL, &data, &e),
@@ -826,9 +847,9 @@ static void test_decide_create(void **state)
 					    &data, &e),
 			 ERR_INVALID);
 	msg_has("utf8", e.msg, "description must be valid UTF-8");
-	assert_int_equal(task_decide_create(ID, "threshold_watch", "x", cfg, "ftp://a/cb", NULL,
-					    &data, &e),
-			 ERR_INVALID);
+	assert_int_equal(
+		task_decide_create(ID, "threshold_watch", "x", cfg, "ftp://a/cb", NULL, &data, &e),
+		ERR_INVALID);
 	msg_has("callback", e.msg, "callback_url must be an http:// or https:// URL");
 	assert_int_equal(task_decide_create(ID, "threshold_watch", "x", cfg, NULL, "", &data, &e),
 			 ERR_INVALID);
@@ -836,9 +857,9 @@ static void test_decide_create(void **state)
 	assert_int_equal(task_decide_create("", "threshold_watch", "x", cfg, NULL, NULL, &data, &e),
 			 ERR_INVALID);
 	msg_has("id", e.msg, "task_id must be");
-	assert_int_equal(task_decide_create("a/b", "threshold_watch", "x", cfg, NULL, NULL, &data,
-					    &e),
-			 ERR_INVALID);
+	assert_int_equal(
+		task_decide_create("a/b", "threshold_watch", "x", cfg, NULL, NULL, &data, &e),
+		ERR_INVALID);
 	json_decref(cfg);
 
 	/* a config error comes back as the config's own message */
@@ -874,7 +895,8 @@ static void test_lifecycle_missing_and_deleted(void **state)
 
 	(void)state;
 	/* never created */
-	expect_not_found(task_decide_pause(NULL, ID, NULL, &d, &data, &e), &e, "Task " ID " not found");
+	expect_not_found(task_decide_pause(NULL, ID, NULL, &d, &data, &e), &e,
+			 "Task " ID " not found");
 	assert_null(data);
 	expect_not_found(task_decide_resume(NULL, ID, &d, &data, &e), &e, "Task " ID " not found");
 	expect_not_found(task_decide_delete(NULL, ID, &data, &e), &e, "Task " ID " not found");
@@ -979,12 +1001,13 @@ static void test_lifecycle_update(void **state)
 	       "[\\\"https://a.example\\\"], \\\"check_interval_minutes\\\": 5}\"}");
 	assert_int_equal(task_decide_update(st, ID, ch, &d, &data, &e), ERR_OK);
 	assert_int_equal(d, TASK_DECIDE_APPEND);
-	assert_true(eq(
-		data, J("{\"task_id\": \"" ID "\", \"changes\": {\"config\": {\"urls\": "
-			"[\"https://a.example\"], \"check_interval_minutes\": 5, \"keywords\": [],"
-			" \"keywords_mode\": \"any\", \"notify_on_first_check\": false}}}")));
+	assert_true(eq(data,
+		       J("{\"task_id\": \"" ID "\", \"changes\": {\"config\": {\"urls\": "
+			 "[\"https://a.example\"], \"check_interval_minutes\": 5, \"keywords\": [],"
+			 " \"keywords_mode\": \"any\", \"notify_on_first_check\": false}}}")));
 	st = fold1(st, TASK_EV_UPDATED, data, 2, "2025-06-21T00:00:00Z");
-	assert_int_equal(json_get_int(json_object_get(st, "config"), "check_interval_minutes", 0), 5);
+	assert_int_equal(json_get_int(json_object_get(st, "config"), "check_interval_minutes", 0),
+			 5);
 	json_decref(ch);
 
 	/* an update is allowed while paused, and keeps it paused */
@@ -1013,14 +1036,16 @@ static void test_lifecycle_update(void **state)
 			{"{\"config\": {\"type\": \"daily\"}}", "config.urls is required"},
 			{"{\"config\": 5}", "config must be a JSON object"},
 			{"{\"callback_url\": \"mailto:x@y\"}", "callback_url must be an http://"},
-			{"{\"callback_url\": 3}", "callback_url must be an http:// or https:// URL, or null"},
+			{"{\"callback_url\": 3}",
+			 "callback_url must be an http:// or https:// URL, or null"},
 			{"[1]", "changes must be an object"},
 		};
 
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			ch = J(bad[i].changes);
 			d = -1;
-			assert_int_equal(task_decide_update(st, ID, ch, &d, &data, &e), ERR_INVALID);
+			assert_int_equal(task_decide_update(st, ID, ch, &d, &data, &e),
+					 ERR_INVALID);
 			assert_null(data);
 			msg_has(bad[i].changes, e.msg, bad[i].want);
 			json_decref(ch);
@@ -1171,8 +1196,9 @@ static void test_fold_refuses(void **state)
 		       "task_paused event before task_created");
 	expect_corrupt(NULL, "web_content_change", "{}", 1, "before task_created");
 	expect_corrupt(live, TASK_EV_CREATED, history[0].data, 2, "already exists");
-	expect_corrupt(NULL, TASK_EV_CREATED, "{\"task_id\": \"x\", \"task_type\": \"nope\","
-					      " \"config\": {}}",
+	expect_corrupt(NULL, TASK_EV_CREATED,
+		       "{\"task_id\": \"x\", \"task_type\": \"nope\","
+		       " \"config\": {}}",
 		       1, "lacks a task_id, a known task_type or a config object");
 	expect_corrupt(NULL, TASK_EV_CREATED, "{\"task_type\": \"schedule\", \"config\": {}}", 1,
 		       "lacks");
