@@ -18,6 +18,10 @@ static json_t *project_task(const json_t *doc, const struct store_event *ev, voi
 {
 	char ts[CLOCK_ISO_MAX];
 	(void)ud;
+	/* A deleted task has no document; events that reach its stream later
+	 * (a check that was in flight, a delivery outcome) leave it that way. */
+	if (!doc && strcmp(ev->type, TASK_EV_CREATED) != 0)
+		return NULL;
 	clock_format_utc(ev->recorded_at_us, ts);
 	json_t *next = task_fold(doc, ev->type, ev->data, ev->version, ts, e);
 	if (next && task_state_is_deleted(next)) {

@@ -76,9 +76,12 @@ const struct event_type_info *event_type_at(size_t i)
 const char *event_source_name(enum event_source s)
 {
 	switch (s) {
-	case EVENT_SOURCE_LIFECYCLE: return "lifecycle";
-	case EVENT_SOURCE_MONITOR: return "monitor";
-	case EVENT_SOURCE_DELIVERY: return "delivery";
+	case EVENT_SOURCE_LIFECYCLE:
+		return "lifecycle";
+	case EVENT_SOURCE_MONITOR:
+		return "monitor";
+	case EVENT_SOURCE_DELIVERY:
+		return "delivery";
 	}
 	return "unknown";
 }

@@ -222,7 +222,7 @@ static int check_change_keys(const json_t *changes, struct err *e)
 			       "changes must be an object with description, config and/or "
 			       "callback_url, not %s",
 			       json_type_name(changes));
-	json_object_foreach ((json_t *)changes, key, v) {
+	json_object_foreach((json_t *)changes, key, v) {
 		(void)v;
 		if (strcmp(key, "description") == 0 || strcmp(key, "config") == 0 ||
 		    strcmp(key, "callback_url") == 0)

@@ -65,22 +65,12 @@ static const char *const missed_policies[] = {"skip", "once", NULL};
 static const char *const comparisons[] = {"above", "below", "crosses_above", "crosses_below", NULL};
 static const char *const notify_methods[] = {"send_sms", "send_email", "webhook", NULL};
 
-#define NOTIFICATION_ROW                                                                           \
-	{                                                                                          \
-		"notification", K_NOTIFICATION, 0, 0, 0, NULL, NULL, NULL, NULL                    \
-	}
-#define TIMEZONE_ROW                                                                               \
-	{                                                                                          \
-		"timezone", K_TIMEZONE, 0, 0, 0, NULL, NULL, NULL, "\"Europe/Berlin\""             \
-	}
-#define HOUR_ROW                                                                                   \
-	{                                                                                          \
-		"hour", K_INT, 0, 0, 23, NULL, "8", NULL, NULL                                     \
-	}
-#define MINUTE_ROW                                                                                 \
-	{                                                                                          \
-		"minute", K_INT, 0, 0, 59, NULL, "0", NULL, NULL                                   \
-	}
+/* clang-format off */
+#define NOTIFICATION_ROW {"notification", K_NOTIFICATION, 0, 0, 0, NULL, NULL, NULL, NULL}
+#define TIMEZONE_ROW {"timezone", K_TIMEZONE, 0, 0, 0, NULL, NULL, NULL, "\"Europe/Berlin\""}
+#define HOUR_ROW {"hour", K_INT, 0, 0, 23, NULL, "8", NULL, NULL}
+#define MINUTE_ROW {"minute", K_INT, 0, 0, 59, NULL, "0", NULL, NULL}
+/* clang-format on */
 
 static const struct field web_monitor_fields[] = {
 	{"urls", K_URL_LIST, F_REQUIRED, 0, 50, NULL, NULL, NULL, "[\"https://techcrunch.com\"]"},
@@ -285,7 +275,7 @@ unsigned task_config_days_mask(const json_t *config)
 	unsigned mask = 0;
 	size_t i;
 
-	json_array_foreach (days, i, v) {
+	json_array_foreach(days, i, v) {
 		int d = json_is_integer(v) ? (int)json_integer_value(v) % 7
 					   : task_config_weekday(json_string_value(v));
 		if (d >= 0)
@@ -328,12 +318,16 @@ static void describe(const struct field *f, char *out, size_t size)
 	int n = 0;
 
 	switch (f->kind) {
-	case K_INT: n = snprintf(out, size, "an integer from %lld to %lld", f->min, f->max); break;
+	case K_INT:
+		n = snprintf(out, size, "an integer from %lld to %lld", f->min, f->max);
+		break;
 	case K_NUMBER:
 		n = snprintf(out, size, (f->flags & F_HAS_MIN) ? "a number >= %lld" : "a number",
 			     f->min);
 		break;
-	case K_BOOL: n = snprintf(out, size, "true or false"); break;
+	case K_BOOL:
+		n = snprintf(out, size, "true or false");
+		break;
 	case K_STRING:
 		n = snprintf(out, size, "a non-empty string of at most %lld bytes", f->max);
 		break;
@@ -341,14 +335,18 @@ static void describe(const struct field *f, char *out, size_t size)
 		join_choices(f->choices, list, sizeof list);
 		n = snprintf(out, size, "one of %s", list);
 		break;
-	case K_URL: n = snprintf(out, size, "an http:// or https:// URL"); break;
+	case K_URL:
+		n = snprintf(out, size, "an http:// or https:// URL");
+		break;
 	case K_URL_LIST:
 		n = snprintf(out, size, "a non-empty array of http(s) URLs (at most %lld)", f->max);
 		break;
 	case K_STRING_LIST:
 		n = snprintf(out, size, "an array of non-empty strings (at most %lld)", f->max);
 		break;
-	case K_TIMEZONE: n = snprintf(out, size, "an IANA time zone name such as \"UTC\""); break;
+	case K_TIMEZONE:
+		n = snprintf(out, size, "an IANA time zone name such as \"UTC\"");
+		break;
 	case K_DATETIME:
 		n = snprintf(out, size, "an ISO-8601 date-time YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]");
 		break;
@@ -441,8 +439,8 @@ static bool is_email(const char *s)
 
 static int check_notification(json_t *n, struct err *e)
 {
-	static const struct field method = {"method",       K_ENUM, 0,    0,   0,
-					    notify_methods, NULL,   NULL, NULL};
+	static const struct field method = {
+		.name = "method", .kind = K_ENUM, .choices = notify_methods};
 	const char *m, *key, *what;
 	json_t *v;
 	bool ok;
@@ -524,7 +522,7 @@ static int check_list(const char *prefix, const struct field *f, json_t *v, stru
 	if ((long long)n > f->max)
 		return err_set(e, ERR_INVALID, "%s%s must have at most %lld items (got %zu)",
 			       prefix, f->name, f->max, n);
-	json_array_foreach (v, i, item) {
+	json_array_foreach(v, i, item) {
 		const char *s = json_string_value(item);
 
 		if (f->kind == K_URL_LIST) {
@@ -556,7 +554,7 @@ static int check_weekdays(json_t *cfg, const char *prefix, const struct field *f
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return must_be(e, prefix, f, v);
-	json_array_foreach (v, i, item) {
+	json_array_foreach(v, i, item) {
 		int d = -1;
 
 		if (json_is_integer(item)) {
@@ -595,10 +593,14 @@ static int check_string_kind(const char *prefix, const struct field *f, json_t *
 		if (!has_text(s) || (long long)strlen(s) > f->max)
 			return must_be(e, prefix, f, v);
 		return ERR_OK;
-	case K_ENUM: return in_choices(s, f->choices) ? ERR_OK : must_be(e, prefix, f, v);
-	case K_URL: return task_config_is_http_url(s) ? ERR_OK : must_be(e, prefix, f, v);
-	case K_TIMEZONE: return task_config_is_timezone(s) ? ERR_OK : must_be(e, prefix, f, v);
-	case K_DATETIME: return task_config_is_datetime(s) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_ENUM:
+		return in_choices(s, f->choices) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_URL:
+		return task_config_is_http_url(s) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_TIMEZONE:
+		return task_config_is_timezone(s) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_DATETIME:
+		return task_config_is_datetime(s) ? ERR_OK : must_be(e, prefix, f, v);
 	case K_CRON:
 		if (cron_parse(s, &c, &ce) == ERR_OK)
 			return ERR_OK;
@@ -623,7 +625,8 @@ static int check_string_kind(const char *prefix, const struct field *f, json_t *
 			       "%s%s must be a POSIX extended regular expression: %s (got %s)",
 			       prefix, f->name, why, g);
 	}
-	default: return err_set(e, ERR_INTERNAL, "field %s has no string check", f->name);
+	default:
+		return err_set(e, ERR_INTERNAL, "field %s has no string check", f->name);
 	}
 }
 
@@ -661,18 +664,23 @@ static int check_field(json_t *cfg, const char *prefix, const struct field *f, s
 		return ERR_OK;
 	}
 	switch (f->kind) {
-	case K_INT: return check_int(cfg, prefix, f, v, e);
+	case K_INT:
+		return check_int(cfg, prefix, f, v, e);
 	case K_NUMBER:
 		if (!json_is_number(v) || ((f->flags & F_HAS_MIN) && json_number_value(v) < f->min))
 			return must_be(e, prefix, f, v);
 		return ERR_OK;
-	case K_BOOL: return json_is_boolean(v) ? ERR_OK : must_be(e, prefix, f, v);
+	case K_BOOL:
+		return json_is_boolean(v) ? ERR_OK : must_be(e, prefix, f, v);
 	case K_URL_LIST:
-	case K_STRING_LIST: return check_list(prefix, f, v, e);
-	case K_WEEKDAYS: return check_weekdays(cfg, prefix, f, v, e);
+	case K_STRING_LIST:
+		return check_list(prefix, f, v, e);
+	case K_WEEKDAYS:
+		return check_weekdays(cfg, prefix, f, v, e);
 	case K_NOTIFICATION:
 		return json_is_object(v) ? check_notification(v, e) : must_be(e, prefix, f, v);
-	default: return check_string_kind(prefix, f, v, e);
+	default:
+		return check_string_kind(prefix, f, v, e);
 	}
 }
 
@@ -736,8 +744,8 @@ static int check_foreign(const json_t *cfg, int form, struct err *e)
 
 static int check_schedule(json_t *cfg, struct err *e)
 {
-	static const struct field type_row = {"type",         K_ENUM, F_REQUIRED, 0,   0,
-					      schedule_types, NULL,   NULL,       NULL};
+	static const struct field type_row = {
+		.name = "type", .kind = K_ENUM, .flags = F_REQUIRED, .choices = schedule_types};
 	const char *type;
 	int form, rc;
 
@@ -829,10 +837,18 @@ json_t *task_config_validate(int type, const json_t *config, struct err *e)
 	}
 	cfg = json_deep_copy(config);
 	switch (type) {
-	case TASK_WEB_MONITOR: rc = check_rows(cfg, web_monitor_fields, e); break;
-	case TASK_SCHEDULE: rc = check_schedule(cfg, e); break;
-	case TASK_NEWS_DIGEST: rc = check_rows(cfg, news_digest_fields, e); break;
-	default: rc = check_threshold(cfg, e); break;
+	case TASK_WEB_MONITOR:
+		rc = check_rows(cfg, web_monitor_fields, e);
+		break;
+	case TASK_SCHEDULE:
+		rc = check_schedule(cfg, e);
+		break;
+	case TASK_NEWS_DIGEST:
+		rc = check_rows(cfg, news_digest_fields, e);
+		break;
+	default:
+		rc = check_threshold(cfg, e);
+		break;
 	}
 	if (rc) {
 		json_decref(cfg);

@@ -262,6 +262,38 @@ static void test_tampered_projection_is_repaired(void **state)
 	json_decref(cfg);
 }
 
+/* A check in flight when its task is deleted may still append its result:
+ * the projection must accept it (and keep the task gone), replay agree. */
+static void test_events_after_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct err e = {0};
+	struct store_replay_report r;
+	json_t *cfg = json_pack("{s:s}", "type", "daily"), *task = NULL, *list = NULL;
+	char stream[STORE_STREAM_MAX + 1];
+
+	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
+	assert_int_equal(app_task_create(s, NULL, NULL, "schedule", "r", cfg, NULL, "u1", &task, &e),
+			 ERR_OK);
+	snprintf(stream, sizeof stream, "task-%s", json_string_value(json_object_get(task, "task_id")));
+	assert_int_equal(app_task_delete(s, NULL, json_string_value(json_object_get(task, "task_id")),
+					 NULL, &e),
+			 ERR_OK);
+	json_t *d = json_pack("{s:s}", "trigger_time", "2026-01-01T09:00:00");
+	struct store_new_event ev = {.type = "scheduled_trigger", .data = d};
+	assert_int_equal(store_append(s, stream, STORE_EXPECT_ANY, &ev, 1, NULL, &e), ERR_OK);
+	assert_int_equal(app_task_list(s, NULL, NULL, &list, &e), ERR_OK);
+	assert_int_equal(json_array_size(list), 0);
+	assert_int_equal(store_replay(s, false, &r, &e), ERR_OK);
+	assert_int_equal(r.missing + r.extra + r.different, 0);
+	json_decref(list);
+	json_decref(d);
+	json_decref(task);
+	json_decref(cfg);
+	store_close(s);
+}
+
 static void test_bad_urls(void **state)
 {
 	struct fixture *f = *state;
@@ -318,6 +350,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_projection_is_repaired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_after_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
 	};

@@ -166,7 +166,7 @@ static void test_seed_web_monitor(void **state)
 		const char *k;
 		json_t *v;
 
-		json_object_foreach (in, k, v)
+		json_object_foreach(in, k, v)
 			assert_true(json_equal(v, json_object_get(out, k)));
 	}
 	json_decref(in);
