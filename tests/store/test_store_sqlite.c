@@ -294,6 +294,28 @@ static void test_events_after_delete(void **state)
 	store_close(s);
 }
 
+/* Full-text search (used by memories) must be available in this SQLite. */
+static void test_fts5_available(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_true(sqlite3_compileoption_used("ENABLE_FTS5"));
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE VIRTUAL TABLE t USING fts5(body);"
+				      "INSERT INTO t VALUES('new AI model released'), ('weather is fine');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT body FROM t WHERE t MATCH 'model'", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "new AI model released");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 static void test_bad_urls(void **state)
 {
 	struct fixture *f = *state;
@@ -351,6 +373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_projection_is_repaired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_after_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fts5_available, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
 	};
