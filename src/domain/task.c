@@ -163,7 +163,7 @@ int task_decide_create(const char *task_id, const char *task_type, const char *d
 		       json_t **event_data, struct err *e)
 {
 	json_t *parsed, *norm, *d;
-	int type, rc;
+	int type = 0, rc;
 
 	*event_data = NULL;
 	if (!user_id)
@@ -248,7 +248,7 @@ int task_decide_update(const json_t *state, const char *task_id, const json_t *c
 		       int *decision, json_t **event_data, struct err *e)
 {
 	json_t *out, *v, *d;
-	int rc, type;
+	int rc, type = 0;
 
 	*event_data = NULL;
 	*decision = TASK_DECIDE_NOOP;

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -76,13 +77,18 @@ typedef int (*job_fn)(struct store *s, struct job *j, struct err *e);
 struct job {
 	job_fn run;
 	struct job *next;
-	int rc;
+	sem_t wake; /* posted when done, or when made the leader */
 	bool done;
+	bool lead;
+	bool wrote;     /* the job has started writing */
+	bool savepoint; /* ... inside its own savepoint, so it can be undone */
+	int rc;
 	struct err err;
 	/* append */
 	const char *stream;
 	int64_t expected;
 	struct store_new_event *evs;
+	bool *id_given; /* ids the caller chose (only those can be retries) */
 	char **data_text, **meta_text;
 	size_t n;
 	struct store_append_result *res;
@@ -101,9 +107,17 @@ struct sq {
 	pthread_mutex_t rlock; /* serialises use of rdb */
 
 	pthread_mutex_t qlock; /* the job queue */
-	pthread_cond_t qcond;
 	struct job *qhead, *qtail;
-	bool leader;
+	size_t qlen;
+	bool leader; /* a batch is being run */
+	/* Gathering (see submit): how many appenders seemed active at the end
+	 * of the last batch, how long that batch took, and a wake-up for a
+	 * leader waiting for them. */
+	size_t active_estimate;
+	int64_t last_batch_us;
+	size_t gather_target;
+	pthread_cond_t gather;
+	uint64_t batches, batched_jobs; /* for the log at close */
 
 	pthread_mutex_t hlock; /* the known head, for waiters */
 	pthread_cond_t hcond;
@@ -116,7 +130,7 @@ struct sq {
 
 	/* writer statements, prepared once */
 	sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_savepoint, *st_release,
-		*st_rollback_to, *st_max_pos, *st_stream_version, *st_set_stream, *st_insert,
+		*st_rollback_to, *st_max_pos, *st_stream_version, *st_bump_stream, *st_insert,
 		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_checkpoint;
 };
 
@@ -200,8 +214,9 @@ static int prepare_all(struct sq *q)
 		S(st_rollback_to, "ROLLBACK TO job"),
 		S(st_max_pos, "SELECT coalesce(max(position), 0) FROM events"),
 		S(st_stream_version, "SELECT version FROM streams WHERE stream = ?1"),
-		S(st_set_stream, "INSERT INTO streams(stream, version) VALUES(?1, ?2)"
-				 " ON CONFLICT(stream) DO UPDATE SET version = excluded.version"),
+		S(st_bump_stream, "INSERT INTO streams(stream, version) VALUES(?1, ?2)"
+				  " ON CONFLICT(stream) DO UPDATE SET version = version + ?2"
+				  " RETURNING version"),
 		S(st_insert, "INSERT INTO events(" EVENT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"),
 		S(st_by_id, "SELECT position, stream, version FROM events WHERE event_id = ?1"),
 		S(st_proj_get, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2"),
@@ -397,7 +412,7 @@ static void sq_free(struct sq *q)
 	sqlite3_close_v2(q->rdb);
 	pthread_mutex_destroy(&q->rlock);
 	pthread_mutex_destroy(&q->qlock);
-	pthread_cond_destroy(&q->qcond);
+	pthread_cond_destroy(&q->gather);
 	pthread_mutex_destroy(&q->hlock);
 	pthread_cond_destroy(&q->hcond);
 	free(q->path);
@@ -449,11 +464,11 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 	s->impl = q;
 	pthread_mutex_init(&q->rlock, NULL);
 	pthread_mutex_init(&q->qlock, NULL);
-	pthread_cond_init(&q->qcond, NULL);
 	pthread_mutex_init(&q->hlock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->hcond, &ca);
+	pthread_cond_init(&q->gather, &ca);
 	pthread_condattr_destroy(&ca);
 
 	if ((rc = parse_location(s, location, e)))
@@ -542,6 +557,10 @@ fail:
 
 static void sq_close(struct store *s)
 {
+	struct sq *q = sq_of(s);
+	if (q->batches)
+		log_info("%s: %llu write transactions, %.1f jobs each on average", q->path,
+			 (unsigned long long)q->batches, (double)q->batched_jobs / (double)q->batches);
 	sq_free(sq_of(s));
 	s->impl = NULL;
 }
@@ -852,6 +871,25 @@ static int64_t now_us(struct store *s)
 	return clock_wall_us(s->clock);
 }
 
+/* Called by a job just before its first write.  A job that can still fail
+ * for its own reasons after writing (a projection refusing an event, an id
+ * clash inside the batch) asks for a savepoint so that it alone can be
+ * undone; the others skip that cost, as their only possible failures after
+ * this point are SQLite errors, which abort the whole batch anyway. */
+static int start_writing(struct store *s, struct job *j, bool undoable, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	int rc;
+
+	j->wrote = true;
+	if (!undoable)
+		return ERR_OK;
+	if ((rc = step_done(q->st_savepoint)))
+		return sq_fail(s, q->wdb, rc, "cannot start a savepoint", e);
+	j->savepoint = true;
+	return ERR_OK;
+}
+
 /* Retried append: every id already stored, in this stream, in order? */
 static int check_duplicates(struct store *s, struct job *j, bool *dup, struct err *e)
 {
@@ -862,7 +900,7 @@ static int check_duplicates(struct store *s, struct job *j, bool *dup, struct er
 
 	*dup = false;
 	for (size_t i = 0; i < j->n; i++) {
-		if (!j->evs[i].event_id[0])
+		if (!j->id_given[i])
 			continue;
 		bind_text(q->st_by_id, 1, j->evs[i].event_id);
 		int rc = sqlite3_step(q->st_by_id);
@@ -884,7 +922,10 @@ static int check_duplicates(struct store *s, struct job *j, bool *dup, struct er
 	}
 	if (found == 0)
 		return ERR_OK;
-	if (found == j->n && same) {
+	size_t given = 0;
+	for (size_t i = 0; i < j->n; i++)
+		given += j->id_given[i];
+	if (found == j->n && given == j->n && same) {
 		*dup = true;
 		j->res->first_position = first_pos;
 		j->res->last_position = last_pos;
@@ -953,6 +994,21 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 	return ERR_OK;
 }
 
+/* Add the job's event count to its stream's version; *version is the new one. */
+static int bump_stream(struct store *s, struct job *j, int64_t *version, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	bind_text(q->st_bump_stream, 1, j->stream);
+	sqlite3_bind_int64(q->st_bump_stream, 2, (int64_t)j->n);
+	int rc = sqlite3_step(q->st_bump_stream);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(q->st_bump_stream, 0);
+	sqlite3_reset(q->st_bump_stream);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, q->wdb, rc ? rc : SQLITE_ERROR, "cannot update a stream version", e);
+	return ERR_OK;
+}
+
 static int job_append(struct store *s, struct job *j, struct err *e)
 {
 	struct sq *q = sq_of(s);
@@ -963,35 +1019,49 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 	if ((rc = check_duplicates(s, j, &dup, e)) || dup)
 		return rc;
 
-	bind_text(q->st_stream_version, 1, j->stream);
-	rc = sqlite3_step(q->st_stream_version);
-	if (rc == SQLITE_ROW)
-		version = sqlite3_column_int64(q->st_stream_version, 0);
-	sqlite3_reset(q->st_stream_version);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sq_fail(s, q->wdb, rc, "cannot read a stream version", e);
-
-	bool ok = j->expected == STORE_EXPECT_ANY ||
-		  (j->expected == STORE_EXPECT_EXISTS && version > 0) ||
-		  (j->expected >= 0 && j->expected == version);
-	if (!ok) {
-		char buf[32];
-		if (version == 0)
-			return err_set(e, ERR_CONFLICT,
-				       "append to stream '%s': expected %s, but the stream does not exist",
-				       j->stream, expected_text(j->expected, buf, sizeof buf));
-		return err_set(e, ERR_CONFLICT,
-			       "append to stream '%s': expected %s, but the stream is at version %lld",
-			       j->stream, expected_text(j->expected, buf, sizeof buf),
-			       (long long)version);
+	bool undoable = j->n > 1;
+	for (size_t i = 0; i < j->n && !undoable; i++)
+		undoable = j->id_given[i];
+	for (size_t i = 0; i < s->opt.nprojections && !undoable; i++) {
+		const char *prefix = s->opt.projections[i].stream_prefix;
+		undoable = strncmp(j->stream, prefix, strlen(prefix)) == 0;
 	}
 
+	if (j->expected == STORE_EXPECT_ANY) {
+		/* No check to make: bump the stream's version first and learn the
+		 * old one from it, one statement instead of a read and a write. */
+		if ((rc = start_writing(s, j, undoable, e)) || (rc = bump_stream(s, j, &version, e)))
+			return rc;
+		version -= (int64_t)j->n;
+	} else {
+		bind_text(q->st_stream_version, 1, j->stream);
+		rc = sqlite3_step(q->st_stream_version);
+		if (rc == SQLITE_ROW)
+			version = sqlite3_column_int64(q->st_stream_version, 0);
+		sqlite3_reset(q->st_stream_version);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return sq_fail(s, q->wdb, rc, "cannot read a stream version", e);
+		bool ok = (j->expected == STORE_EXPECT_EXISTS && version > 0) ||
+			  (j->expected >= 0 && j->expected == version);
+		if (!ok) {
+			char buf[32];
+			if (version == 0)
+				return err_set(e, ERR_CONFLICT,
+					       "append to stream '%s': expected %s, but the stream does not exist",
+					       j->stream, expected_text(j->expected, buf, sizeof buf));
+			return err_set(e, ERR_CONFLICT,
+				       "append to stream '%s': expected %s, but the stream is at version %lld",
+				       j->stream, expected_text(j->expected, buf, sizeof buf),
+				       (long long)version);
+		}
+		int64_t after;
+		if ((rc = start_writing(s, j, undoable, e)) || (rc = bump_stream(s, j, &after, e)))
+			return rc;
+	}
 	for (size_t i = 0; i < j->n; i++) {
 		struct store_new_event *ne = &j->evs[i];
 		struct store_event ev = {0};
 
-		if (!ne->event_id[0])
-			uuid_v7(s->clock, ne->event_id);
 		ev.position = ++q->next_position;
 		ev.version = ++version;
 		ev.recorded_at_us = now_us(s);
@@ -1022,10 +1092,6 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 		if (i == 0)
 			j->res->first_position = ev.position;
 	}
-	bind_text(q->st_set_stream, 1, j->stream);
-	sqlite3_bind_int64(q->st_set_stream, 2, version);
-	if ((rc = step_done(q->st_set_stream)))
-		return sq_fail(s, q->wdb, rc, "cannot update a stream version", e);
 	j->res->last_position = q->next_position;
 	j->res->version = version;
 	j->res->duplicate = false;
@@ -1035,10 +1101,13 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 static int job_checkpoint(struct store *s, struct job *j, struct err *e)
 {
 	struct sq *q = sq_of(s);
+	int rc;
+	if ((rc = start_writing(s, j, false, e)))
+		return rc;
 	bind_text(q->st_checkpoint, 1, j->name);
 	sqlite3_bind_int64(q->st_checkpoint, 2, j->position);
 	sqlite3_bind_int64(q->st_checkpoint, 3, now_us(s));
-	int rc = step_done(q->st_checkpoint);
+	rc = step_done(q->st_checkpoint);
 	return rc ? sq_fail(s, q->wdb, rc, "cannot save a checkpoint", e) : ERR_OK;
 }
 
@@ -1095,6 +1164,8 @@ static int job_rebuild(struct store *s, struct job *j, struct err *e)
 
 	sqlite3_finalize(st);
 	st = NULL;
+	if ((rc = start_writing(s, j, false, e)))
+		goto out;
 	if ((rc = sqlite3_prepare_v2(q->wdb, "DELETE FROM projections WHERE name = ?1", -1, &st,
 				     NULL)))
 		goto sqlfail;
@@ -1149,31 +1220,33 @@ static void run_batch(struct store *s, struct job *batch)
 		sq_fail(s, q->wdb, rc, "cannot start a write transaction", &e);
 		goto abort;
 	}
-	if ((rc = query_int(q->wdb, "SELECT coalesce(max(position), 0) FROM events",
-			    &q->next_position))) {
+	rc = sqlite3_step(q->st_max_pos);
+	q->next_position = rc == SQLITE_ROW ? sqlite3_column_int64(q->st_max_pos, 0) : 0;
+	sqlite3_reset(q->st_max_pos);
+	if (rc != SQLITE_ROW) {
 		sq_fail(s, q->wdb, rc, "cannot read the log head", &e);
 		goto abort;
 	}
 	for (struct job *j = batch; j; j = j->next) {
 		int64_t saved = q->next_position;
-		if ((rc = step_done(q->st_savepoint))) {
-			sq_fail(s, q->wdb, rc, "cannot start a savepoint", &e);
-			goto abort;
-		}
+		j->wrote = j->savepoint = false;
 		j->rc = j->run(s, j, &j->err);
 		if (j->rc == ERR_OK) {
-			if ((rc = step_done(q->st_release))) {
+			if (j->savepoint && (rc = step_done(q->st_release))) {
 				sq_fail(s, q->wdb, rc, "cannot release a savepoint", &e);
 				goto abort;
 			}
 			continue;
 		}
-		if (sqlite3_get_autocommit(q->wdb)) { /* SQLite gave up the transaction */
+		q->next_position = saved;
+		if (sqlite3_get_autocommit(q->wdb) || (j->wrote && !j->savepoint)) {
+			/* SQLite gave up the transaction, or the job cannot be undone
+			 * alone: the whole batch fails. */
 			e = j->err;
 			goto abort;
 		}
-		q->next_position = saved;
-		if ((rc = step_done(q->st_rollback_to)) || (rc = step_done(q->st_release))) {
+		if (j->savepoint &&
+		    ((rc = step_done(q->st_rollback_to)) || (rc = step_done(q->st_release)))) {
 			sq_fail(s, q->wdb, rc, "cannot roll back a savepoint", &e);
 			goto abort;
 		}
@@ -1194,39 +1267,107 @@ abort:
 		}
 }
 
-/* Queue a job and return when it has been committed (or has failed). */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define GATHER_MAX_US 1000 /* never delay a batch longer than this */
+
+/* Before a leader starts a batch, it may wait briefly for the appenders
+ * whose previous appends were in the last batch and who are queueing again
+ * (PostgreSQL's commit_delay, made adaptive).  Without this, N concurrent
+ * appenders split into two alternating batches of N/2 and pay two fsyncs
+ * where one would do.  It waits only when more appenders were active at the
+ * end of the last batch than are queued now, and at most half as long as
+ * that batch took; a single appender never waits.  Called with qlock held. */
+static void gather(struct sq *q)
+{
+	if (q->qlen >= q->active_estimate || q->last_batch_us <= 0)
+		return;
+	int64_t wait_us = q->last_batch_us / 2;
+	if (wait_us > GATHER_MAX_US)
+		wait_us = GATHER_MAX_US;
+	int64_t until = mono_us() + wait_us;
+	struct timespec ts = {.tv_sec = (time_t)(until / 1000000), .tv_nsec = (long)(until % 1000000) * 1000};
+	q->gather_target = q->active_estimate;
+	while (q->qlen < q->gather_target) {
+		if (pthread_cond_timedwait(&q->gather, &q->qlock, &ts) == ETIMEDOUT)
+			break;
+	}
+	q->gather_target = 0;
+}
+
+/* Queue a job and return when it has been committed (or has failed).
+ *
+ * One thread at a time is the leader.  A thread that queues while no batch
+ * is running leads at once; otherwise it sleeps on its own semaphore until
+ * the leader either finishes its job or hands it the leadership (the head of
+ * the queue leads the next batch).  The leader wakes the others after
+ * releasing the queue lock, so they do not pile up on it. */
 static int submit(struct store *s, struct job *j, struct err *e)
 {
 	struct sq *q = sq_of(s);
 
-	j->done = false;
+	j->done = j->lead = false;
 	j->next = NULL;
+	sem_init(&j->wake, 0, 0);
 	pthread_mutex_lock(&q->qlock);
 	if (q->qtail)
 		q->qtail->next = j;
 	else
 		q->qhead = j;
 	q->qtail = j;
-	while (!j->done) {
-		if (q->leader) {
-			pthread_cond_wait(&q->qcond, &q->qlock);
-			continue;
-		}
-		/* Become the leader for everything queued so far (our job included). */
-		struct job *batch = q->qhead;
-		q->qhead = q->qtail = NULL;
+	q->qlen++;
+	if (q->gather_target && q->qlen >= q->gather_target)
+		pthread_cond_signal(&q->gather);
+	if (!q->leader) {
 		q->leader = true;
-		pthread_mutex_unlock(&q->qlock);
-		run_batch(s, batch);
-		pthread_mutex_lock(&q->qlock);
-		for (struct job *b = batch, *next; b; b = next) {
-			next = b->next;
-			b->done = true; /* b may be freed by its owner from here on */
-		}
-		q->leader = false;
-		pthread_cond_broadcast(&q->qcond);
+		j->lead = true;
 	}
 	pthread_mutex_unlock(&q->qlock);
+	while (!j->lead && !j->done)
+		while (sem_wait(&j->wake) != 0 && errno == EINTR)
+			;
+	if (!j->done) {
+		/* Lead: take everything queued so far (our job included). */
+		pthread_mutex_lock(&q->qlock);
+		gather(q);
+		struct job *batch = q->qhead;
+		size_t size = q->qlen;
+		q->qhead = q->qtail = NULL;
+		q->qlen = 0;
+		pthread_mutex_unlock(&q->qlock);
+
+		int64_t started = mono_us();
+		run_batch(s, batch);
+		int64_t took = mono_us() - started;
+
+		pthread_mutex_lock(&q->qlock);
+		q->last_batch_us = took;
+		q->active_estimate = size + q->qlen;
+		q->batches++;
+		q->batched_jobs += size;
+		struct job *next_leader = q->qhead;
+		if (next_leader)
+			next_leader->lead = true;
+		else
+			q->leader = false;
+		pthread_mutex_unlock(&q->qlock);
+
+		if (next_leader)
+			sem_post(&next_leader->wake);
+		for (struct job *b = batch, *next; b; b = next) {
+			next = b->next; /* read before b's owner may free b */
+			if (b == j)
+				continue;
+			b->done = true;
+			sem_post(&b->wake);
+		}
+	}
+	sem_destroy(&j->wake);
 	if (j->rc && e)
 		*e = j->err;
 	return j->rc;
@@ -1240,10 +1381,15 @@ static int sq_append(struct store *s, const char *stream, int64_t expected,
 			.n = n, .res = res};
 	int rc = ERR_OK;
 
-	/* Serialise JSON here, in the caller's thread, so the leader only writes. */
+	/* Serialise JSON and make ids here, in the caller's thread, so the
+	 * leader only writes. */
 	j.data_text = xcalloc(n, sizeof *j.data_text);
 	j.meta_text = xcalloc(n, sizeof *j.meta_text);
+	j.id_given = xcalloc(n, sizeof *j.id_given);
 	for (size_t i = 0; i < n && !rc; i++) {
+		j.id_given[i] = evs[i].event_id[0] != '\0';
+		if (!j.id_given[i])
+			uuid_v7(s->clock, evs[i].event_id);
 		j.data_text[i] = json_to_text(evs[i].data);
 		j.meta_text[i] = evs[i].metadata ? json_to_text(evs[i].metadata) : xstrdup("{}");
 		if (!j.data_text[i] || !j.meta_text[i])
@@ -1263,6 +1409,7 @@ static int sq_append(struct store *s, const char *stream, int64_t expected,
 	}
 	free(j.data_text);
 	free(j.meta_text);
+	free(j.id_given);
 	return rc;
 }
 
