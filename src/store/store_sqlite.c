@@ -111,9 +111,10 @@ struct sq {
 	struct job *qhead, *qtail;
 	size_t qlen;
 	bool leader; /* a batch is being run */
-	/* Gathering (see submit): how many appenders seemed active at the end
-	 * of the last batch, how long that batch took, and a wake-up for a
-	 * leader waiting for them. */
+	/* Absorbing stragglers (see lead_batch): how many appenders seemed
+	 * active at the end of the last batch, how long that batch took, and a
+	 * wake-up for a leader waiting for them (the monotonic clock of
+	 * clock_mono_us, CLOCK_MONOTONIC). */
 	size_t active_estimate;
 	int64_t last_batch_us;
 	size_t gather_target;
@@ -1055,8 +1056,8 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 				       j->stream, expected_text(j->expected, buf, sizeof buf),
 				       (long long)version);
 		}
-		int64_t after;
-		if ((rc = start_writing(s, j, undoable, e)) || (rc = bump_stream(s, j, &after, e)))
+		int64_t bumped;
+		if ((rc = start_writing(s, j, undoable, e)) || (rc = bump_stream(s, j, &bumped, e)))
 			return rc;
 	}
 	for (size_t i = 0; i < j->n; i++) {
@@ -1207,13 +1208,6 @@ out:
 	return rc;
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Open the batch's transaction and learn the head of the log. */
 static int batch_begin(struct store *s, struct err *e)
 {
@@ -1317,7 +1311,7 @@ static struct job *lead_batch(struct store *s, size_t *size)
 	struct job *batch, *tail, *more, *more_tail;
 	struct err e = {0};
 	size_t n;
-	int64_t started = mono_us();
+	int64_t started = clock_mono_us(clock_system());
 	int rc;
 
 	pthread_mutex_lock(&q->qlock);
@@ -1349,7 +1343,7 @@ static struct job *lead_batch(struct store *s, size_t *size)
 		publish_head(q, q->next_position);
 
 	pthread_mutex_lock(&q->qlock);
-	q->last_batch_us = mono_us() - started;
+	q->last_batch_us = clock_mono_us(clock_system()) - started;
 	q->active_estimate = *size + q->qlen;
 	q->batches++;
 	q->batched_jobs += *size;
