@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential cmake pkg-config
 	libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
+	libmicrohttpd-dev libcurl4-openssl-dev
+	wrk
 )
 
 SUDO=

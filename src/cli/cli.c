@@ -38,6 +38,15 @@ static int run_help(struct cli_ctx *ctx);
 static const struct config_option no_options[] = {{NULL}};
 
 const struct cli_command cli_commands[] = {
+	{"serve", "", "serve MCP over Streamable HTTP (default http://127.0.0.1:8001/mcp) and /health",
+	 "The daemon: MCP tools, resources and prompts over Streamable HTTP at --endpoint, with\n"
+	 "sessions (or --stateless), SSE streams and resumption, Host/Origin checks and optional\n"
+	 "API keys.  Prints 'listening URL' on stdout once bound; stops on SIGINT/SIGTERM.",
+	 cli_serve_options, cli_serve_run, NULL},
+	{"mcp", "", "serve MCP over stdio, for desktop clients (Claude Desktop, Claude Code, ...)",
+	 "Reads one JSON-RPC message per line on stdin and answers on stdout; logs go to stderr\n"
+	 "or --log-file.  Shares the event store with `ambient serve`.",
+	 cli_mcp_options, cli_mcp_run, NULL},
 	{"task", "<subcommand>", "create, list, show, pause, resume, update and delete background tasks",
 	 NULL, no_options, NULL, cli_task_commands},
 	{"events", "", "print events from the log, one JSON object per line",

@@ -54,5 +54,11 @@ int cli_events_run(struct cli_ctx *ctx);
 extern const struct config_option cli_events_options[];
 int cli_replay_run(struct cli_ctx *ctx);
 extern const struct config_option cli_replay_options[];
+/* The MCP `instructions` both `serve` and `mcp` give clients. */
+extern const char cli_mcp_instructions[];
+int cli_serve_run(struct cli_ctx *ctx);
+extern const struct config_option cli_serve_options[];
+int cli_mcp_run(struct cli_ctx *ctx);
+extern const struct config_option cli_mcp_options[];
 
 #endif

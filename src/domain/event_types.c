@@ -20,6 +20,10 @@ static const struct event_type_info catalogue[] = {
 	 "task_id, reason?"},
 	{"task_resumed", 1, EVENT_SOURCE_LIFECYCLE, "a paused task was resumed", "task_id"},
 	{"task_deleted", 1, EVENT_SOURCE_LIFECYCLE, "a task was deleted for good", "task_id"},
+	{"task_run_requested", 1, EVENT_SOURCE_LIFECYCLE,
+	 "someone asked for one check of the task now, outside its schedule (MCP run_task_now); "
+	 "the engine runs it when it picks the request up",
+	 "task_id, reason?"},
 	{"task_check_failed", 3, EVENT_SOURCE_LIFECYCLE,
 	 "a task's check failed (fetch error, bad response, unparsable value)",
 	 "task_id, error, url?, consecutive_failures?"},

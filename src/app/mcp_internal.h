@@ -1,0 +1,107 @@
+/*
+ * mcp_internal.h - what the files of ambient's MCP surface share (mcp_app.c,
+ * mcp_tools.c, mcp_resources.c, mcp_prompts.c, mcp_watch.c).  Not for other
+ * modules: they use mcp_app.h.
+ */
+#ifndef AMBIENT_APP_MCP_INTERNAL_H
+#define AMBIENT_APP_MCP_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app/mcp_app.h"
+#include "app/tasks.h"
+
+#define APP_MCP_ADMIN "admin"
+#define APP_MCP_PRINCIPAL_MAX 300 /* "mcp:" + a user id of at most 256 bytes */
+
+struct app_mcp {
+	struct store *store;
+	struct clock *clock;
+	char *default_user;
+	void (*engine_status)(void *ud, struct app_mcp_engine_status *st);
+	void *engine_ud;
+
+	/* the watcher (mcp_watch.c) */
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool watching, stop;
+	pthread_t thread;
+	struct mcp_server *watch_srv;
+};
+
+/* ---- mcp_app.c: shared helpers ------------------------------------------ */
+
+/* The user a call acts for: the `user_id` argument when given (args may be
+ * NULL, as for resources), else the default user.  The one place to take it
+ * from the session's principal (mcp_session_user) later.  Borrowed: valid
+ * while args and a live. */
+const char *app_mcp_user(struct app_mcp *a, struct mcp_call *call, const json_t *args);
+bool app_mcp_is_admin(const char *user);
+/* The user may see and change the task (owner or admin). */
+bool app_mcp_may_access(const char *user, const json_t *task);
+/* An actor whose principal is "mcp:<user>" (principal has room for
+ * APP_MCP_PRINCIPAL_MAX bytes). */
+void app_mcp_actor(const char *user, char *principal, struct app_actor *who);
+
+/* Replace bytes that are not valid UTF-8 (a character cut by "%.100s")
+ * with '?', in place, so the text can become a JSON string. */
+void app_mcp_utf8_clean(char *s);
+
+/* Now as the original printed it: local naive ISO with microseconds. */
+void app_mcp_now(struct app_mcp *a, char out[CLOCK_ISO_MAX]);
+/* A stored UTC time ("...Z") in the original's local naive form; NULL in:
+ * JSON null. */
+json_t *app_mcp_local_time(const char *utc_iso);
+
+/* Python json.dumps text: ", " and ": " separators (indent 0) or indent n,
+ * ASCII-escaped with lower-case hex, keys in insertion order, reals in their
+ * shortest round-trip form.  Caller frees. */
+char *app_mcp_dumps(const json_t *j, int indent);
+
+/* A task for the list tool and the resources, in the original's field
+ * order: task_id, task_type, description, status, created_at, last_check,
+ * config, user_id, callback_url (the flags leave fields out). */
+#define APP_MCP_SUMMARY_NO_STATUS 0x1u
+#define APP_MCP_SUMMARY_NO_CALLBACK 0x2u
+json_t *app_mcp_task_summary(const json_t *state, unsigned flags);
+
+/* Load a task the user may access.  ERR_NOT_FOUND "Task <id> not found or
+ * access denied" when it does not exist or is someone else's; a deleted
+ * task is returned (status "deleted") only with allow_deleted, else
+ * ERR_NOT_FOUND "Task <id> was deleted". */
+int app_mcp_load_task(struct app_mcp *a, const char *user, const char *task_id, bool allow_deleted,
+		      json_t **task, struct err *e);
+
+/* The status object of get_event_sourcing_status and event://status:
+ * {service_running, total_tasks, active_tasks, paused_tasks,
+ *  running_monitors, task_types{...}, event_log_position}. */
+int app_mcp_status(struct app_mcp *a, json_t **status, struct err *e);
+void app_mcp_engine(struct app_mcp *a, struct app_mcp_engine_status *st);
+
+/* One working config per task type (and more for some), each passing
+ * task_config_validate; event://config/examples shows them.  For index
+ * 0..TASK_TYPE__COUNT-1 in enum task_type order. */
+struct app_mcp_example {
+	const char *task_type;
+	const char *description; /* what the type is for */
+	const char *usage;       /* what it does with the config */
+	const char *config;      /* JSON text of the main example */
+	const char *const *more; /* further example configs (JSON text), NULL-terminated */
+};
+const struct app_mcp_example *app_mcp_example(int task_type);
+
+/* ---- one file each --------------------------------------------------------- */
+
+int app_mcp_register_tools(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+int app_mcp_register_resources(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+int app_mcp_register_prompts(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+void app_mcp_watch_stop(struct app_mcp *a);
+
+/* Event JSON as the tools and resources show it: the store's shape plus
+ * task_id and the type's priority. */
+json_t *app_mcp_event_json(const struct store_event *ev);
+
+#endif

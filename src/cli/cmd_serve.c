@@ -1,0 +1,203 @@
+/*
+ * cmd_serve.c - `ambient serve`: MCP over Streamable HTTP at /mcp, plus
+ * GET /health, on one event store.
+ *
+ * The first line on stdout is "listening http://HOST:PORT/mcp" once the
+ * socket is bound (tests and scripts wait for it; with --listen HOST:0 it
+ * carries the port the kernel chose).  SIGINT/SIGTERM stop it cleanly.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/mcp_app.h"
+#include "app/tasks.h"
+#include "cli.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "mcp/server.h"
+#include "transport/http_server.h"
+
+const struct config_option cli_serve_options[] = {
+	{"listen", CONFIG_STRING, "AMBIENT_LISTEN", "127.0.0.1:8001", "HOST:PORT",
+	 "address to listen on (port 0: any free port)"},
+	{"endpoint", CONFIG_STRING, NULL, "/mcp", "PATH", "path of the MCP endpoint"},
+	{"stateless", CONFIG_BOOL, "AMBIENT_STATELESS", NULL, NULL,
+	 "no MCP sessions: any request may go to any node (load balancers, old clients)"},
+	{"allow-host", CONFIG_STRING, "AMBIENT_ALLOW_HOST", NULL, "LIST",
+	 "extra Host/Origin names accepted besides localhost (comma-separated), or '*' for any"},
+	{"api-keys", CONFIG_STRING, "AMBIENT_API_KEYS", NULL, "LIST",
+	 "require 'Authorization: Bearer KEY' with one of these comma-separated keys"},
+	{"max-body", CONFIG_INT, NULL, "4194304", "BYTES", "largest request body accepted", 1024,
+	 64 << 20},
+	{NULL},
+};
+
+/* Split "a,b,c" into a NULL-terminated array (caller frees both). */
+static char **split_list(const char *s, char **storage)
+{
+	*storage = xstrdup(s ? s : "");
+	size_t n = 0;
+	char **out = xcalloc(strlen(*storage) / 2 + 2, sizeof(*out));
+	for (char *tok = strtok(*storage, ","); tok; tok = strtok(NULL, ",")) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			out[n++] = tok;
+	}
+	out[n] = NULL;
+	return out;
+}
+
+struct keys {
+	char **list;
+};
+
+/* Compare in time independent of where the strings differ. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	unsigned char d = na != nb;
+	for (size_t i = 0; i < na; i++)
+		d |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
+	return d == 0;
+}
+
+static int check_key(void *data, const char *token, char **principal)
+{
+	struct keys *k = data;
+	for (size_t i = 0; k->list[i]; i++) {
+		if (same_secret(token, k->list[i])) {
+			*principal = xasprintf("api-key-%zu", i + 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+struct health {
+	struct store *store;
+};
+
+static void route_health(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	struct health *hc = data;
+	char ts[64];
+	clock_format_local(clock_wall_us(NULL), ts);
+	int64_t head = 0;
+	struct err e;
+	int rc = store_head(hc->store, &head, &e);
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I}", "status", rc == ERR_OK ? "healthy" : "unhealthy",
+			      "service", "ambient", "version", AMBIENT_VERSION, "timestamp", ts,
+			      "store_position", (json_int_t)head);
+	if (rc != ERR_OK)
+		json_object_set_new(j, "error", json_string(err_msg(&e)));
+	http_response_json(res, rc == ERR_OK ? 200 : 503, json_to_text(j));
+	json_decref(j);
+}
+
+int cli_serve_run(struct cli_ctx *ctx)
+{
+	if (ctx->nargs)
+		return cli_usage_error(ctx, "serve takes no arguments");
+	const char *listen = config_get(&ctx->cfg, "listen");
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	if (!colon || colon == listen)
+		return cli_usage_error(ctx, "--listen wants HOST:PORT, e.g. 127.0.0.1:8001");
+	char *host = xstrndup(listen, (size_t)(colon - listen));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	char *end = NULL;
+	long port = strtol(colon + 1, &end, 10);
+	if (!end || *end || port < 0 || port > 65535) {
+		free(host);
+		return cli_usage_error(ctx, "--listen: port must be 0-65535");
+	}
+
+	/* Block the stop signals in every thread; main waits for them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct store *s = NULL;
+	int rc = cli_open_store(ctx, false, &s);
+	if (rc) {
+		free(host);
+		return rc;
+	}
+	struct err e = {0};
+	struct mcp_server_options so = {
+		.name = "ambient",
+		.title = "ambient - background tasks for AI agents",
+		.version = AMBIENT_VERSION,
+		.instructions = cli_mcp_instructions,
+	};
+	struct mcp_server *srv = mcp_server_new(&so);
+	struct app_mcp *app = app_mcp_new(s, NULL);
+	struct http_server *h = NULL;
+	char *hosts_storage = NULL, *keys_storage = NULL;
+	char **hosts = NULL;
+	struct keys keys = {0};
+	struct health hc = {.store = s};
+	struct http_route routes[] = {
+		{"GET", "/health", route_health, &hc},
+	};
+	rc = CLI_FAIL;
+	if (app_mcp_register(app, srv, &e) || app_mcp_watch_start(app, srv, &e)) {
+		cli_fail(&e);
+		goto out;
+	}
+	const char *allow = config_get(&ctx->cfg, "allow-host");
+	hosts = split_list(allow, &hosts_storage);
+	const char *api_keys = config_get(&ctx->cfg, "api-keys");
+	if (api_keys)
+		keys.list = split_list(api_keys, &keys_storage);
+	struct http_server_options ho = {
+		.host = host,
+		.port = (int)port,
+		.endpoint = config_get(&ctx->cfg, "endpoint"),
+		.stateless = config_get_bool(&ctx->cfg, "stateless"),
+		.max_body = (size_t)config_get_int(&ctx->cfg, "max-body"),
+		.allowed_hosts = (const char *const *)hosts,
+		.allow_any_host = allow && strcmp(allow, "*") == 0,
+		.auth = keys.list && keys.list[0] ? check_key : NULL,
+		.auth_data = &keys,
+		.routes = routes,
+		.nroutes = sizeof(routes) / sizeof(routes[0]),
+	};
+	if (http_server_start(srv, &ho, &h, &e)) {
+		cli_fail(&e);
+		goto out;
+	}
+	bool v6 = strchr(host, ':') != NULL;
+	printf("listening http://%s%s%s:%d%s\n", v6 ? "[" : "", host, v6 ? "]" : "",
+	       http_server_port(h), ho.endpoint);
+	fflush(stdout);
+	log_info("serving MCP on %s:%d%s%s", host, http_server_port(h), ho.endpoint,
+		 ho.stateless ? " (stateless)" : "");
+	int sig = 0;
+	sigwait(&stop, &sig);
+	log_info("stopping on signal %d", sig);
+	rc = CLI_OK;
+out:
+	http_server_free(h);
+	app_mcp_free(app);
+	mcp_server_free(srv);
+	store_close(s);
+	free(hosts);
+	free(hosts_storage);
+	free(keys.list);
+	free(keys_storage);
+	free(host);
+	return rc;
+}

@@ -1,0 +1,1121 @@
+/*
+ * http_server.c - MCP Streamable HTTP on libmicrohttpd (see http_server.h).
+ *
+ * Model.  libmicrohttpd runs one thread per connection, so a connection may
+ * block: it waits for its request's answer, or streams SSE from a callback
+ * that sleeps on a condition variable.  Every message the MCP layer sends
+ * for a request goes into a *stream* (an ordered list of events with ids
+ * "<stream>.<seq>"); the connection that posted the request reads it.  If the
+ * first thing in the stream is the final response, the answer is plain JSON;
+ * otherwise it is SSE.  Streams outlive their connection until delivered, so
+ * a client that lost the connection (or that the server cut off on purpose,
+ * see mcp_call_close_stream) resumes with GET + Last-Event-ID.  Each session
+ * also has one standalone stream for unsolicited messages, read by GET.
+ *
+ * tools/call runs on a worker pool (a tool may wait for the client, whose
+ * answer arrives on another connection); other requests run inline.
+ */
+#define _GNU_SOURCE
+#include "transport/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/uuid.h"
+#include "common/workpool.h"
+#include "common/xalloc.h"
+#include "mcp/jsonrpc.h"
+
+#define KEEPALIVE_S 15           /* SSE comment to notice dead peers */
+#define STANDALONE_BACKLOG 1000  /* unsolicited events kept for a GET */
+#define MAX_STREAMS_PER_SESSION 256
+#define MAX_SESSIONS 10000
+
+static const char *const known_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
+					     "2024-11-05"};
+
+/* ---- Streams ------------------------------------------------------------ */
+
+struct event {
+	uint64_t seq;
+	char *data; /* JSON text */
+};
+
+struct stream {
+	uint64_t no;
+	atomic_int refs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct event *events; /* events[i].seq ascending */
+	size_t nevents, cap;
+	uint64_t next_seq;    /* seq of the next event (starts at 1) */
+	uint64_t delivered;   /* highest seq written to a connection */
+	bool done;            /* the request finished: no more events */
+	bool cut;             /* the server asked to end the current connection */
+	bool attached;        /* a connection is reading it */
+	unsigned reader_gen;  /* bumped when a new connection takes over */
+	bool dead;            /* session gone or server stopping */
+	bool standalone;      /* the session's GET stream */
+	int retry_ms;
+	struct stream *next;  /* session's list */
+};
+
+static struct stream *stream_new(uint64_t no, bool standalone)
+{
+	struct stream *st = xcalloc(1, sizeof(*st));
+	st->no = no;
+	atomic_init(&st->refs, 1);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	st->next_seq = 1;
+	st->standalone = standalone;
+	return st;
+}
+
+static void stream_ref(struct stream *st)
+{
+	atomic_fetch_add(&st->refs, 1);
+}
+
+static void stream_unref(struct stream *st)
+{
+	if (!st || atomic_fetch_sub(&st->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < st->nevents; i++)
+		free(st->events[i].data);
+	free(st->events);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+/* The mcp_sink over a stream. */
+static int stream_append(struct stream *st, const char *msg, size_t len, bool final)
+{
+	pthread_mutex_lock(&st->lock);
+	if (st->dead) {
+		pthread_mutex_unlock(&st->lock);
+		return -1;
+	}
+	if (st->standalone && st->nevents >= STANDALONE_BACKLOG) {
+		/* Nobody is reading: drop the oldest unsolicited message. */
+		free(st->events[0].data);
+		memmove(st->events, st->events + 1, (st->nevents - 1) * sizeof(*st->events));
+		st->nevents--;
+	}
+	if (st->nevents == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 4;
+		st->events = xrealloc(st->events, st->cap * sizeof(*st->events));
+	}
+	st->events[st->nevents++] = (struct event){.seq = st->next_seq++, .data = xstrndup(msg, len)};
+	if (final)
+		st->done = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+static int stream_send(void *ctx, const char *msg, size_t len)
+{
+	return stream_append(ctx, msg, len, false);
+}
+
+static int stream_send_final(void *ctx, const char *msg, size_t len)
+{
+	return stream_append(ctx, msg, len, true);
+}
+
+static void stream_close_cb(void *ctx, int retry_ms)
+{
+	struct stream *st = ctx;
+	pthread_mutex_lock(&st->lock);
+	st->cut = true;
+	if (retry_ms > 0)
+		st->retry_ms = retry_ms;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void stream_finish(struct stream *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->done = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void stream_kill(struct stream *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->dead = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- Sessions ------------------------------------------------------------- */
+
+struct hsession {
+	char id[UUID_STR_LEN + 1];
+	struct mcp_session *ms;
+	char *principal;
+	atomic_int refs;
+	int64_t last_used;   /* monotonic seconds */
+	bool gone;           /* deleted or expired */
+	uint64_t next_stream;
+	struct stream *standalone;
+	struct stream *streams; /* POST streams kept for resumption */
+	size_t nstreams;
+	struct hsession *next;
+};
+
+struct http_server {
+	struct mcp_server *srv;
+	struct http_server_options opt;
+	char *endpoint, *endpoint_slash;
+	bool loopback;
+	struct MHD_Daemon *d;
+	int port;
+	struct workpool *pool;
+	pthread_mutex_t lock; /* sessions */
+	struct hsession *sessions;
+	size_t nsessions;
+	atomic_bool stopping;
+};
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void hsession_unref(struct hsession *hs)
+{
+	if (!hs || atomic_fetch_sub(&hs->refs, 1) != 1)
+		return;
+	mcp_session_close(hs->ms);
+	mcp_session_unref(hs->ms);
+	stream_kill(hs->standalone);
+	stream_unref(hs->standalone);
+	for (struct stream *st = hs->streams, *n; st; st = n) {
+		n = st->next;
+		stream_kill(st);
+		stream_unref(st);
+	}
+	free(hs->principal);
+	free(hs);
+}
+
+/* Unlink a session (lock held); the caller drops the table's reference. */
+static void unlink_session(struct http_server *h, struct hsession *hs)
+{
+	for (struct hsession **pp = &h->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == hs) {
+			*pp = hs->next;
+			h->nsessions--;
+			break;
+		}
+	}
+	hs->gone = true;
+	mcp_session_close(hs->ms);
+	stream_kill(hs->standalone);
+	for (struct stream *st = hs->streams; st; st = st->next)
+		stream_kill(st);
+}
+
+/* Find a live session by id and take a reference. */
+static struct hsession *find_session(struct http_server *h, const char *id)
+{
+	pthread_mutex_lock(&h->lock);
+	struct hsession *hs = h->sessions;
+	while (hs && strcmp(hs->id, id) != 0)
+		hs = hs->next;
+	if (hs) {
+		atomic_fetch_add(&hs->refs, 1);
+		hs->last_used = mono_s();
+	}
+	pthread_mutex_unlock(&h->lock);
+	return hs;
+}
+
+/* Drop sessions idle for longer than the limit (lock held).  A session in
+ * use holds extra references, and its last_used is fresh. */
+static void expire_sessions(struct http_server *h)
+{
+	int64_t now = mono_s();
+	for (struct hsession **pp = &h->sessions; *pp;) {
+		struct hsession *hs = *pp;
+		if (now - hs->last_used > h->opt.session_idle_s && atomic_load(&hs->refs) == 1) {
+			unlink_session(h, hs);
+			hsession_unref(hs);
+			continue; /* *pp is the next one now */
+		}
+		pp = &hs->next;
+	}
+}
+
+static struct hsession *create_session(struct http_server *h, const char *principal)
+{
+	struct hsession *hs = xcalloc(1, sizeof(*hs));
+	uuid_v4(hs->id);
+	atomic_init(&hs->refs, 2); /* the table's and the caller's */
+	hs->principal = principal ? xstrdup(principal) : NULL;
+	hs->last_used = mono_s();
+	hs->standalone = stream_new(0, true);
+	hs->next_stream = 1;
+	struct mcp_sink out = {.send = stream_send, .ctx = hs->standalone};
+	hs->ms = mcp_session_new(h->srv, &out);
+	pthread_mutex_lock(&h->lock);
+	expire_sessions(h);
+	hs->next = h->sessions;
+	h->sessions = hs;
+	h->nsessions++;
+	pthread_mutex_unlock(&h->lock);
+	return hs;
+}
+
+/* A new POST stream registered with the session (for Last-Event-ID). */
+static struct stream *session_stream(struct http_server *h, struct hsession *hs)
+{
+	pthread_mutex_lock(&h->lock);
+	struct stream *st = stream_new(hs->next_stream++, false);
+	/* Forget delivered, finished streams; cap the rest. */
+	for (struct stream **pp = &hs->streams; *pp;) {
+		struct stream *o = *pp;
+		pthread_mutex_lock(&o->lock);
+		bool drop = (o->done && !o->attached && o->delivered + 1 >= o->next_seq) ||
+			    hs->nstreams >= MAX_STREAMS_PER_SESSION;
+		pthread_mutex_unlock(&o->lock);
+		if (drop) {
+			*pp = o->next;
+			hs->nstreams--;
+			stream_kill(o);
+			stream_unref(o);
+			continue;
+		}
+		pp = &o->next;
+	}
+	stream_ref(st);
+	st->next = hs->streams;
+	hs->streams = st;
+	hs->nstreams++;
+	pthread_mutex_unlock(&h->lock);
+	return st;
+}
+
+/* ---- Requests ---------------------------------------------------------------- */
+
+struct req {
+	struct buf body;
+	bool too_big;
+	bool rejected; /* a response was queued on the first call */
+};
+
+static enum MHD_Result queue_text(struct MHD_Connection *c, int status, const char *ctype,
+				  const char *body, const char *session_id)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_MUST_COPY);
+	if (ctype)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (session_id)
+		MHD_add_response_header(r, "Mcp-Session-Id", session_id);
+	enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* An HTTP error with a JSON-RPC error body, as the SDKs send them. */
+static enum MHD_Result queue_rpc_error(struct MHD_Connection *c, int status, const json_t *id,
+				       int code, const char *msg)
+{
+	char *text = jsonrpc_error_text(id, code, msg, NULL);
+	enum MHD_Result rc = queue_text(c, status, "application/json", text, NULL);
+	free(text);
+	return rc;
+}
+
+static enum MHD_Result queue_status(struct MHD_Connection *c, int status)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_response_json(struct http_response *res, int status, char *text)
+{
+	res->status = status;
+	res->content_type = "application/json";
+	res->body = text;
+	res->body_len = text ? strlen(text) : 0;
+}
+
+/* Host and Origin against DNS rebinding.  The host part (without port) must
+ * be a loopback name or one of the allowed hosts. */
+static bool host_allowed(struct http_server *h, const char *host, size_t n)
+{
+	static const char *const loop[] = {"localhost", "127.0.0.1", "[::1]", "::1"};
+	for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++)
+		if (strlen(loop[i]) == n && strncasecmp(host, loop[i], n) == 0)
+			return true;
+	for (const char *const *a = h->opt.allowed_hosts; a && *a; a++)
+		if (strlen(*a) == n && strncasecmp(host, *a, n) == 0)
+			return true;
+	return false;
+}
+
+/* Length of the host in "host[:port]" (IPv6 in brackets kept whole). */
+static size_t host_len(const char *hp)
+{
+	if (hp[0] == '[') {
+		const char *e = strchr(hp, ']');
+		return e ? (size_t)(e - hp + 1) : strlen(hp);
+	}
+	const char *colon = strchr(hp, ':');
+	return colon ? (size_t)(colon - hp) : strlen(hp);
+}
+
+static bool origin_checks_pass(struct http_server *h, struct MHD_Connection *c)
+{
+	if (h->opt.allow_any_host || (!h->loopback && !h->opt.allowed_hosts))
+		return true;
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (host && !host_allowed(h, host, host_len(host)))
+		return false;
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (origin) {
+		const char *p = strstr(origin, "://");
+		if (!p)
+			return false; /* "null" and other opaque origins */
+		p += 3;
+		size_t n = strcspn(p, "/");
+		char hp[256];
+		if (n >= sizeof(hp))
+			return false;
+		memcpy(hp, p, n);
+		hp[n] = 0;
+		if (!host_allowed(h, hp, host_len(hp)))
+			return false;
+	}
+	return true;
+}
+
+/* Bearer authentication; *principal gets a new string or stays NULL. */
+static bool authenticate(struct http_server *h, struct MHD_Connection *c, char **principal)
+{
+	*principal = NULL;
+	if (!h->opt.auth)
+		return true;
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+		return false;
+	const char *tok = a + 7;
+	while (*tok == ' ')
+		tok++;
+	return *tok && h->opt.auth(h->opt.auth_data, tok, principal) == 0;
+}
+
+static enum MHD_Result queue_unauthorized(struct MHD_Connection *c)
+{
+	const char *body = "{\"error\":\"unauthorized\",\"message\":\"Send an API key as "
+			   "'Authorization: Bearer <key>'.\"}";
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				"Bearer realm=\"ambient\", error=\"invalid_token\"");
+	enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static bool accepts(const char *accept, const char *type)
+{
+	return !accept || strstr(accept, type) || strstr(accept, "*/*");
+}
+
+/* ---- SSE reading -------------------------------------------------------------- */
+
+/* The state of one connection reading a stream as SSE. */
+struct sse_reader {
+	struct http_server *h;
+	struct stream *st;
+	struct hsession *hs;  /* reference held, may be NULL (stateless) */
+	uint64_t after;       /* last seq written */
+	unsigned gen;         /* st->reader_gen when this reader attached */
+	bool primed;
+	char *pending;        /* formatted bytes not yet handed to MHD */
+	size_t pending_len, pending_off;
+	bool end_after_pending;
+};
+
+static void sse_format(struct sse_reader *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sse_format(struct sse_reader *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	r->pending = s;
+	r->pending_len = (size_t)n;
+	r->pending_off = 0;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct sse_reader *r = cls;
+	struct stream *st = r->st;
+	for (;;) {
+		if (r->pending) {
+			size_t n = r->pending_len - r->pending_off;
+			if (n > max)
+				n = max;
+			memcpy(out, r->pending + r->pending_off, n);
+			r->pending_off += n;
+			if (r->pending_off == r->pending_len) {
+				free(r->pending);
+				r->pending = NULL;
+			}
+			return (ssize_t)n;
+		}
+		if (r->end_after_pending)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (!r->primed) {
+			r->primed = true;
+			pthread_mutex_lock(&st->lock);
+			int retry = st->retry_ms ? st->retry_ms : r->h->opt.sse_retry_ms;
+			pthread_mutex_unlock(&st->lock);
+			sse_format(r, "id: %llu.%llu\nretry: %d\ndata: \n\n",
+				   (unsigned long long)st->no, (unsigned long long)r->after, retry);
+			continue;
+		}
+		pthread_mutex_lock(&st->lock);
+		struct timespec deadline;
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += KEEPALIVE_S;
+		for (;;) {
+			bool have = st->nevents && st->events[st->nevents - 1].seq > r->after;
+			if (have || st->dead || st->cut || (st->done && !st->standalone) ||
+			    st->reader_gen != r->gen || atomic_load(&r->h->stopping))
+				break;
+			if (pthread_cond_timedwait(&st->cond, &st->lock, &deadline) == ETIMEDOUT)
+				break;
+		}
+		/* The next event after r->after, if any. */
+		const struct event *ev = NULL;
+		for (size_t i = 0; i < st->nevents && !ev && st->reader_gen == r->gen; i++)
+			if (st->events[i].seq > r->after)
+				ev = &st->events[i];
+		if (ev) {
+			r->after = ev->seq;
+			if (ev->seq > st->delivered)
+				st->delivered = ev->seq;
+			sse_format(r, "id: %llu.%llu\nevent: message\ndata: %s\n\n",
+				   (unsigned long long)st->no, (unsigned long long)ev->seq, ev->data);
+			pthread_mutex_unlock(&st->lock);
+			continue;
+		}
+		bool end = st->dead || atomic_load(&r->h->stopping) ||
+			   (st->done && !st->standalone) || st->reader_gen != r->gen;
+		if (!end && st->cut) {
+			st->cut = false; /* this connection ends; a resumed one goes on */
+			end = true;
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (end)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		sse_format(r, ": keepalive\n\n");
+	}
+}
+
+static void sse_free(void *cls)
+{
+	struct sse_reader *r = cls;
+	pthread_mutex_lock(&r->st->lock);
+	if (r->st->reader_gen == r->gen)
+		r->st->attached = false;
+	pthread_mutex_unlock(&r->st->lock);
+	free(r->pending);
+	stream_unref(r->st);
+	hsession_unref(r->hs);
+	free(r);
+}
+
+/* Answer with the stream as SSE from seq `after` on.  Takes over the
+ * caller's references to st and hs. */
+static enum MHD_Result queue_sse(struct http_server *h, struct MHD_Connection *c,
+				 struct stream *st, struct hsession *hs, uint64_t after,
+				 const char *session_id)
+{
+	struct sse_reader *r = xcalloc(1, sizeof(*r));
+	r->h = h;
+	r->st = st;
+	r->hs = hs;
+	r->after = after;
+	/* A newer connection takes the stream over: the old reader (perhaps a
+	 * dead peer not yet noticed) ends at its next wake-up. */
+	pthread_mutex_lock(&st->lock);
+	st->attached = true;
+	r->gen = ++st->reader_gen;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	struct MHD_Response *resp =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, r, sse_free);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: do not buffer */
+	if (session_id)
+		MHD_add_response_header(resp, "Mcp-Session-Id", session_id);
+	enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* ---- POST ---------------------------------------------------------------------- */
+
+struct call_job {
+	struct mcp_session *ms;
+	struct jsonrpc_msg msg;
+	struct stream *st;
+	struct mcp_sink sink;
+};
+
+static void run_call(void *arg)
+{
+	struct call_job *j = arg;
+	mcp_session_handle_msg(j->ms, &j->msg, &j->sink, NULL);
+	stream_finish(j->st);
+	stream_unref(j->st);
+	mcp_session_unref(j->ms);
+	free(j);
+}
+
+static bool version_known(const char *v)
+{
+	for (size_t i = 0; i < sizeof(known_versions) / sizeof(known_versions[0]); i++)
+		if (strcmp(v, known_versions[i]) == 0)
+			return true;
+	return false;
+}
+
+static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection *c,
+				   struct req *rq, const char *principal)
+{
+	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
+		return queue_rpc_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, JSONRPC_INVALID_REQUEST,
+				       "Unsupported Media Type: send the JSON-RPC message with "
+				       "Content-Type: application/json");
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	bool json_ok = accepts(accept, "application/json");
+	bool sse_ok = accepts(accept, "text/event-stream");
+	if (!json_ok && !sse_ok)
+		return queue_rpc_error(c, MHD_HTTP_NOT_ACCEPTABLE, NULL, JSONRPC_INVALID_REQUEST,
+				       "Not Acceptable: the client must accept application/json "
+				       "and text/event-stream");
+
+	struct jsonrpc_msg m;
+	int code = 0;
+	json_t *bad_id = NULL;
+	struct err pe;
+	err_clear(&pe);
+	if (jsonrpc_parse(buf_str(&rq->body), rq->body.len, h->opt.max_body, &m, &code, &bad_id,
+			  &pe) != ERR_OK) {
+		enum MHD_Result rc = queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, bad_id, code, err_msg(&pe));
+		json_decref(bad_id);
+		return rc;
+	}
+
+	const char *pv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "MCP-Protocol-Version");
+	bool is_init = m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0;
+	if (pv && !is_init && !version_known(pv)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "Bad Request: unsupported MCP-Protocol-Version \"%.40s\" (supported: "
+			 "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)",
+			 pv);
+		jsonrpc_msg_cleanup(&m);
+		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, JSONRPC_INVALID_REQUEST, msg);
+	}
+
+	/* Which session. */
+	struct hsession *hs = NULL;
+	struct mcp_session *ms = NULL;
+	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	const char *new_sid = NULL;
+	if (h->opt.stateless) {
+		ms = mcp_session_new(h->srv, NULL);
+		if (!is_init)
+			mcp_session_assume_initialized(ms, pv ? pv : MCP_PROTOCOL_LATEST);
+		if (h->opt.on_session)
+			h->opt.on_session(h->opt.on_session_data, ms, principal);
+	} else if (sid) {
+		hs = find_session(h, sid);
+		if (!hs) {
+			jsonrpc_msg_cleanup(&m);
+			return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001,
+					       "Session not found: it expired or was deleted; "
+					       "initialize a new session");
+		}
+		if ((hs->principal || principal) &&
+		    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
+			hsession_unref(hs);
+			jsonrpc_msg_cleanup(&m);
+			return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
+					       "Forbidden: this session belongs to another principal");
+		}
+		ms = hs->ms;
+		mcp_session_ref(ms);
+	} else if (is_init) {
+		pthread_mutex_lock(&h->lock);
+		bool full = h->nsessions >= MAX_SESSIONS;
+		if (full)
+			expire_sessions(h);
+		full = h->nsessions >= MAX_SESSIONS;
+		pthread_mutex_unlock(&h->lock);
+		if (full) {
+			jsonrpc_msg_cleanup(&m);
+			return queue_rpc_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, JSONRPC_INTERNAL_ERROR,
+					       "Too many sessions; try again later");
+		}
+		hs = create_session(h, principal);
+		ms = hs->ms;
+		mcp_session_ref(ms);
+		new_sid = hs->id;
+		if (h->opt.on_session)
+			h->opt.on_session(h->opt.on_session_data, ms, principal);
+	} else {
+		jsonrpc_msg_cleanup(&m);
+		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
+				       "Bad Request: Mcp-Session-Id header is required (send "
+				       "initialize first to get one)");
+	}
+
+	enum MHD_Result rc;
+	if (m.kind != JSONRPC_REQUEST) {
+		/* Notifications and responses: handled, 202, no body. */
+		mcp_session_handle_msg(ms, &m, NULL, NULL);
+		rc = queue_status(c, MHD_HTTP_ACCEPTED);
+		goto out;
+	}
+
+	struct stream *st = hs ? session_stream(h, hs) : stream_new(1, false);
+	struct mcp_sink sink = {.send = stream_send,
+				.send_final = stream_send_final,
+				.close_stream = stream_close_cb,
+				.ctx = st};
+	if (strcmp(m.method, "tools/call") == 0) {
+		struct call_job *j = xcalloc(1, sizeof(*j));
+		j->ms = ms;
+		mcp_session_ref(ms);
+		j->msg = m;
+		j->st = st;
+		stream_ref(st);
+		j->sink = sink;
+		workpool_submit(h->pool, run_call, j);
+	} else {
+		mcp_session_handle_msg(ms, &m, &sink, NULL);
+		stream_finish(st);
+	}
+
+	/* Wait for the first event or the end; JSON when the answer is all
+	 * there is (or all the client accepts). */
+	pthread_mutex_lock(&st->lock);
+	while (!st->done && !st->dead && (!sse_ok || (st->nevents == 0 && !st->cut)))
+		pthread_cond_wait(&st->cond, &st->lock);
+	bool json = (st->done && st->nevents == 1 && !st->cut) || !sse_ok;
+	char *answer = NULL;
+	if (json && st->nevents) {
+		answer = st->events[st->nevents - 1].data; /* the response is last */
+		st->events[st->nevents - 1].data = xstrdup("");
+		st->delivered = st->events[st->nevents - 1].seq;
+	}
+	bool empty = st->done && st->nevents == 0;
+	pthread_mutex_unlock(&st->lock);
+
+	const char *hdr_sid = new_sid;
+	if (json || empty) {
+		if (answer)
+			rc = queue_text(c, MHD_HTTP_OK, "application/json", answer, hdr_sid);
+		else
+			rc = queue_status(c, MHD_HTTP_ACCEPTED); /* cancelled: nothing to say */
+		free(answer);
+		stream_unref(st);
+	} else {
+		if (hs)
+			atomic_fetch_add(&hs->refs, 1);
+		rc = queue_sse(h, c, st, hs, 0, hdr_sid);
+	}
+out:
+	mcp_session_unref(ms);
+	hsession_unref(hs);
+	return rc;
+}
+
+/* ---- GET and DELETE ---------------------------------------------------------------- */
+
+static enum MHD_Result handle_get(struct http_server *h, struct MHD_Connection *c,
+				  const char *principal)
+{
+	if (h->opt.stateless)
+		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+				  "Method Not Allowed: this server is stateless and has no "
+				  "server-to-client stream",
+				  NULL);
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	if (accept && !accepts(accept, "text/event-stream"))
+		return queue_rpc_error(c, MHD_HTTP_NOT_ACCEPTABLE, NULL, JSONRPC_INVALID_REQUEST,
+				       "Not Acceptable: GET needs Accept: text/event-stream");
+	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	if (!sid)
+		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
+				       "Bad Request: Mcp-Session-Id header is required");
+	struct hsession *hs = find_session(h, sid);
+	if (!hs)
+		return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001, "Session not found");
+	if ((hs->principal || principal) &&
+	    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
+		hsession_unref(hs);
+		return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
+				       "Forbidden: this session belongs to another principal");
+	}
+
+	/* Resuming: "<stream>.<seq>". */
+	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	unsigned long long sno = 0, seq = 0;
+	struct stream *st = NULL;
+	if (last && sscanf(last, "%llu.%llu", &sno, &seq) == 2) {
+		pthread_mutex_lock(&h->lock);
+		if (sno == 0) {
+			st = hs->standalone;
+		} else {
+			for (struct stream *s = hs->streams; s && !st; s = s->next)
+				if (s->no == sno)
+					st = s;
+		}
+		if (st)
+			stream_ref(st);
+		pthread_mutex_unlock(&h->lock);
+	}
+	uint64_t after = seq;
+	if (!st) {
+		st = hs->standalone;
+		stream_ref(st);
+		pthread_mutex_lock(&st->lock);
+		after = st->delivered; /* what no earlier GET has seen yet */
+		pthread_mutex_unlock(&st->lock);
+	}
+	return queue_sse(h, c, st, hs, after, NULL);
+}
+
+static enum MHD_Result handle_delete(struct http_server *h, struct MHD_Connection *c,
+				     const char *principal)
+{
+	if (h->opt.stateless)
+		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+				  "Method Not Allowed: this server is stateless", NULL);
+	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	if (!sid)
+		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
+				       "Bad Request: Mcp-Session-Id header is required");
+	struct hsession *hs = find_session(h, sid);
+	if (!hs)
+		return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001, "Session not found");
+	if ((hs->principal || principal) &&
+	    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
+		hsession_unref(hs);
+		return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
+				       "Forbidden: this session belongs to another principal");
+	}
+	pthread_mutex_lock(&h->lock);
+	bool linked = !hs->gone;
+	if (linked)
+		unlink_session(h, hs);
+	pthread_mutex_unlock(&h->lock);
+	if (linked)
+		hsession_unref(hs); /* the table's reference */
+	hsession_unref(hs);
+	return queue_status(c, MHD_HTTP_OK);
+}
+
+/* ---- Plain routes -------------------------------------------------------------------- */
+
+static const struct http_route *find_route(struct http_server *h, const char *method,
+					   const char *path)
+{
+	for (size_t i = 0; i < h->opt.nroutes; i++) {
+		const struct http_route *r = &h->opt.routes[i];
+		if (strcmp(r->method, method) != 0)
+			continue;
+		size_t n = strlen(r->path);
+		if (n && r->path[n - 1] == '*' ? strncmp(path, r->path, n - 1) == 0
+					       : strcmp(path, r->path) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static enum MHD_Result run_route(struct MHD_Connection *c, const struct http_route *r,
+				 const char *method, const char *url, struct req *rq,
+				 const char *principal)
+{
+	struct http_request hr = {
+		.method = method,
+		.path = url,
+		.query = "",
+		.body = buf_str(&rq->body),
+		.body_len = rq->body.len,
+		.principal = principal,
+		.conn = c,
+	};
+	struct http_response res = {.status = 200, .content_type = "application/json"};
+	r->fn(r->data, &hr, &res);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		res.body_len, res.body ? res.body : (void *)"", res.body ? MHD_RESPMEM_MUST_FREE
+									 : MHD_RESPMEM_PERSISTENT);
+	if (res.content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, res.content_type);
+	enum MHD_Result rc = MHD_queue_response(c, (unsigned)res.status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* ---- The access handler -------------------------------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	struct http_server *h = cls;
+	struct req *rq = *con_cls;
+	if (!rq) {
+		rq = xcalloc(1, sizeof(*rq));
+		buf_init(&rq->body, h->opt.max_body);
+		*con_cls = rq;
+		/* Refuse early what we can judge from the headers alone. */
+		if (!origin_checks_pass(h, c)) {
+			rq->rejected = true;
+			return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
+					       "Forbidden: Host or Origin not allowed (DNS "
+					       "rebinding protection); use localhost or add the "
+					       "host with --allow-host");
+		}
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > h->opt.max_body) {
+			rq->rejected = true;
+			return queue_rpc_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL, JSONRPC_INVALID_REQUEST,
+					       "Payload Too Large: the body exceeds the server's "
+					       "limit");
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!rq->rejected && !rq->too_big &&
+		    buf_append(&rq->body, upload_data, *upload_data_size) != ERR_OK)
+			rq->too_big = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rq->rejected)
+		return MHD_YES; /* already answered */
+	if (rq->too_big)
+		return queue_rpc_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL, JSONRPC_INVALID_REQUEST,
+				       "Payload Too Large: the body exceeds the server's limit");
+
+	char *principal = NULL;
+	bool authed = authenticate(h, c, &principal);
+	enum MHD_Result rc;
+	bool is_mcp = strcmp(url, h->endpoint) == 0 || strcmp(url, h->endpoint_slash) == 0;
+	const struct http_route *route = is_mcp ? NULL : find_route(h, method, url);
+	if (route) {
+		rc = run_route(c, route, method, url, rq, authed ? principal : NULL);
+	} else if (!is_mcp) {
+		rc = queue_text(c, MHD_HTTP_NOT_FOUND, "application/json",
+				"{\"error\":\"not_found\",\"message\":\"No such path; the MCP "
+				"endpoint is the one given with --endpoint (default /mcp).\"}",
+				NULL);
+	} else if (!authed) {
+		rc = queue_unauthorized(c);
+	} else if (strcmp(method, "POST") == 0) {
+		rc = handle_post(h, c, rq, principal);
+	} else if (strcmp(method, "GET") == 0) {
+		rc = handle_get(h, c, principal);
+	} else if (strcmp(method, "DELETE") == 0) {
+		rc = handle_delete(h, c, principal);
+	} else {
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"",
+									 MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST, DELETE");
+		rc = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+		MHD_destroy_response(r);
+	}
+	free(principal);
+	return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)c, (void)toe;
+	struct req *rq = *con_cls;
+	if (!rq)
+		return;
+	buf_cleanup(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = 0;
+	log_debug("http: %s", msg);
+}
+
+/* ---- Start and stop --------------------------------------------------------------------- */
+
+int http_server_start(struct mcp_server *srv, const struct http_server_options *opt,
+		      struct http_server **out, struct err *e)
+{
+	struct http_server *h = xcalloc(1, sizeof(*h));
+	h->srv = srv;
+	h->opt = *opt;
+	if (!h->opt.host)
+		h->opt.host = "127.0.0.1";
+	if (!h->opt.endpoint)
+		h->opt.endpoint = "/mcp";
+	if (!h->opt.max_body)
+		h->opt.max_body = JSONRPC_MAX_MESSAGE;
+	if (h->opt.session_idle_s <= 0)
+		h->opt.session_idle_s = 3600;
+	if (h->opt.sse_retry_ms <= 0)
+		h->opt.sse_retry_ms = 1000;
+	h->endpoint = xstrdup(h->opt.endpoint);
+	h->endpoint_slash = xasprintf("%s/", h->opt.endpoint);
+	pthread_mutex_init(&h->lock, NULL);
+
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", opt->port);
+	int gai = getaddrinfo(h->opt.host, port, &hints, &ai);
+	if (gai != 0) {
+		err_set(e, ERR_INVALID, "cannot listen on %s:%d: %s", h->opt.host, opt->port,
+			gai_strerror(gai));
+		goto fail;
+	}
+	if (ai->ai_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
+		h->loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	} else if (ai->ai_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
+		h->loopback = memcmp(&sin6->sin6_addr, &in6addr_loopback, sizeof(struct in6_addr)) == 0;
+	}
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->pool = workpool_new(2, 256);
+	h->d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, on_request, h,
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+				MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!h->d) {
+		err_set(e, ERR_IO,
+			"cannot listen on %s:%d (%s); is the port in use? choose another with "
+			"--listen HOST:PORT",
+			h->opt.host, opt->port, strerror(errno));
+		goto fail;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (info && getsockname(info->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
+		h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							  : ((struct sockaddr_in *)&ss)->sin_port);
+	*out = h;
+	return ERR_OK;
+fail:
+	workpool_free(h->pool);
+	free(h->endpoint);
+	free(h->endpoint_slash);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	*out = NULL;
+	return e ? e->code : ERR_IO;
+}
+
+int http_server_port(const struct http_server *h)
+{
+	return h->port;
+}
+
+void http_server_free(struct http_server *h)
+{
+	if (!h)
+		return;
+	atomic_store(&h->stopping, true);
+	/* Wake every SSE reader so connection threads can finish. */
+	pthread_mutex_lock(&h->lock);
+	for (struct hsession *hs = h->sessions; hs; hs = hs->next) {
+		mcp_session_close(hs->ms);
+		stream_kill(hs->standalone);
+		for (struct stream *st = hs->streams; st; st = st->next)
+			stream_kill(st);
+	}
+	pthread_mutex_unlock(&h->lock);
+	MHD_stop_daemon(h->d);
+	workpool_free(h->pool); /* finishes tools still running */
+	pthread_mutex_lock(&h->lock);
+	while (h->sessions) {
+		struct hsession *hs = h->sessions;
+		unlink_session(h, hs);
+		hsession_unref(hs);
+	}
+	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_destroy(&h->lock);
+	free(h->endpoint);
+	free(h->endpoint_slash);
+	free(h);
+}
