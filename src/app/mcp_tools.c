@@ -29,7 +29,6 @@
 #include "domain/event_types.h"
 #include "domain/task.h"
 
-#define EV_RUN_REQUESTED "task_run_requested"
 #define EVENTS_LIMIT_DEFAULT 50
 #define EVENTS_LIMIT_MAX 500
 #define RECENT_LIMIT_DEFAULT 20
@@ -876,7 +875,7 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 	const char *id = json_get_str(args, "task_id");
 	char principal[APP_MCP_PRINCIPAL_MAX], stream[STORE_STREAM_MAX + 1], msg[800];
 	char corr[UUID_STR_LEN + 1], status[16] = "";
-	struct store_new_event ev = {.event_id = "", .type = EV_RUN_REQUESTED};
+	struct store_new_event ev = {.event_id = "", .type = TASK_EV_RUN_REQUESTED};
 	struct store_append_result res = {0};
 	struct app_actor who;
 	struct err le = {0};
@@ -927,7 +926,7 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 		 "Run of task %s requested (event %s at version %lld); no check has run yet. "
 		 "%s%s Its results will appear as events: call get_task_events with "
 		 "task_id=%s and after=%lld.",
-		 id, EV_RUN_REQUESTED, (long long)res.version,
+		 id, TASK_EV_RUN_REQUESTED, (long long)res.version,
 		 running ? "The task engine runs one check when it picks the request up."
 			 : NO_ENGINE_NOTE ": the check runs once an engine picks the request up.",
 		 strcmp(status, "paused") == 0 ? " The task stays paused." : "", id,
@@ -935,7 +934,7 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 	d = json_object();
 	json_object_set_new(d, "task_id", json_string(id));
 	json_object_set_new(d, "requested", json_true());
-	json_object_set_new(d, "event_type", json_string(EV_RUN_REQUESTED));
+	json_object_set_new(d, "event_type", json_string(TASK_EV_RUN_REQUESTED));
 	json_object_set_new(d, "event_id", json_string(ev.event_id));
 	json_object_set_new(d, "position", json_integer(res.last_position));
 	json_object_set_new(d, "version", json_integer(res.version));

@@ -41,6 +41,7 @@ enum task_type {
 #define TASK_EV_PAUSED "task_paused"
 #define TASK_EV_RESUMED "task_resumed"
 #define TASK_EV_DELETED "task_deleted"
+#define TASK_EV_RUN_REQUESTED "task_run_requested" /* run_task_now: the engine checks at once */
 
 /* "web_monitor", ... ; NULL for an out-of-range value. */
 const char *task_type_name(int type);

@@ -115,6 +115,7 @@ struct mcp_session {
 	pthread_mutex_t lock;
 	struct mcp_sink out;
 	bool closed;
+	bool input_ended;  /* no answer can come from the client any more */
 	bool initialized;  /* initialize answered (or assumed) */
 	bool handshaken;   /* initialize received on this session */
 	char version[16];
@@ -477,6 +478,15 @@ void mcp_session_close(struct mcp_session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void mcp_session_end_input(struct mcp_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->input_ended = true;
+	for (struct pending *p = s->pending; p; p = p->next)
+		pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void mcp_session_unref(struct mcp_session *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
@@ -727,7 +737,7 @@ int mcp_call_request(struct mcp_call *call, const char *method, const json_t *pa
 	pthread_condattr_destroy(&ca);
 
 	pthread_mutex_lock(&s->lock);
-	if (s->closed) {
+	if (s->closed || s->input_ended) {
 		pthread_mutex_unlock(&s->lock);
 		pthread_cond_destroy(&p.cond);
 		return err_set(e, ERR_IO, "the client session is closed");
@@ -745,7 +755,7 @@ int mcp_call_request(struct mcp_call *call, const char *method, const json_t *pa
 	struct timespec deadline;
 	deadline_after(&deadline, timeout_ms);
 	pthread_mutex_lock(&s->lock);
-	while (!p.done && !s->closed) {
+	while (!p.done && !s->closed && !s->input_ended) {
 		if (pthread_cond_timedwait(&p.cond, &s->lock, &deadline) == ETIMEDOUT)
 			break;
 	}
@@ -755,7 +765,7 @@ int mcp_call_request(struct mcp_call *call, const char *method, const json_t *pa
 			break;
 		}
 	}
-	bool closed = s->closed;
+	bool closed = s->closed || s->input_ended;
 	pthread_mutex_unlock(&s->lock);
 	pthread_cond_destroy(&p.cond);
 

@@ -175,6 +175,10 @@ void mcp_session_unref(struct mcp_session *s);
  * drop messages sent from now on.  Idempotent. */
 void mcp_session_close(struct mcp_session *s);
 
+/* The client will send nothing more (stdin closed): calls waiting for its
+ * answer fail at once with ERR_IO, later ones too; responses still go out. */
+void mcp_session_end_input(struct mcp_session *s);
+
 void mcp_session_set_out(struct mcp_session *s, const struct mcp_sink *out);
 
 /* Treat the session as initialized at `version` without a handshake (HTTP

@@ -43,6 +43,7 @@
 #define GET_MAX_FAILURES 10       /* GET stream attempts in a row without an event */
 #define RESPONSE_GRACE_MS 200     /* let a POST stream end by itself after its response */
 #define DELETE_TIMEOUT_MS 2000
+#define GET_OPEN_WAIT_MS 1000     /* ready() waits this long for the GET stream */
 #define ERROR_BODY_MAX 4096       /* kept from a non-2xx answer */
 #define MAX_IDLE_SLOTS 8
 
@@ -231,6 +232,7 @@ struct http_client {
 	pthread_t get_tid;
 	bool get_running;
 	bool get_stop;
+	bool get_answered; /* the first GET got its headers, or failed */
 };
 
 static const struct mcp_client_transport_ops http_ops;
@@ -442,6 +444,7 @@ struct rx {
 	char errmsg[160];
 	char *session_id;       /* Mcp-Session-Id header */
 	char *www_auth;         /* WWW-Authenticate header */
+	bool *headers_done;     /* set (under h->mu) when the headers are in */
 };
 
 static void deliver(struct rx *rx, const char *text, size_t len)
@@ -556,6 +559,18 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 	size_t n = size * nitems;
 	char *v;
 
+	if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
+		long status = 0;
+		curl_easy_getinfo(rx->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (rx->headers_done && status >= 200) {
+			log_debug("HTTP MCP client: GET stream answered: HTTP %ld", status);
+			pthread_mutex_lock(&rx->h->mu);
+			*rx->headers_done = true;
+			pthread_cond_broadcast(&rx->h->cond);
+			pthread_mutex_unlock(&rx->h->mu);
+		}
+		return n;
+	}
 	if ((v = header_value(line, n, "mcp-session-id"))) {
 		free(rx->session_id);
 		rx->session_id = v;
@@ -867,8 +882,8 @@ static void deliver_json_body(struct rx *rx)
  * stream was opened and has ended (rx says what came), an error otherwise;
  * *why says whether run() was stopped. */
 static int get_stream(struct http_client *h, const struct run_ctl *rc, const json_t *want_id,
-		      const char *last_event_id, struct rx *rx, enum stop_why *why,
-		      struct err *e)
+		      const char *last_event_id, bool *headers_done, struct rx *rx,
+		      enum stop_why *why, struct err *e)
 {
 	struct slot *s = slot_get(h);
 	struct curl_slist *hdrs;
@@ -882,6 +897,7 @@ static int get_stream(struct http_client *h, const struct run_ctl *rc, const jso
 	pthread_mutex_unlock(&h->mu);
 	rx_init(rx, h, s->easy, want_id);
 	rx->is_get = true;
+	rx->headers_done = headers_done;
 	hdrs = build_headers(h, "text/event-stream", false, last_event_id, &had_session);
 	setup_easy(h, s->easy, url, rx, hdrs);
 	curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
@@ -933,7 +949,7 @@ static int resume(struct http_client *h, struct mcp_send_ctl *ctl, struct rx *pr
 			break;
 		}
 		log_debug("HTTP MCP client: resuming the stream after event %s", last_id);
-		int r = get_stream(h, &rc, ctl->id, last_id, &rx, &why, &ge);
+		int r = get_stream(h, &rc, ctl->id, last_id, NULL, &rx, &why, &ge);
 		if (rx.got_response || why == STOP_DONE) {
 			rx_cleanup(&rx);
 			break;
@@ -977,7 +993,15 @@ static void *get_main(void *arg)
 		enum stop_why why;
 		struct err e = {0};
 		long wait;
-		int r = get_stream(h, &rc, NULL, last_id, &rx, &why, &e);
+		int r = get_stream(h, &rc, NULL, last_id, &h->get_answered, &rx, &why, &e);
+
+		pthread_mutex_lock(&h->mu);
+		h->get_answered = true;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->mu);
+		if (!r && !why)
+			log_debug("HTTP MCP client: the GET stream ended (%lu events)",
+				  rx.sse.events);
 
 		if (why) {
 			rx_cleanup(&rx);
@@ -1187,11 +1211,17 @@ static void http_ready(void *self)
 	pthread_mutex_lock(&h->mu);
 	if (!h->closing) {
 		h->get_stop = false;
+		h->get_answered = false;
 		if (pthread_create(&h->get_tid, NULL, get_main, h) == 0)
 			h->get_running = true;
 		else
 			log_warn("HTTP MCP client: cannot start the GET stream thread");
 	}
+	/* Wait (briefly) for the server to answer the GET, so that messages
+	 * it sends on that stream right after the handshake are not lost. */
+	int64_t until = now_us() + GET_OPEN_WAIT_MS * 1000LL;
+	while (h->get_running && !h->get_answered && !h->closing && now_us() < until)
+		cond_wait_until(&h->cond, &h->mu, until);
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -179,7 +179,9 @@ int stdio_server_run(struct mcp_server *srv, const struct stdio_server_options *
 		}
 	}
 	free(buf);
-	/* Let running tools finish and answer before the session goes. */
+	/* Let running tools finish and answer before the session goes; none
+	 * can wait for the client any more. */
+	mcp_session_end_input(s);
 	workpool_free(pool);
 	mcp_session_close(s);
 	mcp_session_unref(s);
