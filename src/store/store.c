@@ -181,6 +181,68 @@ int store_checkpoint_set(struct store *s, const char *name, int64_t position, st
 	return s->ops->checkpoint_set(s, name, position, e);
 }
 
+int store_soft_put(struct store *s, const struct store_soft_item *items, size_t n,
+		   struct err *e)
+{
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = check_name("soft-state key", items[i].key, 1000, e)))
+			return rc;
+	return n ? s->ops->soft_put(s, items, n, e) : ERR_OK;
+}
+
+int store_soft_get(struct store *s, const char *key, json_t **doc, struct err *e)
+{
+	int rc;
+	*doc = NULL;
+	if ((rc = check_name("soft-state key", key, 1000, e)))
+		return rc;
+	return s->ops->soft_get(s, key, doc, e);
+}
+
+int store_soft_list(struct store *s, const char *prefix, json_t **docs, struct err *e)
+{
+	*docs = NULL;
+	return s->ops->soft_list(s, prefix ? prefix : "", docs, e);
+}
+
+static int lease_args(const char *name, const char *owner, struct err *e)
+{
+	int rc = check_name("lease name", name, STORE_STREAM_MAX, e);
+	if (!rc)
+		rc = check_name("lease owner", owner, 127, e);
+	return rc;
+}
+
+int store_lease_acquire(struct store *s, const char *name, const char *owner, int64_t ttl_ms,
+			struct store_lease *out, struct err *e)
+{
+	int rc;
+	if ((rc = lease_args(name, owner, e)))
+		return rc;
+	if (ttl_ms <= 0)
+		return err_set(e, ERR_INVALID, "lease %s: the time to live must be positive", name);
+	return s->ops->lease(s, name, owner, ttl_ms, STORE_LEASE_ACQUIRE, out, e);
+}
+
+int store_lease_release(struct store *s, const char *name, const char *owner, struct err *e)
+{
+	struct store_lease l;
+	int rc;
+	if ((rc = lease_args(name, owner, e)))
+		return rc;
+	return s->ops->lease(s, name, owner, 0, STORE_LEASE_RELEASE, &l, e);
+}
+
+int store_lease_peek(struct store *s, const char *name, struct store_lease *out, struct err *e)
+{
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_name("lease name", name, STORE_STREAM_MAX, e)))
+		return rc;
+	return s->ops->lease(s, name, "", 0, STORE_LEASE_PEEK, out, e);
+}
+
 int store_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,
 		   struct err *e)
 {

@@ -117,6 +117,21 @@ struct store_replay_report {
 	char first_mismatch[STORE_STREAM_MAX + 1]; /* key of one mismatch, or "" */
 };
 
+/* A soft-state document to write (doc NULL: delete the key). */
+struct store_soft_item {
+	const char *key;
+	const json_t *doc;
+};
+
+enum store_lease_op { STORE_LEASE_ACQUIRE, STORE_LEASE_RELEASE, STORE_LEASE_PEEK };
+
+/* Who holds a lease. */
+struct store_lease {
+	bool held;              /* by the owner that asked */
+	char holder[128];       /* the current owner, "" when free */
+	int64_t expires_at_us;  /* wall clock */
+};
+
 struct store;
 struct store_sub;
 
@@ -147,6 +162,12 @@ struct store_ops {
 	int (*proj_list)(struct store *s, const char *proj, json_t **docs, struct err *e);
 	int (*proj_rebuild)(struct store *s, const struct store_projection *p, bool write,
 			    struct store_replay_report *r, struct err *e);
+	int (*soft_put)(struct store *s, const struct store_soft_item *items, size_t n,
+			struct err *e);
+	int (*soft_get)(struct store *s, const char *key, json_t **doc, struct err *e);
+	int (*soft_list)(struct store *s, const char *prefix, json_t **docs, struct err *e);
+	int (*lease)(struct store *s, const char *name, const char *owner, int64_t ttl_ms,
+		     enum store_lease_op op, struct store_lease *out, struct err *e);
 };
 
 /* The part of struct store that back ends may use. */
@@ -213,6 +234,29 @@ int store_proj_list(struct store *s, const char *proj, json_t **docs, struct err
  * write=false only compare.  reports has room for opt.nprojections. */
 int store_replay(struct store *s, bool write, struct store_replay_report *reports,
 		 struct err *e);
+
+/* ---- soft state and leases --------------------------------------------------- */
+
+/* Soft state: bookkeeping that is not worth an event (last check time,
+ * ETag, content hash, snapshots), keyed by strings like "task-<id>/..." and
+ * written in batches (one transaction, grouped with concurrent appends).
+ * Losing it costs a re-check, never a wrong event. */
+int store_soft_put(struct store *s, const struct store_soft_item *items, size_t n,
+		   struct err *e);
+/* One document (ERR_NOT_FOUND when absent), or all under a key prefix as a
+ * new object {key: doc}. */
+int store_soft_get(struct store *s, const char *key, json_t **doc, struct err *e);
+int store_soft_list(struct store *s, const char *prefix, json_t **docs, struct err *e);
+
+/* Take or renew the lease `name` for `owner` for ttl_ms: it is granted
+ * when free, expired, or already the owner's.  *out says who holds it
+ * afterwards.  store_lease_release gives it up (only the owner can). */
+int store_lease_acquire(struct store *s, const char *name, const char *owner, int64_t ttl_ms,
+			struct store_lease *out, struct err *e);
+int store_lease_release(struct store *s, const char *name, const char *owner, struct err *e);
+/* Who holds the lease now, without taking it (holder "" when free or
+ * expired). */
+int store_lease_peek(struct store *s, const char *name, struct store_lease *out, struct err *e);
 
 /* ---- subscriptions: catch-up, then live ---------------------------------- */
 

@@ -65,6 +65,11 @@ static const char *const migrations[] = {
 	" position INTEGER NOT NULL, created_position INTEGER NOT NULL,"
 	" PRIMARY KEY(name, key)) WITHOUT ROWID;"
 	"CREATE INDEX projections_in_order ON projections(name, created_position);",
+	/* 2: soft state (check bookkeeping) and leases */
+	"CREATE TABLE soft_state(key TEXT PRIMARY KEY, doc TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE leases(name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+	" expires_at INTEGER NOT NULL, acquired_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SQ_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -100,6 +105,14 @@ struct job {
 	const struct store_projection *proj;
 	bool write;
 	struct store_replay_report *report;
+	/* soft state */
+	const struct store_soft_item *soft;
+	char **soft_text;
+	/* lease */
+	const char *owner;
+	int64_t ttl_us;
+	enum store_lease_op lease_op;
+	struct store_lease *lease;
 };
 
 struct sq {
@@ -1113,6 +1126,105 @@ static int job_checkpoint(struct store *s, struct job *j, struct err *e)
 	return rc ? sq_fail(s, q->wdb, rc, "cannot save a checkpoint", e) : ERR_OK;
 }
 
+/* Write a batch of soft-state documents (NULL doc: delete). */
+static int job_soft_put(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *put = NULL, *del = NULL;
+	int rc;
+	if ((rc = start_writing(s, j, true, e)))
+		return rc;
+	rc = sqlite3_prepare_v2(q->wdb,
+				"INSERT INTO soft_state(key, doc, updated_at) VALUES(?1, ?2, ?3)"
+				" ON CONFLICT(key) DO UPDATE SET doc = excluded.doc,"
+				" updated_at = excluded.updated_at",
+				-1, &put, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(q->wdb, "DELETE FROM soft_state WHERE key = ?1", -1, &del,
+					NULL);
+	for (size_t i = 0; i < j->n && rc == SQLITE_OK; i++) {
+		if (j->soft_text[i]) {
+			bind_text(put, 1, j->soft[i].key);
+			bind_text(put, 2, j->soft_text[i]);
+			sqlite3_bind_int64(put, 3, now_us(s));
+			rc = step_done(put);
+		} else {
+			bind_text(del, 1, j->soft[i].key);
+			rc = step_done(del);
+		}
+	}
+	sqlite3_finalize(put);
+	sqlite3_finalize(del);
+	return rc ? sq_fail(s, q->wdb, rc, "cannot save soft state", e) : ERR_OK;
+}
+
+/* Take, renew or release a lease in one transaction. */
+static int job_lease(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = NULL;
+	int64_t now = now_us(s);
+	int rc;
+	struct store_lease *l = j->lease;
+	if ((rc = start_writing(s, j, true, e)))
+		return rc;
+	if (j->lease_op == STORE_LEASE_RELEASE) {
+		rc = sqlite3_prepare_v2(q->wdb, "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
+					-1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			bind_text(st, 1, j->name);
+			bind_text(st, 2, j->owner);
+			rc = step_done(st);
+		}
+		l->held = false;
+		goto out;
+	}
+	/* Insert, or take over when expired or ours; then read who holds it. */
+	if (j->lease_op == STORE_LEASE_PEEK)
+		goto read;
+	rc = sqlite3_prepare_v2(q->wdb,
+				"INSERT INTO leases(name, owner, expires_at, acquired_at)"
+				" VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
+				" owner = excluded.owner, expires_at = excluded.expires_at,"
+				" acquired_at = CASE WHEN leases.owner = excluded.owner"
+				" THEN leases.acquired_at ELSE excluded.acquired_at END"
+				" WHERE leases.owner = excluded.owner OR leases.expires_at < ?4",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, j->name);
+		bind_text(st, 2, j->owner);
+		sqlite3_bind_int64(st, 3, now + j->ttl_us);
+		sqlite3_bind_int64(st, 4, now);
+		rc = step_done(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+read:
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(q->wdb,
+					"SELECT owner, expires_at FROM leases WHERE name = ?1"
+					" AND expires_at >= ?2",
+					-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, j->name);
+		sqlite3_bind_int64(st, 2, now);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			snprintf(l->holder, sizeof(l->holder), "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+			l->expires_at_us = sqlite3_column_int64(st, 1);
+			l->held = j->lease_op == STORE_LEASE_ACQUIRE &&
+				  strcmp(l->holder, j->owner) == 0;
+			rc = SQLITE_OK;
+		} else {
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return rc ? sq_fail(s, q->wdb, rc, "cannot update a lease", e) : ERR_OK;
+}
+
 /* Fold the log through one projection, compare, and (write) replace it. */
 static int job_rebuild(struct store *s, struct job *j, struct err *e)
 {
@@ -1480,6 +1592,81 @@ static int sq_proj_rebuild(struct store *s, const struct store_projection *p, bo
 	return submit(s, &j, e);
 }
 
+static int sq_soft_put(struct store *s, const struct store_soft_item *items, size_t n,
+		       struct err *e)
+{
+	struct job j = {.run = job_soft_put, .soft = items, .n = n};
+	j.soft_text = xcalloc(n ? n : 1, sizeof(*j.soft_text));
+	for (size_t i = 0; i < n; i++)
+		j.soft_text[i] = items[i].doc ? json_to_text(items[i].doc) : NULL;
+	int rc = submit(s, &j, e);
+	for (size_t i = 0; i < n; i++)
+		free(j.soft_text[i]);
+	free(j.soft_text);
+	return rc;
+}
+
+static int sq_soft_get(struct store *s, const char *key, json_t **doc, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	*doc = NULL;
+	pthread_mutex_lock(&q->rlock);
+	int rc = sqlite3_prepare_v2(q->rdb, "SELECT doc FROM soft_state WHERE key = ?1", -1, &st,
+				    NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, key);
+		rc = load_doc(s, q->rdb, st, doc, e);
+		sqlite3_finalize(st);
+		pthread_mutex_unlock(&q->rlock);
+		return rc;
+	}
+	pthread_mutex_unlock(&q->rlock);
+	return sq_fail(s, q->rdb, rc, "cannot read soft state", e);
+}
+
+static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	char *end = prefix_end(prefix);
+	*docs = json_object();
+	pthread_mutex_lock(&q->rlock);
+	int rc = sqlite3_prepare_v2(q->rdb,
+				    "SELECT key, doc FROM soft_state WHERE key >= ?1 AND key < ?2"
+				    " ORDER BY key",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, prefix);
+		bind_text(st, 2, end);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			json_t *d = json_parse((const char *)sqlite3_column_text(st, 1),
+					       (size_t)sqlite3_column_bytes(st, 1), NULL);
+			if (d)
+				json_object_set_new(*docs, (const char *)sqlite3_column_text(st, 0), d);
+		}
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&q->rlock);
+	free(end);
+	if (rc) {
+		json_decref(*docs);
+		*docs = NULL;
+		return sq_fail(s, q->rdb, rc, "cannot read soft state", e);
+	}
+	return ERR_OK;
+}
+
+static int sq_lease(struct store *s, const char *name, const char *owner, int64_t ttl_ms,
+		    enum store_lease_op op, struct store_lease *out, struct err *e)
+{
+	struct job j = {.run = job_lease, .name = name, .owner = owner, .ttl_us = ttl_ms * 1000,
+			.lease_op = op, .lease = out};
+	memset(out, 0, sizeof(*out));
+	return submit(s, &j, e);
+}
+
 const struct store_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -1495,4 +1682,8 @@ const struct store_ops store_sqlite_ops = {
 	.proj_get = sq_proj_get,
 	.proj_list = sq_proj_list,
 	.proj_rebuild = sq_proj_rebuild,
+	.soft_put = sq_soft_put,
+	.soft_get = sq_soft_get,
+	.soft_list = sq_soft_list,
+	.lease = sq_lease,
 };

@@ -65,6 +65,7 @@ struct stream {
 	uint64_t delivered;   /* highest seq written to a connection */
 	bool done;            /* the request finished: no more events */
 	bool cut;             /* the server asked to end the current connection */
+	uint64_t cut_seq;     /* last event that connection may still send */
 	bool attached;        /* a connection is reading it */
 	unsigned reader_gen;  /* bumped when a new connection takes over */
 	bool dead;            /* session gone or server stopping */
@@ -147,6 +148,7 @@ static void stream_close_cb(void *ctx, int retry_ms)
 	struct stream *st = ctx;
 	pthread_mutex_lock(&st->lock);
 	st->cut = true;
+	st->cut_seq = st->next_seq - 1;
 	if (retry_ms > 0)
 		st->retry_ms = retry_ms;
 	pthread_cond_broadcast(&st->cond);
@@ -534,6 +536,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		for (size_t i = 0; i < st->nevents && !ev && st->reader_gen == r->gen; i++)
 			if (st->events[i].seq > r->after)
 				ev = &st->events[i];
+		if (ev && st->cut && ev->seq > st->cut_seq)
+			ev = NULL; /* kept for the resumed connection */
 		if (ev) {
 			r->after = ev->seq;
 			if (ev->seq > st->delivered)
@@ -545,7 +549,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		}
 		bool end = st->dead || atomic_load(&r->h->stopping) ||
 			   (st->done && !st->standalone) || st->reader_gen != r->gen;
-		if (!end && st->cut) {
+		if (st->cut) {
 			st->cut = false; /* this connection ends; a resumed one goes on */
 			end = true;
 		}

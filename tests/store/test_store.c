@@ -596,6 +596,89 @@ static void test_projection_in_same_transaction(void **state)
 	assert_int_equal(r.matched, 2);
 }
 
+
+/* ---- soft state and leases -------------------------------------------------------- */
+
+static void test_soft_state(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = {0};
+	json_t *a = json_pack("{s:s,s:i}", "etag", "\"v1\"", "checks", 3);
+	json_t *b = json_pack("{s:s}", "hash", "abc");
+	struct store_soft_item items[] = {{"task-1/url-a", a}, {"task-1/url-b", b}, {"task-2/x", b}};
+	assert_int_equal(store_soft_put(f->s, items, 3, &e), ERR_OK);
+
+	json_t *doc = NULL;
+	assert_int_equal(store_soft_get(f->s, "task-1/url-a", &doc, &e), ERR_OK);
+	assert_true(json_equal(doc, a));
+	json_decref(doc);
+	assert_int_equal(store_soft_get(f->s, "task-9/none", &doc, &e), ERR_NOT_FOUND);
+
+	json_t *all = NULL;
+	assert_int_equal(store_soft_list(f->s, "task-1/", &all, &e), ERR_OK);
+	assert_int_equal(json_object_size(all), 2);
+	json_decref(all);
+
+	/* Overwrite and delete in one batch; it survives a reopen. */
+	struct store_soft_item again[] = {{"task-1/url-a", b}, {"task-1/url-b", NULL}};
+	assert_int_equal(store_soft_put(f->s, again, 2, &e), ERR_OK);
+	assert_int_equal(reopen(f), 0);
+	assert_int_equal(store_soft_get(f->s, "task-1/url-a", &doc, &e), ERR_OK);
+	assert_true(json_equal(doc, b));
+	json_decref(doc);
+	assert_int_equal(store_soft_get(f->s, "task-1/url-b", &doc, &e), ERR_NOT_FOUND);
+	assert_int_equal(store_soft_get(f->s, "", &doc, &e), ERR_INVALID);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_leases(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = {0};
+	struct clock clk;
+	clock_fake_init(&clk, 1700000000LL * 1000000);
+	store_close(f->s);
+	f->opt.clock = &clk;
+	assert_int_equal(open_store(f), 0);
+
+	struct store_lease l;
+	assert_int_equal(store_lease_peek(f->s, "engine", &l, &e), ERR_OK);
+	assert_false(l.held);
+	assert_string_equal(l.holder, "");
+
+	assert_int_equal(store_lease_acquire(f->s, "engine", "node-a", 30000, &l, &e), ERR_OK);
+	assert_true(l.held);
+	assert_string_equal(l.holder, "node-a");
+	/* Someone else is refused and told who holds it. */
+	assert_int_equal(store_lease_acquire(f->s, "engine", "node-b", 30000, &l, &e), ERR_OK);
+	assert_false(l.held);
+	assert_string_equal(l.holder, "node-a");
+	/* Renewal keeps it; 20 s later it has not expired thanks to it. */
+	clock_fake_advance(&clk, 20 * 1000000LL);
+	assert_int_equal(store_lease_acquire(f->s, "engine", "node-a", 30000, &l, &e), ERR_OK);
+	assert_true(l.held);
+	clock_fake_advance(&clk, 20 * 1000000LL);
+	assert_int_equal(store_lease_acquire(f->s, "engine", "node-b", 30000, &l, &e), ERR_OK);
+	assert_false(l.held);
+	/* Past expiry another owner takes over. */
+	clock_fake_advance(&clk, 11 * 1000000LL);
+	assert_int_equal(store_lease_peek(f->s, "engine", &l, &e), ERR_OK);
+	assert_string_equal(l.holder, "");
+	assert_int_equal(store_lease_acquire(f->s, "engine", "node-b", 30000, &l, &e), ERR_OK);
+	assert_true(l.held);
+	/* Only the owner can release. */
+	assert_int_equal(store_lease_release(f->s, "engine", "node-a", &e), ERR_OK);
+	assert_int_equal(store_lease_peek(f->s, "engine", &l, &e), ERR_OK);
+	assert_string_equal(l.holder, "node-b");
+	assert_int_equal(store_lease_release(f->s, "engine", "node-b", &e), ERR_OK);
+	assert_int_equal(store_lease_peek(f->s, "engine", &l, &e), ERR_OK);
+	assert_string_equal(l.holder, "");
+	store_close(f->s);
+	f->s = NULL;
+	f->opt.clock = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +692,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subscription_catch_up_then_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscription_across_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_projection_in_same_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_soft_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
