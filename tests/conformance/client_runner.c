@@ -30,9 +30,8 @@
 #include "mcp/client.h"
 #include "transport/http_client.h"
 
-static int on_request(void *data, struct mcp_client *c, const char *method,
-		      const json_t *params, json_t **result, struct mcp_rpc_error *re,
-		      struct err *e)
+static int on_request(void *data, struct mcp_client *c, const char *method, const json_t *params,
+		      json_t **result, struct mcp_rpc_error *re, struct err *e)
 {
 	(void)data;
 	if (!strcmp(method, "elicitation/create")) {
@@ -46,8 +45,8 @@ static int on_request(void *data, struct mcp_client *c, const char *method,
 	}
 	if (!strcmp(method, "sampling/createMessage")) {
 		*result = json_pack("{s:s,s:{s:s,s:s},s:s,s:s}", "role", "assistant", "content",
-				    "type", "text", "text", "This is a test response",
-				    "model", "ambient-conformance", "stopReason", "endTurn");
+				    "type", "text", "text", "This is a test response", "model",
+				    "ambient-conformance", "stopReason", "endTurn");
 		return 0;
 	}
 	return mcp_client_default_request(c, method, params, result, re, e);
@@ -69,7 +68,7 @@ static bool has_tool(const json_t *tools, const char *name)
 	size_t i;
 	json_t *t;
 
-	json_array_foreach (tools, i, t)
+	json_array_foreach(tools, i, t)
 		if (json_is_string(json_object_get(t, "name")) &&
 		    !strcmp(json_string_value(json_object_get(t, "name")), name))
 			return true;
@@ -102,7 +101,7 @@ static int call_simple_tools(struct mcp_client *c, const json_t *tools)
 	json_t *t;
 	int fails = 0;
 
-	json_array_foreach (tools, i, t) {
+	json_array_foreach(tools, i, t) {
 		const json_t *req = json_object_get(json_object_get(t, "inputSchema"), "required");
 		const char *name = json_string_value(json_object_get(t, "name"));
 		if (name && (!json_is_array(req) || !json_array_size(req)))

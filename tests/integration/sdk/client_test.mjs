@@ -218,6 +218,7 @@ async function ambient(...args) {
 		child.kill('SIGKILL');
 		throw new Error(`ambient ${args.join(' ')} did not finish within ${WAIT_MS} ms`);
 	}
+	check(!/runtime error:|Sanitizer/.test(stderr), `ambient ${args.join(' ')}: no sanitizer report`, stderr);
 	return { ...st, stdout, stderr };
 }
 
@@ -453,6 +454,7 @@ async function suite(c, other) {
 		check(caps?.prompts, 'prompts capability', caps);
 		check((c.client.getInstructions() ?? '').includes('create_background_task'), 'instructions mention create_background_task', c.client.getInstructions());
 		check(isDeepStrictEqual(await c.client.ping(), {}), 'ping returns {}');
+		check(isDeepStrictEqual(await c.client.setLoggingLevel('warning'), {}), 'logging/setLevel returns {}');
 	});
 
 	await step('tools/list', async () => {
@@ -746,21 +748,31 @@ async function suite(c, other) {
 
 	await step('subscriptions', async () => {
 		if (!fenceId) return check(false, 'no fence task');
-		check(isDeepStrictEqual(await c.client.subscribeResource({ uri: fenceUri() }), {}), 'subscribe returns {}');
+		const subscribed = new Set();
+		const subscribe = async (uri) => {
+			subscribed.add(uri);
+			return c.client.subscribeResource({ uri });
+		};
+		const firstUpdate = c.updates.mark();
+		check(isDeepStrictEqual(await subscribe(fenceUri()), {}), 'subscribe returns {}');
+		await expectRpcError(c.client.subscribeResource({ uri: 'event://nothing/here' }), [-32002], 'subscribe to a uri no resource or template matches');
 
 		/* 1. a change made through this client */
 		const uriA = `event://tasks/${ids.monitor}`;
-		await c.client.subscribeResource({ uri: uriA });
+		const alsoA = [`${uriA}/events`, 'event://status', 'event://tasks/active', 'event://tasks/by-type/web_monitor'];
+		for (const uri of [uriA, ...alsoA]) await subscribe(uri);
 		let from = c.updates.mark();
 		checkSuccess(await call(c, 'pause_background_task', { task_id: ids.monitor }), 'pause_background_task', 'pause subscribed task');
 		expected.get(ids.monitor).status = 'paused';
 		check(await c.updates.wait(uriA, from), `same client: resources/updated ${uriA}`, c.updates.uris.slice(from));
+		for (const uri of alsoA) check(await c.updates.wait(uri, from), `same client: resources/updated ${uri}`, c.updates.uris.slice(from));
+		for (const uri of alsoA) await c.client.unsubscribeResource({ uri });
 		let j = await readJson(c, uriA);
 		check(j.task?.status === 'paused', 'the subscribed task reads paused', j.task);
 
 		/* 2. a change made by another process: `ambient task pause` */
 		const uriB = `event://tasks/${ids.digest}`;
-		await c.client.subscribeResource({ uri: uriB });
+		await subscribe(uriB);
 		if (!(await fence())) return;
 		from = c.updates.mark();
 		const cli = await ambient('task', 'pause', ids.digest);
@@ -778,7 +790,7 @@ async function suite(c, other) {
 		check(await c.updates.wait(uriB, from), `change over ${other.name}: resources/updated ${uriB}`, c.updates.uris.slice(from));
 
 		/* 4. the task list, when the other transport creates a task */
-		await c.client.subscribeResource({ uri: 'event://tasks' });
+		await subscribe('event://tasks');
 		if (!(await fence())) return;
 		from = c.updates.mark();
 		const d = checkSuccess(
@@ -799,6 +811,8 @@ async function suite(c, other) {
 		check(!c.updates.uris.slice(from).includes(uriA), `no update of ${uriA} after unsubscribe`, c.updates.uris.slice(from));
 		await c.client.unsubscribeResource({ uri: uriB });
 		await c.client.unsubscribeResource({ uri: 'event://tasks' });
+		const stray = c.updates.uris.slice(firstUpdate).filter((u) => !subscribed.has(u));
+		check(stray.length === 0, 'updates only for subscribed uris', stray);
 	});
 
 	return ids;
@@ -811,6 +825,14 @@ const watchdog = setTimeout(() => {
 	killAll();
 	process.exit(1);
 }, WATCHDOG_MS);
+
+/* Stopped from outside (the runner, CTest's timeout): end what we started. */
+for (const sig of ['SIGINT', 'SIGTERM'])
+	process.on(sig, () => {
+		console.error(`FAIL [${where}] stopped by ${sig}`);
+		killAll();
+		process.exit(1);
+	});
 
 let serve;
 let stdio;
@@ -854,6 +876,14 @@ try {
 		serve.child.kill('SIGTERM');
 		const st = await exited(serve.child, WAIT_MS);
 		check(st && st.code === 0, 'ambient serve exits 0 on SIGTERM', st);
+	});
+	where = 'sanitizers';
+	await step('no sanitizer reports', () => {
+		const logs = [['ambient mcp', stdio.stderr()], ['ambient serve', fs.readFileSync(path.join(WORK, 'serve.err'), 'utf8')]];
+		for (const [who, text] of logs) {
+			const m = /^.*(runtime error:|AddressSanitizer|LeakSanitizer|ThreadSanitizer).*$/m.exec(text);
+			check(!m, `${who} stderr has no sanitizer report`, m?.[0]);
+		}
 	});
 } catch (err) {
 	check(false, 'unexpected exception', err);
