@@ -1,7 +1,11 @@
 /* json.c - jansson helpers. */
 #include "json.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 json_t *json_parse(const char *text, size_t len, struct err *e)
 {
@@ -53,4 +57,70 @@ const char *json_type_name(const json_t *j)
 	case JSON_NULL: return "null";
 	}
 	return "unknown";
+}
+
+size_t json_utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *json_utf8_sanitize(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p), i = 0, o = 0;
+	char *out = xmalloc(3 * n + 1);
+
+	while (i < n) {
+		size_t k = json_utf8_seq_len(p + i, n - i);
+		if (k) {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+json_t *json_string_lossy(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	if (j)
+		return j;
+	char *clean = json_utf8_sanitize(s);
+	j = json_string(clean);
+	free(clean);
+	return j ? j : json_string("");
 }

@@ -28,6 +28,15 @@ const char *json_get_str(const json_t *obj, const char *key);
 /* Integer member or `def` when absent or not an integer. */
 long long json_get_int(const json_t *obj, const char *key, long long def);
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+size_t json_utf8_seq_len(const unsigned char *s, size_t n);
+/* A copy of s (NULL: "") in which every invalid byte became U+FFFD; caller
+ * frees.  Text from outside may be cut anywhere; JSON strings may not. */
+char *json_utf8_sanitize(const char *s);
+/* json_string() that never fails on bad UTF-8 (it is repaired). */
+json_t *json_string_lossy(const char *s);
+
 /* Name of a value's type for error messages: "string", "array", ... */
 const char *json_type_name(const json_t *j);
 

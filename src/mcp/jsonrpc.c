@@ -24,64 +24,6 @@
 
 /* ---- UTF-8 ----------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len, i;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* A copy of s in which every invalid byte became U+FFFD; caller frees. */
-static char *utf8_sanitize(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)p), i = 0, o = 0, k;
-	char *out = xmalloc(3 * n + 1);
-
-	while (i < n) {
-		k = utf8_seq_len(p + i, n - i);
-		if (k) {
-			memcpy(out + o, p + i, k);
-			o += k;
-			i += k;
-		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* Cut s (valid UTF-8 except maybe at its end, e.g. after snprintf
  * truncation) back to its last complete sequence. */
 static void utf8_trim_tail(char *s)
@@ -89,7 +31,7 @@ static void utf8_trim_tail(char *s)
 	size_t n = strlen(s), i = 0, k;
 
 	while (i < n) {
-		k = utf8_seq_len((const unsigned char *)s + i, n - i);
+		k = json_utf8_seq_len((const unsigned char *)s + i, n - i);
 		if (!k) {
 			s[i] = '\0';
 			return;
@@ -114,7 +56,7 @@ static void preview(const json_t *v, char *out, size_t outlen)
 		json_t *tmp;
 
 		while (cut < n && cut < PREVIEW_MAX) {
-			k = utf8_seq_len((const unsigned char *)s + cut, n - cut);
+			k = json_utf8_seq_len((const unsigned char *)s + cut, n - cut);
 			if (!k || cut + k > PREVIEW_MAX)
 				break;
 			cut += k;
@@ -345,7 +287,7 @@ static json_t *envelope(bool with_id, const json_t *id)
 /* A JSON string of arbitrary C text, made valid UTF-8. */
 static json_t *safe_string(const char *s)
 {
-	char *clean = utf8_sanitize(s);
+	char *clean = json_utf8_sanitize(s);
 	json_t *j = json_string(clean);
 
 	free(clean);

@@ -793,7 +793,7 @@ int mcp_call_request(struct mcp_call *call, const char *method, const json_t *pa
 
 static json_t *text_content(const char *text)
 {
-	return json_pack("{s:s,s:s}", "type", "text", "text", text ? text : "");
+	return json_pack("{s:s,s:o}", "type", "text", "text", json_string_lossy(text));
 }
 
 json_t *mcp_result_text(const char *text)
