@@ -114,9 +114,9 @@ struct mcp_session {
 	atomic_int refs;
 	pthread_mutex_t lock;
 	struct mcp_sink out;
-	bool closed;
-	bool input_ended;  /* no answer can come from the client any more */
-	bool initialized;  /* initialize answered (or assumed) */
+	atomic_bool closed;      /* read without the lock on every send */
+	bool input_ended;        /* no answer can come from the client any more */
+	atomic_bool initialized; /* initialize answered (or assumed) */
 	bool handshaken;   /* initialize received on this session */
 	char version[16];
 	json_t *client_caps;
