@@ -53,11 +53,13 @@ struct pending {
 	json_t *id;
 	struct mcp_send_ctl ctl;
 	bool done;
-	int err_code;            /* ERR_OK, or ERR_IO when the client closed */
-	json_t *result;          /* on success */
-	bool is_error;           /* JSON-RPC error response */
+	int err_code;   /* ERR_OK, or ERR_IO when the client closed */
+	json_t *root;   /* the response message, moved here whole so that
+			 * only the waiter's thread touches its refcounts */
+	json_t *result; /* on success: borrowed from root */
+	bool is_error;  /* JSON-RPC error response */
 	struct mcp_rpc_error rpc;
-	uint64_t barrier;        /* queued notifications to dispatch before returning */
+	uint64_t barrier; /* queued notifications to dispatch before returning */
 	int timeout_ms;
 	mcp_client_progress_fn on_progress;
 	void *progress_data;
@@ -87,15 +89,15 @@ struct mcp_client {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	pthread_mutex_t reinit_mu;  /* serializes handshakes */
-	unsigned session_gen;       /* bumped by every successful handshake */
+	pthread_mutex_t reinit_mu; /* serializes handshakes */
+	unsigned session_gen;      /* bumped by every successful handshake */
 
-	bool started;      /* transport started */
-	bool connected;    /* handshake done */
-	bool closing;      /* mcp_client_close began */
-	bool closed;       /* transport closed */
-	bool peer_gone;    /* transport reported on_closed */
-	int users;         /* API calls in progress */
+	bool started;   /* transport started */
+	bool connected; /* handshake done */
+	bool closing;   /* mcp_client_close began */
+	bool closed;    /* transport closed */
+	bool peer_gone; /* transport reported on_closed */
+	int users;      /* API calls in progress */
 
 	atomic_llong next_id;
 	struct pending *pending;
@@ -286,8 +288,7 @@ static int send_text(struct mcp_client *c, const char *text, struct mcp_send_ctl
 	return c->t->ops->send(c->t->self, text, strlen(text), ctl, e);
 }
 
-int mcp_client_notify(struct mcp_client *c, const char *method, const json_t *params,
-		      struct err *e)
+int mcp_client_notify(struct mcp_client *c, const char *method, const json_t *params, struct err *e)
 {
 	char *text;
 	int rc;
@@ -335,7 +336,8 @@ int mcp_client_default_request(struct mcp_client *c, const char *method, const j
 	}
 	if (!strcmp(method, "roots/list") && c->opt.roots) {
 		pthread_mutex_lock(&c->mu);
-		*result = json_pack("{s:O}", "roots", c->roots);
+		/* A copy: jansson refcounts must not be shared across threads. */
+		*result = json_pack("{s:o}", "roots", json_deep_copy(c->roots));
 		pthread_mutex_unlock(&c->mu);
 		return 0;
 	}
@@ -357,7 +359,8 @@ static void *worker_main(void *arg)
 		rc = c->opt.on_request(c->opt.data, c, in->msg.method, in->msg.params, &result, &re,
 				       &e);
 	else
-		rc = mcp_client_default_request(c, in->msg.method, in->msg.params, &result, &re, &e);
+		rc = mcp_client_default_request(c, in->msg.method, in->msg.params, &result, &re,
+						&e);
 
 	pthread_mutex_lock(&c->mu);
 	cancelled = in->cancelled || c->closing || c->peer_gone;
@@ -463,7 +466,9 @@ static void on_response(struct mcp_client *c, struct jsonrpc_msg *m)
 		return;
 	}
 	if (m->kind == JSONRPC_RESULT) {
-		p->result = json_incref(m->result);
+		p->result = m->result;
+		p->root = m->root;
+		memset(m, 0, sizeof *m);
 	} else {
 		p->is_error = true;
 		rpc_error_set(&p->rpc, m->error_code, m->error_message, m->error_data);
@@ -647,8 +652,10 @@ static int request_once(struct mcp_client *c, const char *method, const json_t *
 			cond_wait_until(&c->cond, &c->mu, dl);
 		}
 		if (p->done && p->err_code) {
-			rc = err_set(e, p->err_code, "%s: the MCP connection closed before the "
-				     "response arrived", method);
+			rc = err_set(e, p->err_code,
+				     "%s: the MCP connection closed before the "
+				     "response arrived",
+				     method);
 		} else if (p->done && p->is_error) {
 			rc = err_set(e, ERR_INVALID, "%s: %s (JSON-RPC %d)", method, p->rpc.message,
 				     p->rpc.code);
@@ -658,8 +665,7 @@ static int request_once(struct mcp_client *c, const char *method, const json_t *
 				p->rpc.data = NULL;
 			}
 		} else if (p->done) {
-			*result = p->result;
-			p->result = NULL;
+			*result = json_incref(p->result);
 		} else if (c->closing) {
 			rc = err_set(e, ERR_IO, "%s: the MCP client was closed", method);
 			p->barrier = c->enq_seq;
@@ -683,7 +689,7 @@ static int request_once(struct mcp_client *c, const char *method, const json_t *
 		free(text);
 		json_decref(cp);
 	}
-	json_decref(p->result);
+	json_decref(p->root);
 	mcp_rpc_error_cleanup(&p->rpc);
 	json_decref(id);
 	free(p);
@@ -713,8 +719,10 @@ int mcp_client_request_ex(struct mcp_client *c, const char *method, const json_t
 	if (!c->connected) {
 		pthread_mutex_unlock(&c->mu);
 		leave(c);
-		return err_set(e, ERR_STATE, "%s: the MCP client is not connected; call "
-			       "mcp_client_connect first", method);
+		return err_set(e, ERR_STATE,
+			       "%s: the MCP client is not connected; call "
+			       "mcp_client_connect first",
+			       method);
 	}
 	pthread_mutex_unlock(&c->mu);
 
@@ -821,8 +829,8 @@ static int handshake(struct mcp_client *c, struct err *e)
 	info = json_pack("{s:s,s:s}", "name", c->name, "version", c->version);
 	if (c->title)
 		json_object_set_new(info, "title", json_string(c->title));
-	params = json_pack("{s:s,s:o,s:o}", "protocolVersion", c->protocol_version,
-			   "capabilities", capabilities_json(c), "clientInfo", info);
+	params = json_pack("{s:s,s:o,s:o}", "protocolVersion", c->protocol_version, "capabilities",
+			   capabilities_json(c), "clientInfo", info);
 	rc = request_once(c, "initialize", params, &o, true, &result, NULL, e);
 	json_decref(params);
 	if (rc)
@@ -849,8 +857,8 @@ static int handshake(struct mcp_client *c, struct err *e)
 	if (c->server_info) {
 		json_array_append_new(c->old_results,
 				      json_pack("{s:o,s:o,s:s,s:s?}", "info", c->server_info,
-						"caps", c->server_caps, "v", c->server_version,
-						"i", c->instructions));
+						"caps", c->server_caps, "v", c->server_version, "i",
+						c->instructions));
 		free(c->server_version);
 		free(c->instructions);
 	}
@@ -886,14 +894,15 @@ static int handshake(struct mcp_client *c, struct err *e)
 	log_debug("mcp client: connected to %s %s over %s (protocol %s)",
 		  json_get_str(c->server_info, "name") ? json_get_str(c->server_info, "name") : "?",
 		  json_get_str(c->server_info, "version") ? json_get_str(c->server_info, "version")
-							    : "?",
+							  : "?",
 		  c->t->ops->name, c->server_version);
 	return 0;
 }
 
 int mcp_client_connect(struct mcp_client *c, struct err *e)
 {
-	struct mcp_transport_events ev = {.on_message = ev_message, .on_closed = ev_closed, .ctx = c};
+	struct mcp_transport_events ev = {
+		.on_message = ev_message, .on_closed = ev_closed, .ctx = c};
 	struct err le = {0};
 	int rc;
 
@@ -1063,8 +1072,10 @@ static int list_all(struct mcp_client *c, const char *method, const char *key, j
 		const char *next;
 
 		if (page >= MAX_LIST_PAGES) {
-			rc = err_set(e, ERR_INVALID, "%s: the server's pagination did not end after "
-				     "%d pages", method, MAX_LIST_PAGES);
+			rc = err_set(e, ERR_INVALID,
+				     "%s: the server's pagination did not end after "
+				     "%d pages",
+				     method, MAX_LIST_PAGES);
 			break;
 		}
 		if (cursor)
@@ -1087,8 +1098,10 @@ static int list_all(struct mcp_client *c, const char *method, const char *key, j
 			break;
 		}
 		if (cursor && !strcmp(cursor, next)) {
-			rc = err_set(e, ERR_INVALID, "%s: the server returned the same nextCursor "
-				     "twice", method);
+			rc = err_set(e, ERR_INVALID,
+				     "%s: the server returned the same nextCursor "
+				     "twice",
+				     method);
 			json_decref(r);
 			break;
 		}
@@ -1124,8 +1137,8 @@ int mcp_client_list_prompts(struct mcp_client *c, json_t **prompts, struct err *
 	return list_all(c, "prompts/list", "prompts", prompts, e);
 }
 
-int mcp_client_call_tool(struct mcp_client *c, const char *name, const json_t *args,
-			 int timeout_ms, json_t **result, struct err *e)
+int mcp_client_call_tool(struct mcp_client *c, const char *name, const json_t *args, int timeout_ms,
+			 json_t **result, struct err *e)
 {
 	json_t *p = json_pack("{s:s}", "name", name);
 	int rc;
@@ -1136,8 +1149,7 @@ int mcp_client_call_tool(struct mcp_client *c, const char *name, const json_t *a
 	return rc;
 }
 
-int mcp_client_read_resource(struct mcp_client *c, const char *uri, json_t **result,
-			     struct err *e)
+int mcp_client_read_resource(struct mcp_client *c, const char *uri, json_t **result, struct err *e)
 {
 	json_t *p = json_pack("{s:s}", "uri", uri);
 	int rc = mcp_client_request(c, "resources/read", p, 0, result, e);
@@ -1195,7 +1207,7 @@ json_t *mcp_elicitation_apply_defaults(const json_t *requested_schema, const jso
 
 	if (!json_is_object(props))
 		return out;
-	json_object_foreach ((json_t *)props, key, prop) {
+	json_object_foreach((json_t *)props, key, prop) {
 		json_t *def = json_object_get(prop, "default");
 		if (def && !json_object_get(out, key))
 			json_object_set_new(out, key, json_deep_copy(def));

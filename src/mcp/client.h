@@ -148,19 +148,19 @@ struct mcp_client_options {
 	const char *version;          /* clientInfo.version; default AMBIENT_VERSION */
 	const char *protocol_version; /* requested; default MCP_CLIENT_PROTOCOL_LATEST */
 	/* Capabilities to declare. */
-	bool elicitation;             /* elicitation: {form:{}} */
-	bool sampling;                /* sampling: {} */
-	bool roots;                   /* roots: {listChanged:true} */
-	int request_timeout_ms;       /* default for requests; 0: 60000 */
-	int connect_timeout_ms;       /* initialize; 0: 30000 */
-	bool reinitialize_on_expiry;  /* HTTP 404 on a session: initialize again and
-				       * retry once, instead of failing with ERR_STATE */
-	size_t max_message;           /* 0: JSONRPC_MAX_MESSAGE */
-	int max_server_requests;      /* concurrent server->client requests; 0: 16 */
+	bool elicitation;            /* elicitation: {form:{}} */
+	bool sampling;               /* sampling: {} */
+	bool roots;                  /* roots: {listChanged:true} */
+	int request_timeout_ms;      /* default for requests; 0: 60000 */
+	int connect_timeout_ms;      /* initialize; 0: 30000 */
+	bool reinitialize_on_expiry; /* HTTP 404 on a session: initialize again and
+				      * retry once, instead of failing with ERR_STATE */
+	size_t max_message;          /* 0: JSONRPC_MAX_MESSAGE */
+	int max_server_requests;     /* concurrent server->client requests; 0: 16 */
 	mcp_client_notify_fn on_notification;
 	mcp_client_request_fn on_request;
 	mcp_client_closed_fn on_closed;
-	void *data;                   /* passed to the callbacks */
+	void *data; /* passed to the callbacks */
 };
 
 /* ---- Lifecycle --------------------------------------------------------- */
@@ -196,11 +196,11 @@ struct mcp_request_opts {
 	int timeout_ms;                     /* 0: the client default */
 	mcp_client_progress_fn on_progress; /* sets params._meta.progressToken */
 	void *progress_data;
-	bool progress_resets_timeout;       /* each progress restarts the timeout */
+	bool progress_resets_timeout; /* each progress restarts the timeout */
 };
 
 /* Send a request and wait for its result (*result: new reference).  params
- * (borrowed) may be NULL.  timeout_ms 0: the default. */
+ * (borrowed) may be NULL.  timeout_ms 0: the client default; < 0: no limit. */
 int mcp_client_request(struct mcp_client *c, const char *method, const json_t *params,
 		       int timeout_ms, json_t **result, struct err *e);
 /* Same with options; `re` (may be NULL) gets the JSON-RPC error, if any. */
@@ -216,14 +216,12 @@ int mcp_client_ping(struct mcp_client *c, int timeout_ms, struct err *e);
 int mcp_client_list_tools(struct mcp_client *c, json_t **tools, struct err *e);
 /* *result is the CallToolResult ({content, structuredContent?, isError?});
  * a tool's isError result is still success (0) here.  args may be NULL. */
-int mcp_client_call_tool(struct mcp_client *c, const char *name, const json_t *args,
-			 int timeout_ms, json_t **result, struct err *e);
+int mcp_client_call_tool(struct mcp_client *c, const char *name, const json_t *args, int timeout_ms,
+			 json_t **result, struct err *e);
 int mcp_client_list_resources(struct mcp_client *c, json_t **resources, struct err *e);
-int mcp_client_list_resource_templates(struct mcp_client *c, json_t **templates,
-				       struct err *e);
+int mcp_client_list_resource_templates(struct mcp_client *c, json_t **templates, struct err *e);
 /* *result is {contents:[...]}. */
-int mcp_client_read_resource(struct mcp_client *c, const char *uri, json_t **result,
-			     struct err *e);
+int mcp_client_read_resource(struct mcp_client *c, const char *uri, json_t **result, struct err *e);
 int mcp_client_subscribe(struct mcp_client *c, const char *uri, struct err *e);
 int mcp_client_unsubscribe(struct mcp_client *c, const char *uri, struct err *e);
 int mcp_client_list_prompts(struct mcp_client *c, json_t **prompts, struct err *e);

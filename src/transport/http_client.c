@@ -38,13 +38,13 @@
 #define DEFAULT_SEND_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RESUME 5
 #define DEFAULT_RETRY_MS 1000
-#define MAX_RETRY_MS 60000        /* a server's retry hint is capped here */
-#define MAX_BACKOFF_MS 30000      /* GET stream reconnect backoff */
-#define GET_MAX_FAILURES 10       /* GET stream attempts in a row without an event */
-#define RESPONSE_GRACE_MS 200     /* let a POST stream end by itself after its response */
+#define MAX_RETRY_MS 60000    /* a server's retry hint is capped here */
+#define MAX_BACKOFF_MS 30000  /* GET stream reconnect backoff */
+#define GET_MAX_FAILURES 10   /* GET stream attempts in a row without an event */
+#define RESPONSE_GRACE_MS 200 /* let a POST stream end by itself after its response */
 #define DELETE_TIMEOUT_MS 2000
-#define GET_OPEN_WAIT_MS 1000     /* ready() waits this long for the GET stream */
-#define ERROR_BODY_MAX 4096       /* kept from a non-2xx answer */
+#define GET_OPEN_WAIT_MS 1000 /* ready() waits this long for the GET stream */
+#define ERROR_BODY_MAX 4096   /* kept from a non-2xx answer */
 #define MAX_IDLE_SLOTS 8
 
 /* ---- Server-Sent Events ------------------------------------------------ */
@@ -76,7 +76,9 @@ static void sse_dispatch(struct http_client_sse *p)
 	size_t len = p->data.len;
 
 	if (!len) {
-		/* No data: nothing to dispatch; the type resets (the id stays). */
+		/* No data field at all: nothing to dispatch; the type resets (the
+		 * id stays).  "data:" with an empty value does dispatch, with
+		 * empty data. */
 		buf_reset(&p->event);
 		return;
 	}
@@ -175,7 +177,8 @@ int http_client_sse_feed(struct http_client_sse *p, const char *data, size_t len
 		for (j = i; j < len && data[j] != '\n' && data[j] != '\r'; j++)
 			;
 		if (buf_append(&p->line, data + i, j - i))
-			return err_set(e, ERR_TOO_BIG, "an SSE line from the server is over %zu bytes",
+			return err_set(e, ERR_TOO_BIG,
+				       "an SSE line from the server is over %zu bytes",
 				       p->max_event);
 		if (j == len)
 			break;
@@ -201,8 +204,8 @@ struct slot {
 struct http_client {
 	char **urls;
 	size_t nurls;
-	size_t cur;   /* index of the URL in use */
-	bool pinned;  /* a URL answered: no more failover */
+	size_t cur;  /* index of the URL in use */
+	bool pinned; /* a URL answered: no more failover */
 	char *bearer;
 	char **extra_headers;
 	size_t max_message;
@@ -279,13 +282,16 @@ int http_client_new(const struct http_client_options *opt, struct mcp_client_tra
 		return err_set(e, ERR_INVALID, "HTTP MCP client: no options");
 	n = opt->urls ? opt->nurls : (opt->url ? 1 : 0);
 	if (!n)
-		return err_set(e, ERR_INVALID, "HTTP MCP client: no server URL given; pass the MCP "
+		return err_set(e, ERR_INVALID,
+			       "HTTP MCP client: no server URL given; pass the MCP "
 			       "endpoint, e.g. http://127.0.0.1:8001/mcp");
 	for (size_t i = 0; i < n; i++) {
 		const char *u = opt->urls ? opt->urls[i] : opt->url;
 		if (!url_ok(u))
-			return err_set(e, ERR_INVALID, "HTTP MCP client: \"%s\" is not an http:// "
-				       "or https:// URL", u ? u : "(null)");
+			return err_set(e, ERR_INVALID,
+				       "HTTP MCP client: \"%s\" is not an http:// "
+				       "or https:// URL",
+				       u ? u : "(null)");
 	}
 	pthread_once(&curl_once, curl_init_once);
 
@@ -306,11 +312,11 @@ int http_client_new(const struct http_client_options *opt, struct mcp_client_tra
 	h->max_message = opt->max_message ? opt->max_message : JSONRPC_MAX_MESSAGE;
 	h->connect_timeout_ms =
 		opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
-	h->send_timeout_ms = opt->send_timeout_ms > 0 ? opt->send_timeout_ms
-						      : DEFAULT_SEND_TIMEOUT_MS;
+	h->send_timeout_ms =
+		opt->send_timeout_ms > 0 ? opt->send_timeout_ms : DEFAULT_SEND_TIMEOUT_MS;
 	h->no_get = opt->no_get_stream;
-	h->max_resume = opt->max_resume_attempts > 0 ? opt->max_resume_attempts
-						     : DEFAULT_MAX_RESUME;
+	h->max_resume =
+		opt->max_resume_attempts > 0 ? opt->max_resume_attempts : DEFAULT_MAX_RESUME;
 	h->default_retry_ms = opt->default_retry_ms > 0 ? opt->default_retry_ms : DEFAULT_RETRY_MS;
 	h->no_delete = opt->no_delete;
 	h->user_agent = xstrdup(opt->user_agent ? opt->user_agent : "ambient/" AMBIENT_VERSION);
@@ -432,19 +438,19 @@ enum body_kind { BODY_UNKNOWN, BODY_JSON, BODY_SSE, BODY_OTHER };
 struct rx {
 	struct http_client *h;
 	CURL *easy;
-	const json_t *want_id;  /* a request's id: watch for its response */
-	bool is_get;            /* a GET stream (deliver SSE only) */
+	const json_t *want_id; /* a request's id: watch for its response */
+	bool is_get;           /* a GET stream (deliver SSE only) */
 	long status;
 	enum body_kind kind;
-	struct buf body;        /* JSON or error body */
+	struct buf body; /* JSON or error body */
 	struct http_client_sse sse;
 	bool got_response;
 	unsigned long delivered;
-	int err;                /* set by a callback: ERR_TOO_BIG */
+	int err; /* set by a callback: ERR_TOO_BIG */
 	char errmsg[160];
-	char *session_id;       /* Mcp-Session-Id header */
-	char *www_auth;         /* WWW-Authenticate header */
-	bool *headers_done;     /* set (under h->mu) when the headers are in */
+	char *session_id;   /* Mcp-Session-Id header */
+	char *www_auth;     /* WWW-Authenticate header */
+	bool *headers_done; /* set (under h->mu) when the headers are in */
 };
 
 static void deliver(struct rx *rx, const char *text, size_t len)
@@ -461,12 +467,13 @@ static void deliver(struct rx *rx, const char *text, size_t len)
 	rx->h->ev.on_message(rx->h->ev.ctx, text, len);
 }
 
-static void on_sse_event(void *ctx, const char *type, const char *data, size_t len,
-			 const char *id)
+static void on_sse_event(void *ctx, const char *type, const char *data, size_t len, const char *id)
 {
 	struct rx *rx = ctx;
 
 	(void)id;
+	if (!len)
+		return; /* a priming event: it only carries an id (and retry) */
 	if (strcmp(type, "message")) {
 		log_debug("HTTP MCP client: ignoring SSE event of type \"%s\"", type);
 		return;
@@ -530,8 +537,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 		if (rx->status < 200 || rx->status >= 300)
 			return n; /* an error body: keep its start */
 		rx->err = ERR_TOO_BIG;
-		snprintf(rx->errmsg, sizeof rx->errmsg,
-			 "the server's response is over %zu bytes", rx->body.max);
+		snprintf(rx->errmsg, sizeof rx->errmsg, "the server's response is over %zu bytes",
+			 rx->body.max);
 		return 0;
 	}
 	return n;
@@ -774,15 +781,19 @@ static int status_error(struct rx *rx, const char *what, const char *url, bool h
 
 	error_detail(rx, detail, sizeof detail);
 	if (rx->status == 404 && had_session)
-		return err_set(e, ERR_STATE, "the MCP session expired (HTTP 404 from %s)%s; "
-			       "initialize a new session", url, detail);
+		return err_set(e, ERR_STATE,
+			       "the MCP session expired (HTTP 404 from %s)%s; "
+			       "initialize a new session",
+			       url, detail);
 	if (rx->status == 401 || rx->status == 403)
 		return err_set(e, ERR_PERM, "%s %s: HTTP %ld%s%s%s; check the bearer token", what,
 			       url, rx->status, detail, rx->www_auth ? " (WWW-Authenticate: " : "",
 			       rx->www_auth ? rx->www_auth : "");
 	if (rx->status == 413)
-		return err_set(e, ERR_TOO_BIG, "%s %s: HTTP 413: the message is too big for the "
-			       "server%s", what, url, detail);
+		return err_set(e, ERR_TOO_BIG,
+			       "%s %s: HTTP 413: the message is too big for the "
+			       "server%s",
+			       what, url, detail);
 	return err_set(e, rx->status >= 500 ? ERR_IO : ERR_INVALID, "%s %s: HTTP %ld%s", what, url,
 		       rx->status, detail);
 }
@@ -794,8 +805,8 @@ static void remember_session(struct http_client *h, struct rx *rx)
 	pthread_mutex_lock(&h->mu);
 	if (!h->session_id || strcmp(h->session_id, rx->session_id)) {
 		if (h->session_id) {
-			size_t k = h->old_next++ % (sizeof h->old_session_ids /
-						    sizeof *h->old_session_ids);
+			size_t k = h->old_next++ %
+				   (sizeof h->old_session_ids / sizeof *h->old_session_ids);
 			free(h->old_session_ids[k]);
 			h->old_session_ids[k] = h->session_id;
 		}
@@ -865,7 +876,7 @@ static void deliver_json_body(struct rx *rx)
 	if (json_is_array(j)) {
 		size_t i;
 		json_t *el;
-		json_array_foreach (j, i, el) {
+		json_array_foreach(j, i, el) {
 			char *t = json_to_text(el);
 			deliver(rx, t, strlen(t));
 			free(t);
@@ -914,8 +925,10 @@ static int get_stream(struct http_client *h, const struct run_ctl *rc, const jso
 	else if (cc != CURLE_OK && !rx->sse.events)
 		ret = err_set(e, ERR_IO, "GET %s: %s", url, curl_easy_strerror(cc));
 	else if (rx->kind != BODY_SSE && rx->status)
-		ret = err_set(e, ERR_INVALID, "GET %s: the server answered HTTP %ld without an "
-			      "event stream", url, rx->status);
+		ret = err_set(e, ERR_INVALID,
+			      "GET %s: the server answered HTTP %ld without an "
+			      "event stream",
+			      url, rx->status);
 	free(url);
 	return ret;
 }
@@ -923,8 +936,7 @@ static int get_stream(struct http_client *h, const struct run_ctl *rc, const jso
 /* The POST stream of request ctl ended without its response: resume with
  * GET + Last-Event-ID after the server's retry time, until the response
  * arrives (0), the client stops waiting, or resuming fails. */
-static int resume(struct http_client *h, struct mcp_send_ctl *ctl, struct rx *prev,
-		  struct err *e)
+static int resume(struct http_client *h, struct mcp_send_ctl *ctl, struct rx *prev, struct err *e)
 {
 	struct run_ctl rc = {.ctl = ctl};
 	char *last_id = prev->sse.last_id ? xstrdup(prev->sse.last_id) : NULL;
@@ -937,7 +949,8 @@ static int resume(struct http_client *h, struct mcp_send_ctl *ctl, struct rx *pr
 		struct err ge = {0};
 
 		if (!last_id) {
-			ret = err_set(e, ERR_IO, "the MCP server ended the event stream before the "
+			ret = err_set(e, ERR_IO,
+				      "the MCP server ended the event stream before the "
 				      "response and gave no event id to resume from");
 			break;
 		}
@@ -967,11 +980,16 @@ static int resume(struct http_client *h, struct mcp_send_ctl *ctl, struct rx *pr
 		}
 		if (rx.sse.retry_ms >= 0)
 			retry = rx.sse.retry_ms;
-		fails = rx.delivered ? 0 : fails + 1;
+		/* A stream the server accepted is progress, even when it ends
+		 * without the response (a server polling a long call closes
+		 * after each retry hint); the request's deadline bounds that.
+		 * Only failures to reconnect count. */
+		fails = !r && rx.kind == BODY_SSE ? 0 : fails + 1;
 		rx_cleanup(&rx);
 		if (fails >= h->max_resume) {
-			ret = err_set(e, ERR_IO, "the MCP server's event stream kept ending without "
-				      "the response (%d attempts to resume)%s%s",
+			ret = err_set(e, ERR_IO,
+				      "could not resume the MCP server's event stream "
+				      "(%d attempts)%s%s",
 				      fails, r ? ": " : "", r ? err_msg(&ge) : "");
 			break;
 		}
@@ -1146,10 +1164,9 @@ static int http_send(void *self, const char *msg, size_t len, struct mcp_send_ct
 	} else if (rx.status < 200 || rx.status >= 300) {
 		/* A JSON-RPC error answering our request is delivered as such. */
 		if (id && rx.kind == BODY_JSON) {
-			json_t *j = json_loadb(rx.body.data ? rx.body.data : "", rx.body.len, 0,
-					       NULL);
-			if (json_is_object(j) &&
-			    jsonrpc_id_equal(json_object_get(j, "id"), id) &&
+			json_t *j =
+				json_loadb(rx.body.data ? rx.body.data : "", rx.body.len, 0, NULL);
+			if (json_is_object(j) && jsonrpc_id_equal(json_object_get(j, "id"), id) &&
 			    json_object_get(j, "error"))
 				deliver(&rx, rx.body.data, rx.body.len);
 			json_decref(j);
@@ -1165,8 +1182,7 @@ static int http_send(void *self, const char *msg, size_t len, struct mcp_send_ct
 			deliver_json_body(&rx);
 		if (cc != CURLE_OK && !rx.got_response && rx.kind != BODY_SSE)
 			ret = err_set(e, ERR_IO, "POST %s: %s", url, curl_easy_strerror(cc));
-		else if (id && rx.kind == BODY_SSE && !rx.got_response &&
-			 !atomic_load(&ctl->done))
+		else if (id && rx.kind == BODY_SSE && !rx.got_response && !atomic_load(&ctl->done))
 			ret = resume(h, ctl, &rx, e);
 	}
 	rx_cleanup(&rx);

@@ -35,19 +35,19 @@
 #include "mcp/client.h"
 
 struct http_client_options {
-	const char *url;              /* the MCP endpoint, e.g. http://127.0.0.1:8001/mcp */
-	const char *const *urls;      /* or several, tried in order at connect */
+	const char *url;         /* the MCP endpoint, e.g. http://127.0.0.1:8001/mcp */
+	const char *const *urls; /* or several, tried in order at connect */
 	size_t nurls;
-	const char *bearer_token;     /* Authorization: Bearer ...; may be NULL */
-	const char *const *headers;   /* extra "Name: value" lines, NULL-terminated; may be NULL */
-	size_t max_message;           /* cap on one message / response body; 0: JSONRPC_MAX_MESSAGE */
-	int connect_timeout_ms;       /* TCP/TLS connect; 0: 10000 */
-	int send_timeout_ms;          /* notifications and responses; 0: 30000 */
-	bool no_get_stream;           /* do not open the GET stream */
-	int max_resume_attempts;      /* resumptions in a row without progress; 0: 5 */
-	int default_retry_ms;         /* reconnect delay when the server gave none; 0: 1000 */
-	bool no_delete;               /* do not DELETE the session at close */
-	const char *user_agent;       /* default "ambient/VERSION" */
+	const char *bearer_token;   /* Authorization: Bearer ...; may be NULL */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; may be NULL */
+	size_t max_message;         /* cap on one message / response body; 0: JSONRPC_MAX_MESSAGE */
+	int connect_timeout_ms;     /* TCP/TLS connect; 0: 10000 */
+	int send_timeout_ms;        /* notifications and responses; 0: 30000 */
+	bool no_get_stream;         /* do not open the GET stream */
+	int max_resume_attempts;    /* failed reconnects in a row before giving up; 0: 5 */
+	int default_retry_ms;       /* reconnect delay when the server gave none; 0: 1000 */
+	bool no_delete;             /* do not DELETE the session at close */
+	const char *user_agent;     /* default "ambient/VERSION" */
 };
 
 /* CONSTRUCTOR.  ERR_INVALID without a URL or for a URL that is not http(s).
@@ -89,7 +89,6 @@ void http_client_sse_cleanup(struct http_client_sse *p);
 /* Feed bytes as they arrive.  ERR_TOO_BIG when an event passes the cap (the
  * parser must not be fed again).  An event is dispatched at its blank line;
  * a partial event at the end of the stream is dropped (per the standard). */
-int http_client_sse_feed(struct http_client_sse *p, const char *data, size_t len,
-			 struct err *e);
+int http_client_sse_feed(struct http_client_sse *p, const char *data, size_t len, struct err *e);
 
 #endif

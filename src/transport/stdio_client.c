@@ -59,8 +59,8 @@ struct stdio_client {
 	bool closing;
 	bool reaped;
 	int status;
-	int in_fd;   /* child's stdin (ours to write) */
-	int out_fd;  /* child's stdout (ours to read) */
+	int in_fd;  /* child's stdin (ours to write) */
+	int out_fd; /* child's stdout (ours to read) */
 	int send_wake[2];
 	int read_wake[2];
 	int senders; /* threads inside send() */
@@ -178,7 +178,8 @@ static char **build_env(struct stdio_client *s)
 		size_t klen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
 		bool overridden = false;
 		for (size_t j = 0; j < m && !overridden; j++)
-			overridden = !strncmp(s->env[j], environ[i], klen) && s->env[j][klen] == '=';
+			overridden =
+				!strncmp(s->env[j], environ[i], klen) && s->env[j][klen] == '=';
 		if (!overridden)
 			out[k++] = environ[i];
 	}
@@ -418,8 +419,10 @@ static int stdio_start(void *self, const struct mcp_transport_events *ev, struct
 	if (rc) {
 		close_fd(&in_p[1]);
 		close_fd(&out_p[0]);
-		return err_set(e, ERR_IO, "stdio MCP client: cannot start \"%s\": %s; check the "
-			       "command and PATH", what, strerror(rc));
+		return err_set(e, ERR_IO,
+			       "stdio MCP client: cannot start \"%s\": %s; check the "
+			       "command and PATH",
+			       what, strerror(rc));
 	}
 	fcntl(in_p[1], F_SETFL, fcntl(in_p[1], F_GETFL) | O_NONBLOCK);
 
@@ -464,7 +467,8 @@ static int write_all(struct stdio_client *s, struct iovec *iov, int iovcnt, stru
 					break;
 				}
 				if (p[1].revents) {
-					rc = err_set(e, ERR_IO, "the stdio MCP connection is closing");
+					rc = err_set(e, ERR_IO,
+						     "the stdio MCP connection is closing");
 					break;
 				}
 				continue;

@@ -19,7 +19,9 @@
  *                                         that takes no required arguments
  *
  * Options (before the URL): --scenario S overrides the environment, -v logs
- * debug lines (stderr; stdout gets only a short report).  Exit 0 on success.
+ * debug lines (stderr; stdout gets only a short report), --stdio CMD talks to
+ * a stdio server started with /bin/sh -c CMD instead of a URL (for trying
+ * the client by hand, e.g. --stdio "ambient mcp").  Exit 0 on success.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include "common/log.h"
 #include "mcp/client.h"
 #include "transport/http_client.h"
+#include "transport/stdio_client.h"
 
 static int on_request(void *data, struct mcp_client *c, const char *method, const json_t *params,
 		      json_t **result, struct mcp_rpc_error *re, struct err *e)
@@ -113,7 +116,7 @@ static int call_simple_tools(struct mcp_client *c, const json_t *tools)
 int main(int argc, char **argv)
 {
 	const char *scenario = getenv("MCP_CONFORMANCE_SCENARIO");
-	const char *url = NULL;
+	const char *url = NULL, *stdio_cmd = NULL;
 	struct mcp_client_transport *t = NULL;
 	struct http_client_options ho = {0};
 	struct mcp_client_options co = {0};
@@ -125,6 +128,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--scenario") && i + 1 < argc)
 			scenario = argv[++i];
+		else if (!strcmp(argv[i], "--stdio") && i + 1 < argc)
+			stdio_cmd = argv[++i];
 		else if (!strcmp(argv[i], "-v"))
 			log_level_current = LOG_LEVEL_DEBUG;
 		else if (!strcmp(argv[i], "-vv"))
@@ -134,16 +139,22 @@ int main(int argc, char **argv)
 	}
 	if (getenv("AMBIENT_LOG_LEVEL"))
 		log_parse_level(getenv("AMBIENT_LOG_LEVEL"), &log_level_current, NULL);
-	if (!url) {
-		fprintf(stderr, "usage: %s [--scenario S] [-v] URL\n", argv[0]);
+	if (!url == !stdio_cmd) {
+		fprintf(stderr, "usage: %s [--scenario S] [-v] URL | --stdio CMD\n", argv[0]);
 		return 2;
 	}
 	if (!scenario)
 		scenario = "";
-	fprintf(stderr, "client_runner: scenario \"%s\" at %s\n", scenario, url);
+	fprintf(stderr, "client_runner: scenario \"%s\" at %s\n", scenario, url ? url : stdio_cmd);
 
 	ho.url = url;
-	if (http_client_new(&ho, &t, &e)) {
+	if (stdio_cmd) {
+		struct stdio_client_options so = {.command = stdio_cmd};
+		if (stdio_client_new(&so, &t, &e)) {
+			fprintf(stderr, "client_runner: %s\n", err_msg(&e));
+			return 1;
+		}
+	} else if (http_client_new(&ho, &t, &e)) {
 		fprintf(stderr, "client_runner: %s\n", err_msg(&e));
 		return 1;
 	}
