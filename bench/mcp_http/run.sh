@@ -17,7 +17,8 @@
 #
 # Environment (defaults in brackets):
 #   MCP_BENCH_SECONDS [10]      wrk duration per measured run
-#   MCP_BENCH_WARMUP [2]        seconds of unmeasured load before each run
+#   MCP_BENCH_WARMUP [2]        seconds of unmeasured load before each run (at
+#                               least 1; its responses are all checked)
 #   MCP_BENCH_CONNECTIONS [50]  wrk connections
 #   MCP_BENCH_THREADS [2]       wrk threads
 #   MCP_BENCH_TASKS [100]       tasks seeded into each server
@@ -46,6 +47,7 @@ ambient=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 
 seconds=${MCP_BENCH_SECONDS:-10}
 warmup=${MCP_BENCH_WARMUP:-2}
+[ "$warmup" -ge 1 ] 2>/dev/null || warmup=1
 if [ "${MCP_BENCH_QUICK:-0}" = 1 ]; then
 	seconds=${MCP_BENCH_SECONDS:-3}
 	warmup=${MCP_BENCH_WARMUP:-1}
@@ -148,25 +150,41 @@ seed() {
 seed "$ambient_url" ambient
 seed "$peer_url" peer
 
-# measure NAME URL MODE: warm up, then one measured wrk run; prints its
-# RESULT line (and any error samples) to $tmp/NAME-MODE.txt.
+# measure NAME URL MODE: warm up, then one measured wrk run; writes its
+# RESULT line (and any error samples) and the server's CPU use to
+# $tmp/NAME-MODE.txt.
 measure() {
-	local name=$1 url=$2 mode=$3 perf_pid=
-	if [ "$warmup" != 0 ]; then
-		wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$here/call.lua" "$url" -- "$mode" \
-			>/dev/null
-	fi
+	local name=$1 url=$2 mode=$3 perf_pid= pid cpu0 cpu1 check
+	pid=$ambient_pid
+	[ "$name" = peer ] && pid=$peer_pid
+	# the warm-up checks every response body; the measured run of list does
+	# not (reading 80 kB bodies in Lua would make wrk the bottleneck)
+	wrk -t"$threads" -c"$conns" -d"${warmup}s" --timeout 10s -s "$here/call.lua" "$url" \
+		-- "$mode" check >"$tmp/$name-$mode-warmup.txt"
+	check=check
+	[ "$mode" = list ] && check=
 	if [ -n "$perf_dir" ] && [ "$name" = ambient ]; then
-		perf record -q -g -p "$ambient_pid" -o "$perf_dir/perf-$mode.data" \
-			-- sleep "$seconds" 2>/dev/null &
+		# DWARF unwinding: the Debian libraries have no frame pointers
+		perf record -q --call-graph dwarf,16384 -F 499 -p "$ambient_pid" \
+			-o "$perf_dir/perf-$mode.data" -- sleep "$seconds" 2>/dev/null &
 		perf_pid=$!
 	fi
-	wrk -t"$threads" -c"$conns" -d"${seconds}s" -s "$here/call.lua" "$url" \
-		-- "$mode" >"$tmp/$name-$mode.txt"
+	cpu0=$(cpu_ticks "$pid")
+	wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s -s "$here/call.lua" "$url" \
+		-- "$mode" $check >"$tmp/$name-$mode.txt"
+	cpu1=$(cpu_ticks "$pid")
+	awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" -v s="$seconds" \
+		'BEGIN { printf "CPU cores=%.2f\n", (b - a) / hz / s }' >>"$tmp/$name-$mode.txt"
 	if [ -n "$perf_pid" ]; then
 		wait "$perf_pid" || true
-		perf report -i "$perf_dir/perf-$mode.data" --stdio --no-children \
-			--percent-limit 0.5 >"$perf_dir/perf-$mode.txt" 2>/dev/null || true
+		{
+			echo "# inclusive time (children), by symbol"
+			perf report -i "$perf_dir/perf-$mode.data" --stdio --children \
+				--sort symbol -g none --percent-limit 1 2>/dev/null | grep '%'
+			echo "# self time, by symbol"
+			perf report -i "$perf_dir/perf-$mode.data" --stdio --no-children \
+				--sort dso,symbol -g none --percent-limit 0.5 2>/dev/null | grep '%'
+		} >"$perf_dir/perf-$mode.txt"
 	fi
 	if ! grep -q '^RESULT ' "$tmp/$name-$mode.txt"; then
 		echo "mcp_http: wrk gave no result for $name $mode:" >&2
@@ -175,9 +193,14 @@ measure() {
 	fi
 }
 
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # field NAME-MODE KEY: a value of a RESULT line.
 field() {
-	sed -n 's/^RESULT .*[ ]'"$2"'=\([^ ]*\).*/\1/p' "$tmp/$1.txt"
+	sed -n 's/^\(RESULT\|CPU\) \(.* \)\{0,1\}'"$2"'=\([^ ]*\).*/\3/p' "$tmp/$1.txt"
 }
 
 for mode in list create; do
@@ -191,17 +214,29 @@ echo "load: wrk -t$threads -c$conns -d${seconds}s (after ${warmup}s warm-up), $n
      "ambient create is durable (SQLite WAL, fsync via group commit), the peer's is a Map"
 echo "machine: $cores cores, shared by wrk, ambient and the peer (one server loaded at a time)"
 echo
-printf '%-7s %14s %12s %8s %22s %16s %s\n' tool 'ambient req/s' 'peer req/s' ratio \
-	'ambient p50/p99 ms' 'peer p50/p99 ms' errors
+# errors NAME-MODE: failed requests of the measured run and its warm-up.
+errors() {
+	local n=0 f
+	for f in "$1" "$1-warmup"; do
+		n=$((n + $(field "$f" non200) + $(field "$f" tool_errors) + $(field "$f" socket_errors)))
+	done
+	echo "$n"
+}
+printf '%-7s %13s %10s %7s %19s %17s %13s %s\n' tool 'ambient req/s' 'peer req/s' ratio \
+	'ambient p50/p99 ms' 'peer p50/p99 ms' 'CPU amb/peer' 'failed amb/peer'
 for mode in list create; do
-	printf '%-7s %14.0f %12.0f %8.1f %22s %16s %s\n' "$mode" \
+	printf '%-7s %13.0f %10.0f %7.1f %19s %17s %13s %s\n' "$mode" \
 		"$(field ambient-$mode rps)" "$(field peer-$mode rps)" \
 		"$(awk -v a="$(field ambient-$mode rps)" -v p="$(field peer-$mode rps)" \
 			'BEGIN { print (p > 0 ? a / p : 0) }')" \
 		"$(field ambient-$mode p50_ms)/$(field ambient-$mode p99_ms)" \
 		"$(field peer-$mode p50_ms)/$(field peer-$mode p99_ms)" \
-		"ambient $(($(field ambient-$mode non200) + $(field ambient-$mode tool_errors) + $(field ambient-$mode socket_errors))), peer $(($(field peer-$mode non200) + $(field peer-$mode tool_errors) + $(field peer-$mode socket_errors)))"
+		"$(field ambient-$mode cores)/$(field peer-$mode cores)" \
+		"$(errors ambient-$mode)/$(errors peer-$mode)"
 done
+echo "(CPU: cores the server process used during the measured run; failed: non-200," \
+     "isError/JSON-RPC error, or socket error, in the run or its warm-up; list bodies are" \
+     "checked in the warm-up only)"
 echo
 
 # verdict WHAT VALUE OP TARGET ERRORS: one grep-able line.
@@ -215,7 +250,7 @@ verdict() {
 	echo "$what = $value (target $op $target): $ok"
 }
 for mode in list create; do
-	errors=$(($(field ambient-$mode non200) + $(field ambient-$mode tool_errors) + $(field ambient-$mode socket_errors)))
+	errors=$(errors ambient-$mode)
 	target=60
 	[ "$mode" = create ] && target=20
 	verdict "ratio $mode ambient/peer" \
@@ -223,12 +258,13 @@ for mode in list create; do
 			'BEGIN { printf "%.1f", (p > 0 ? a / p : 0) }')" ">=" "$target" "$errors"
 done
 for mode in list create; do
-	errors=$(($(field ambient-$mode non200) + $(field ambient-$mode tool_errors) + $(field ambient-$mode socket_errors)))
+	errors=$(errors ambient-$mode)
 	verdict "p99 $mode ambient ms" "$(field ambient-$mode p99_ms)" "<" 5 "$errors"
 done
 
 # error samples, if any
 for f in "$tmp"/ambient-*.txt "$tmp"/peer-*.txt; do
+	[ -f "$f" ] || continue
 	if grep -q '^SAMPLE ' "$f"; then
 		echo
 		echo "error samples from $(basename "$f" .txt):"

@@ -313,7 +313,7 @@ static void send_response(struct mcp_client *c, const json_t *id, int rc, json_t
 	char *text;
 
 	if (!rc) {
-		text = jsonrpc_result_text(id, result ? result : json_object());
+		text = jsonrpc_result_text(id, result) /* NULL encodes as {} */;
 	} else {
 		int code = re->code ? re->code : jsonrpc_code_for_err(rc);
 		const char *msg = re->message[0] ? re->message : err_msg(e);
