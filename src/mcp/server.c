@@ -1437,7 +1437,9 @@ static int handle_response(struct mcp_session *s, struct jsonrpc_msg *m, struct 
 	}
 	p->done = true;
 	if (m->kind == JSONRPC_RESULT) {
-		p->result = json_incref(m->result);
+		/* A copy: jansson reference counts are not safe to share
+		 * across threads (the message is freed on this one). */
+		p->result = json_deep_copy(m->result);
 	} else {
 		p->error_code = m->error_code;
 		p->error_message = xstrdup(m->error_message ? m->error_message : "");
