@@ -1107,22 +1107,6 @@ static int m_resources_read(struct mcp_call *call, const json_t *params, json_t 
 	return ERR_OK;
 }
 
-/* Whether uri names a registered resource or matches a template. */
-static bool resource_exists(struct mcp_server *srv, const char *uri)
-{
-	for (size_t i = 0; i < srv->nresources; i++)
-		if (strcmp(srv->resources[i].uri, uri) == 0)
-			return true;
-	for (size_t i = 0; i < srv->ntemplates; i++) {
-		json_t *vars = NULL;
-		if (template_match(&srv->templates[i], uri, &vars)) {
-			json_decref(vars);
-			return true;
-		}
-	}
-	return false;
-}
-
 static int m_subscribe(struct mcp_call *call, const json_t *params, json_t **result,
 		       int *rpc_code, struct err *e)
 {
@@ -1130,13 +1114,8 @@ static int m_subscribe(struct mcp_call *call, const json_t *params, json_t **res
 	const char *uri = json_get_str(params, "uri");
 	if (!uri)
 		return invalid_params(rpc_code, e, "resources/subscribe needs params.uri (a string)");
-	if (!resource_exists(s->srv, uri)) {
-		*rpc_code = MCP_RESOURCE_NOT_FOUND;
-		return err_set(e, ERR_NOT_FOUND,
-			       "Resource not found: %s (subscribe to a URI from resources/list or "
-			       "one matching resources/templates/list)",
-			       uri);
-	}
+	/* Any URI may be watched, also one that does not exist yet (a task
+	 * about to be created), as the SDK servers allow. */
 	pthread_mutex_lock(&s->lock);
 	bool have = false;
 	for (size_t i = 0; i < s->nsubs && !have; i++)

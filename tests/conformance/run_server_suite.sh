@@ -207,7 +207,8 @@ if [ "$mode" = fixtures ]; then
 	total_fail=$active_fail
 else
 	# The scenarios `ambient serve` can pass without the suite's fixtures.
-	scenarios=(server-initialize ping tools-list logging-set-level resources-list prompts-list
+	scenarios=(server-initialize ping tools-list logging-set-level resources-list resources-subscribe
+		resources-unsubscribe prompts-list
 		server-sse-multiple-streams dns-rebinding-protection)
 	total_pass=0
 	total_fail=0
