@@ -41,8 +41,9 @@ test-asan:
 demo: deps build
 	@scripts/demo.sh $(BUILD)/ambient
 
-bench: build
+bench: deps build
 	$(BUILD)/bench/bench_append
+	bench/mcp.sh $(BUILD)
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

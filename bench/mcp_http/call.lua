@@ -15,7 +15,7 @@
 -- response is looked at: a status other than 200 counts as non200, a 200
 -- whose body carries a JSON-RPC error or an isError result counts as a tool
 -- error.  Checking costs wrk a lot on big bodies (on the 2-core development
--- machine it caps wrk at ~10,000 responses/s of 80 kB, against ~38,000
+-- machine it caps wrk at ~10,000-15,000 responses/s of 80 kB, against ~50,000
 -- without it), so run.sh checks during the warm-up of list and during the
 -- measured runs of create.
 --

@@ -125,23 +125,24 @@ hdrs=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/eve
 # seed URL NAME: create $ntasks tasks of the default user through tools/call,
 # on one keep-alive connection; every one must answer 200 without an error.
 seed() {
-	local url=$1 name=$2 i args=() out
+	local url=$1 name=$2 i args=() out bad
 	for ((i = 1; i <= ntasks; i++)); do
 		[ "$i" -gt 1 ] && args+=(--next)
 		args+=(-s -o "$tmp/seed-$name-$i.json" -w '%{http_code}\n' "${hdrs[@]}" -d
 		       '{"jsonrpc":"2.0","id":'"$i"',"method":"tools/call","params":{"name":"create_background_task","arguments":{"task_type":"schedule","description":"Seed task '"$i"'","config":{"type":"daily","hour":9,"minute":0,"message":"Check project status"}}}}'
 		       "$url")
 	done
-	out=$(curl "${args[@]}")
-	if [ "$(grep -c '^200$' <<<"$out")" -ne "$ntasks" ] ||
-	   grep -l '"isError": *true\|"error": *{' "$tmp"/seed-"$name"-*.json >/dev/null; then
+	out=$(curl "${args[@]}") || true
+	bad=$(grep -l '"isError": *true\|"error": *{' "$tmp"/seed-"$name"-*.json 2>/dev/null |
+		head -n1) || true
+	if [ "$(grep -c '^200$' <<<"$out")" -ne "$ntasks" ] || [ -n "$bad" ]; then
 		echo "mcp_http: seeding $name failed; statuses: $(sort <<<"$out" | uniq -c | tr '\n' ' ')" >&2
-		cat "$(ls "$tmp"/seed-"$name"-*.json | head -n1)" >&2
+		[ -n "$bad" ] && cat "$bad" >&2
 		return 1
 	fi
 	rm -f "$tmp"/seed-"$name"-*.json
 	# the list must now hold exactly the seeded tasks
-	out=$(curl -s "${hdrs[@]}" -d '{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"list_background_tasks","arguments":{}}}' "$url")
+	out=$(curl -s "${hdrs[@]}" -d '{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"list_background_tasks","arguments":{}}}' "$url") || true
 	if ! grep -q '"total_tasks": *'"$ntasks"'[,}]' <<<"$out"; then
 		echo "mcp_http: $name does not list $ntasks tasks after seeding: ${out:0:400}" >&2
 		return 1
@@ -154,7 +155,7 @@ seed "$peer_url" peer
 # RESULT line (and any error samples) and the server's CPU use to
 # $tmp/NAME-MODE.txt.
 measure() {
-	local name=$1 url=$2 mode=$3 perf_pid= pid cpu0 cpu1 check
+	local name=$1 url=$2 mode=$3 perf_pid='' pid cpu0 cpu1 check
 	pid=$ambient_pid
 	[ "$name" = peer ] && pid=$peer_pid
 	# the warm-up checks every response body; the measured run of list does
@@ -243,7 +244,7 @@ echo
 verdict() {
 	local what=$1 value=$2 op=$3 target=$4 errors=$5 ok
 	ok=$(awk -v v="$value" -v t="$target" -v op="$op" \
-		'BEGIN { print (op == ">=" ? v >= t : v < t) ? "PASS" : "MISS" }')
+		'BEGIN { print ((op == ">=" ? v >= t : v < t) ? "PASS" : "MISS") }')
 	if [ "$errors" -gt 0 ]; then
 		ok="MISS ($errors failed requests)"
 	fi
