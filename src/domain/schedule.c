@@ -301,11 +301,12 @@ static int wall_time(struct schedule *s, const json_t *cfg, unsigned days, struc
 static int interval(struct schedule *s, const json_t *cfg, const char *key, long long def,
 		    long long max, struct err *e)
 {
-	long long minutes;
+	long long minutes = def;
 	int rc = get_int(cfg, key, def, 1, max, &minutes, e);
 
 	s->form = SCHEDULE_INTERVAL;
-	s->interval_us = (int64_t)minutes * 60 * US;
+	if (rc == ERR_OK)
+		s->interval_us = (int64_t)minutes * 60 * US;
 	return rc;
 }
 
