@@ -94,7 +94,9 @@ struct xfer {
 	struct buf resp;
 	size_t seen; /* decoded body bytes seen (also those discarded) */
 	long wstatus;
-	bool wstatus_known, too_big, truncated, blocked;
+	bool wstatus_known, too_big, truncated;
+	bool blocked; /* the guard refused an address ... */
+	bool passed;  /* ... and/or let one through (then a failure is not its doing) */
 	struct err block_err;
 	char errbuf[CURL_ERROR_SIZE];
 	int64_t attempt_start_us;
@@ -594,6 +596,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 			log_debug("fetch: %s", e.msg);
 			return CURL_SOCKET_BAD;
 		}
+		x->passed = true;
 	}
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
@@ -713,7 +716,7 @@ static void start(struct fetcher *f, struct xfer *x)
 	buf_reset(&x->resp);
 	x->seen = 0;
 	x->wstatus = 0;
-	x->wstatus_known = x->too_big = x->truncated = x->blocked = false;
+	x->wstatus_known = x->too_big = x->truncated = x->blocked = x->passed = false;
 	err_clear(&x->block_err);
 	x->errbuf[0] = '\0';
 
@@ -1066,7 +1069,7 @@ static void finish_attempt(struct fetcher *f, struct xfer *x)
 		code = err_set(&e, ERR_TOO_BIG,
 			       "response larger than %s from %s (the fetcher's size cap)", lim,
 			       x->cur_url);
-	} else if (rc == CURLE_COULDNT_CONNECT && x->blocked) {
+	} else if (rc == CURLE_COULDNT_CONNECT && x->blocked && !x->passed) {
 		fl = FETCH_FAIL_BLOCKED;
 		e = x->block_err;
 		code = e.code = ERR_PERM;

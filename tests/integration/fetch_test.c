@@ -547,6 +547,18 @@ static void test_size_cap(void **state)
 	env_cleanup(&v);
 }
 
+/* A loopback port nobody listens on (bound, then closed). */
+static int closed_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
 static void test_timeouts(void **state)
 {
 	(void)state;
@@ -589,13 +601,7 @@ static void test_timeouts(void **state)
 	close(ls);
 
 	/* connection refused: a port nobody listens on */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_port = 0;
-	al = sizeof a;
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
-	close(s);
-	snprintf(cu, sizeof cu, "http://127.0.0.1:%d/", ntohs(a.sin_port));
+	snprintf(cu, sizeof cu, "http://127.0.0.1:%d/", closed_port());
 	struct fetch_retry two = {.max_attempts = 2, .base_delay_ms = 10};
 	struct fetch_request rq = {.url = cu, .retry = &two};
 	fetch1(v.f, &rq, &g);
@@ -900,6 +906,16 @@ static void test_ssrf(void **state)
 	assert_int_equal(g.code, ERR_OK);
 	got_free(&g);
 	free(u);
+
+	/* a failure to connect to an allowed address is a connect failure, even when
+	 * another address of the name (::1) was refused by the guard */
+	char cu[64];
+	snprintf(cu, sizeof cu, "http://localhost:%d/", closed_port());
+	struct fetch_retry once = {.max_attempts = 1};
+	struct fetch_request crq = {.url = cu, .retry = &once};
+	fetch1(v.f, &crq, &g);
+	assert_int_equal(g.failure, FETCH_FAIL_CONNECT);
+	got_free(&g);
 	env_cleanup(&v);
 
 	/* allowed by name: that name only */
