@@ -1708,8 +1708,17 @@ char *extract_fragment_text(const char *html, size_t len, size_t max)
 	s = tb_finish(&b, &n);
 	if (n > max || b.full) {
 		/* cut on a character, leaving room for "…" */
-		size_t keep = match_utf8_cut(s, n, max >= 3 ? max - 3 : 0);
+		size_t keep = match_utf8_cut(s, n, max >= 3 ? max - 3 : 0), snap = keep / 4;
 
+		/* end on a word when one ends close by */
+		if (keep < n && s[keep] != ' ') {
+			for (size_t k = keep; k > 0 && keep - k < snap && keep - k < 30; k--) {
+				if (s[k - 1] == ' ') {
+					keep = k - 1;
+					break;
+				}
+			}
+		}
 		while (keep && s[keep - 1] == ' ')
 			keep--;
 		s = xrealloc(s, keep + 4);

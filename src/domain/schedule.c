@@ -107,6 +107,7 @@ static int calendar_next(const struct schedule *s, int64_t after_us, int64_t *du
 	const struct cron_expr *c = &s->cron;
 	int64_t t0 = floor_div(after_us, US) + 1, t, limit, lo, n, p, l;
 	int32_t off, before;
+	char when[32];
 
 	if (t0 > MAX_S || t0 < MIN_S)
 		return err_set(e, ERR_NOT_FOUND, "no due time: the time is out of range");
@@ -149,14 +150,10 @@ static int calendar_next(const struct schedule *s, int64_t after_us, int64_t *du
 		t = n;
 		off = noff;
 	}
-	{
-		char when[32];
-
-		fmt_utc(after_us, when);
-		return err_set(e, ERR_NOT_FOUND,
-			       "the schedule never fires: no due time in the %d years after %s",
-			       SCHEDULE_SEARCH_YEARS, when);
-	}
+	fmt_utc(after_us, when);
+	return err_set(e, ERR_NOT_FOUND,
+		       "the schedule never fires: no due time in the %d years after %s",
+		       SCHEDULE_SEARCH_YEARS, when);
 }
 
 /* Vixie cron's "wildcard" jobs: a minute or hour field starting with '*'. */
@@ -440,11 +437,13 @@ int schedule_first_due(const struct schedule *s, int64_t created_us, int64_t las
 	cutoff = now_us > INT64_MIN + SCHEDULE_LATE_GRACE_US ? now_us - SCHEDULE_LATE_GRACE_US
 							     : INT64_MIN;
 	if (s->form == SCHEDULE_INTERVAL) {
-		if (s->interval_us <= 0)
-			return err_set(e, ERR_INVALID, "interval is not positive");
+		if (s->interval_us <= 0 || last_run_us > INT64_MAX - s->interval_us)
+			return err_set(e, ERR_INVALID, "interval or last run out of range");
 		due = last_run_us ? last_run_us + s->interval_us : created_us;
 	} else {
-		base = last_run_us ? last_run_us : created_us - 1;
+		base = last_run_us              ? last_run_us
+		       : created_us > INT64_MIN ? created_us - 1
+						: INT64_MIN;
 		if (s->form == SCHEDULE_ONCE && !last_run_us && s->at_us <= base)
 			base = s->at_us - 1; /* a time before creation counts as missed */
 		if (s->form == SCHEDULE_ONCE && last_run_us && s->at_us <= last_run_us)
