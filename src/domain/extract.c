@@ -667,8 +667,11 @@ char *extract_resolve_url(const char *base, const char *href)
 	r = xmlBuildURI((const xmlChar *)h, (const xmlChar *)(b ? b : ""));
 	if (r && is_http((const char *)r) && strlen((const char *)r) <= EXTRACT_URL_MAX) {
 		uri = xmlParseURI((const char *)r);
-		if (uri && uri->server && *uri->server)
+		if (uri && uri->server && *uri->server) {
 			out = xstrdup((const char *)r);
+			for (char *c = out; *c && *c != ':'; c++) /* "HTTP:" -> "http:" */
+				*c = (char)tolower((unsigned char)*c);
+		}
 		xmlFreeURI(uri);
 	}
 	xmlFree(r);

@@ -69,7 +69,7 @@ enum {
 struct extract_selector;
 
 struct extract_opts {
-	const char *url;      /* page URL, to resolve links; NULL: links stay relative-free */
+	const char *url;      /* page URL, to resolve links (NULL: relative links are dropped) */
 	const char *encoding; /* charset of the HTTP Content-Type, or NULL */
 	unsigned flags;
 	/* Narrow the text: a compiled selector, or one to compile per call. */

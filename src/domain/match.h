@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 /* Bytes of text searched; the rest of a longer text is ignored. */
-#define MATCH_TEXT_MAX (16u << 20)
+#define MATCH_TEXT_MAX (4u << 20)
 /* Bytes of one keyword; longer keywords are cut (on a character). */
 #define MATCH_KEYWORD_MAX 1000
 /* Bytes of one snippet, about: the sentence around a match, or this much. */

@@ -526,7 +526,7 @@ static void test_urls(void **state)
 		{"https://a.example/", "/caf\xc3\xa9", "https://a.example/caf%C3%A9"},
 		{"https://a.example/", "/100%", "https://a.example/100%25"},
 		{"https://a.example/", "/a%20b", "https://a.example/a%20b"},
-		{"https://a.example/", "HTTP://B.example/X", "HTTP://B.example/X"},
+		{"https://a.example/", "HTTP://B.example/X", "http://B.example/X"},
 		{"https://a.example/p", "?page=2", "https://a.example/p?page=2"},
 		{"https://a.example/", "#top", NULL},
 		{"https://a.example/", "javascript:alert(1)", NULL},

@@ -485,7 +485,7 @@ static void test_categories(void **state)
 	parse_file("rss2.xml", "https://news.example.com/feed.xml", &f);
 	feed_classify_items(c, &f);
 	assert_true((f.items[0].categories & 1) == 0); /* "AI" is no longer technology */
-	assert_true(f.items[0].categories & 2);	       /* "company": business */
+	assert_true(f.items[0].categories & 2);        /* "company": business */
 	feed_cleanup(&f);
 	feed_classifier_free(c);
 	feed_classifier_free(NULL);
