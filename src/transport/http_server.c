@@ -630,6 +630,37 @@ static bool version_known(const char *v)
 	return false;
 }
 
+/* The session a request names, with a reference, after the checks every
+ * method shares: a missing id is 400, an unknown one 404, a session opened
+ * with another key 403.  On failure the answer is queued, *rc holds
+ * MHD's result, and NULL is returned. */
+static struct hsession *session_of(struct http_server *h, struct MHD_Connection *c,
+				   const char *principal, enum MHD_Result *rc)
+{
+	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	if (!sid) {
+		*rc = queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
+				      "Bad Request: Mcp-Session-Id header is required (send "
+				      "initialize first to get one)");
+		return NULL;
+	}
+	struct hsession *hs = find_session(h, sid);
+	if (!hs) {
+		*rc = queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001,
+				      "Session not found: it expired or was deleted; initialize a "
+				      "new session");
+		return NULL;
+	}
+	if ((hs->principal || principal) &&
+	    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
+		hsession_unref(hs);
+		*rc = queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
+				      "Forbidden: this session belongs to another principal");
+		return NULL;
+	}
+	return hs;
+}
+
 static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection *c,
 				   struct req *rq, const char *principal)
 {
@@ -681,24 +712,16 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 			mcp_session_assume_initialized(ms, pv ? pv : MCP_PROTOCOL_LATEST);
 		if (h->opt.on_session)
 			h->opt.on_session(h->opt.on_session_data, ms, principal);
-	} else if (sid) {
-		hs = find_session(h, sid);
+	} else if (sid || !is_init) {
+		enum MHD_Result qrc;
+		hs = session_of(h, c, principal, &qrc);
 		if (!hs) {
 			jsonrpc_msg_cleanup(&m);
-			return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001,
-					       "Session not found: it expired or was deleted; "
-					       "initialize a new session");
-		}
-		if ((hs->principal || principal) &&
-		    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
-			hsession_unref(hs);
-			jsonrpc_msg_cleanup(&m);
-			return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
-					       "Forbidden: this session belongs to another principal");
+			return qrc;
 		}
 		ms = hs->ms;
 		mcp_session_ref(ms);
-	} else if (is_init) {
+	} else { /* initialize without a session: a new one */
 		pthread_mutex_lock(&h->lock);
 		bool full = h->nsessions >= MAX_SESSIONS;
 		if (full)
@@ -716,11 +739,6 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 		new_sid = hs->id;
 		if (h->opt.on_session)
 			h->opt.on_session(h->opt.on_session_data, ms, principal);
-	} else {
-		jsonrpc_msg_cleanup(&m);
-		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
-				       "Bad Request: Mcp-Session-Id header is required (send "
-				       "initialize first to get one)");
 	}
 
 	enum MHD_Result rc;
@@ -798,19 +816,10 @@ static enum MHD_Result handle_get(struct http_server *h, struct MHD_Connection *
 	if (accept && !accepts(accept, "text/event-stream"))
 		return queue_rpc_error(c, MHD_HTTP_NOT_ACCEPTABLE, NULL, JSONRPC_INVALID_REQUEST,
 				       "Not Acceptable: GET needs Accept: text/event-stream");
-	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
-	if (!sid)
-		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
-				       "Bad Request: Mcp-Session-Id header is required");
-	struct hsession *hs = find_session(h, sid);
+	enum MHD_Result qrc;
+	struct hsession *hs = session_of(h, c, principal, &qrc);
 	if (!hs)
-		return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001, "Session not found");
-	if ((hs->principal || principal) &&
-	    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
-		hsession_unref(hs);
-		return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
-				       "Forbidden: this session belongs to another principal");
-	}
+		return qrc;
 
 	/* Resuming: "<stream>.<seq>". */
 	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
@@ -846,19 +855,10 @@ static enum MHD_Result handle_delete(struct http_server *h, struct MHD_Connectio
 	if (h->opt.stateless)
 		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 				  "Method Not Allowed: this server is stateless", NULL);
-	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
-	if (!sid)
-		return queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
-				       "Bad Request: Mcp-Session-Id header is required");
-	struct hsession *hs = find_session(h, sid);
+	enum MHD_Result qrc;
+	struct hsession *hs = session_of(h, c, principal, &qrc);
 	if (!hs)
-		return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001, "Session not found");
-	if ((hs->principal || principal) &&
-	    (!hs->principal || !principal || strcmp(hs->principal, principal) != 0)) {
-		hsession_unref(hs);
-		return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
-				       "Forbidden: this session belongs to another principal");
-	}
+		return qrc;
 	pthread_mutex_lock(&h->lock);
 	bool linked = !hs->gone;
 	if (linked)
