@@ -13,6 +13,18 @@
 
 /* Projection adapter: fold a task event into the stored document; a deleted
  * task leaves the projection of current tasks. */
+static const struct netguard *net_guard;
+
+void app_tasks_set_net_guard(const struct netguard *g)
+{
+	net_guard = g;
+}
+
+const struct netguard *app_tasks_net_guard(void)
+{
+	return net_guard;
+}
+
 static json_t *project_task(const json_t *doc, const struct store_event *ev, void *ud,
 			    struct err *e)
 {

@@ -21,6 +21,15 @@
 #define APP_TASKS_PROJECTION "tasks"
 #define APP_DEFAULT_CALLBACK_URL "http://localhost:8000/process_background_feedback"
 
+struct netguard;
+
+/* The SSRF policy that task URLs are checked against when a task is created
+ * or updated (the process's --allow-net / AMBIENT_ALLOW_NET), so a URL the
+ * engine would refuse is refused at once with the reason.  Set once at
+ * start-up, before any task command; NULL (the default) checks nothing. */
+void app_tasks_set_net_guard(const struct netguard *g);
+const struct netguard *app_tasks_net_guard(void);
+
 /* Who is acting, recorded in every event's metadata. */
 struct app_actor {
 	const char *principal;      /* e.g. "cli:alice", "mcp:default" */

@@ -12,6 +12,7 @@
 #include "app/tasks.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "engine/netguard.h"
 
 const struct config_option cli_global_options[] = {
 	{"db", CONFIG_STRING, "AMBIENT_DB", NULL, "URL",
@@ -23,6 +24,9 @@ const struct config_option cli_global_options[] = {
 	{"log-level", CONFIG_STRING, "AMBIENT_LOG_LEVEL", "warn", "LEVEL",
 	 "error, warn, info, debug or trace"},
 	{"log-file", CONFIG_STRING, "AMBIENT_LOG_FILE", NULL, "PATH", "write logs here instead of stderr"},
+	{"allow-net", CONFIG_STRING, "AMBIENT_ALLOW_NET", NULL, "LIST",
+	 "addresses task URLs may reach besides public ones: comma-separated CIDRs and host "
+	 "names (e.g. 127.0.0.1,10.0.0.0/8,intranet.example), or '*' for any"},
 	{NULL},
 };
 
@@ -210,6 +214,7 @@ int cli_main(int argc, char **argv)
 	const struct cli_command *cmd = NULL;
 	struct err e = {0};
 	char full[128] = "";
+	struct netguard *guard = NULL;
 	int next = 1, rc;
 
 	config_init(&ctx.cfg);
@@ -259,6 +264,12 @@ int cli_main(int argc, char **argv)
 		rc = cli_fail(&e);
 		goto out;
 	}
+	/* Task URLs are judged by one policy in every command (create, serve, mcp). */
+	if ((rc = netguard_new(config_get(&ctx.cfg, "allow-net"), &guard, &e))) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	app_tasks_set_net_guard(guard);
 	size_t words = cmd == find_command(cli_commands, ctx.cfg.args[0]) ? 1 : 2;
 	ctx.args = ctx.cfg.args + words;
 	ctx.nargs = ctx.cfg.nargs - words;
@@ -268,6 +279,8 @@ usage:
 	ctx.command = full;
 	rc = cli_usage_error(&ctx, "%s", err_msg(&e));
 out:
+	app_tasks_set_net_guard(NULL);
+	netguard_free(guard);
 	config_cleanup(&ctx.cfg);
 	log_close();
 	return rc;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/mcp_app.h"
 #include "app/tasks.h"
@@ -19,6 +20,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "engine/engine.h"
 #include "mcp/server.h"
 #include "transport/http_server.h"
 
@@ -34,6 +36,20 @@ const struct config_option cli_serve_options[] = {
 	 "require 'Authorization: Bearer KEY' with one of these comma-separated keys"},
 	{"max-body", CONFIG_INT, NULL, "4194304", "BYTES", "largest request body accepted", 1024,
 	 64 << 20},
+	{"no-engine", CONFIG_BOOL, NULL, NULL, NULL,
+	 "serve MCP only; do not run the task engine (another process runs the tasks)"},
+	{"pid-file", CONFIG_STRING, NULL, NULL, "PATH",
+	 "write the process id here once listening (removed on a clean stop)"},
+	{"price-api-url", CONFIG_STRING, "AMBIENT_PRICE_API_URL", "https://api.coingecko.com", "URL",
+	 "base URL of the CoinGecko-style price API behind the bitcoin_price metric"},
+	{"max-failures", CONFIG_INT, "AMBIENT_MAX_FAILURES", "10", "N",
+	 "failed checks in a row before a task is paused (a task config's max_failures wins)", 1,
+	 1000},
+	{"snapshots", CONFIG_INT, "AMBIENT_SNAPSHOTS", "5", "N",
+	 "page snapshots kept per monitored URL, for history", 1, 100},
+	{"lease-ttl", CONFIG_INT, "AMBIENT_LEASE_TTL_MS", "30000", "MS",
+	 "engine lease time to live: another node takes the tasks over this long after a crash",
+	 1000, 3600000},
 	{NULL},
 };
 
@@ -81,7 +97,44 @@ static int check_key(void *data, const char *token, char **principal)
 
 struct health {
 	struct store *store;
+	struct engine *engine; /* NULL with --no-engine */
 };
+
+static json_t *engine_json(struct engine *en)
+{
+	struct engine_status st;
+	engine_status(en, &st);
+	return json_pack("{s:b,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "leader", st.leader,
+			 "holder", st.holder, "tasks", (int)st.tasks, "active", (int)st.active,
+			 "in_flight", (int)st.in_flight, "checks", (int)st.checks, "failures",
+			 (int)st.failures, "events", (int)st.events, "fetches", (int)st.fetches,
+			 "lag_p50_ms", (double)st.lag_p50_us / 1000.0, "lag_p99_ms",
+			 (double)st.lag_p99_us / 1000.0);
+}
+
+/* For get_event_sourcing_status and run_task_now: this process's engine,
+ * or (standing by, or --no-engine) whichever process holds the lease. */
+static void engine_status_cb(void *ud, struct app_mcp_engine_status *out)
+{
+	struct health *hc = ud;
+	if (hc->engine) {
+		struct engine_status st;
+		engine_status(hc->engine, &st);
+		if (st.leader) {
+			out->running = true;
+			out->running_monitors = st.active;
+			return;
+		}
+	}
+	bool running = false;
+	json_t *doc = NULL;
+	struct err e = {0};
+	if (engine_peek(hc->store, &running, &doc, &e) == ERR_OK && running) {
+		out->running = true;
+		out->running_monitors = (long)json_get_int(doc, "active", 0);
+	}
+	json_decref(doc);
+}
 
 static void route_health(void *data, const struct http_request *req, struct http_response *res)
 {
@@ -97,6 +150,8 @@ static void route_health(void *data, const struct http_request *req, struct http
 			      "store_position", (json_int_t)head);
 	if (rc != ERR_OK)
 		json_object_set_new(j, "error", json_string(err_msg(&e)));
+	if (hc->engine)
+		json_object_set_new(j, "engine", engine_json(hc->engine));
 	http_response_json(res, rc == ERR_OK ? 200 : 503, json_to_text(j));
 	json_decref(j);
 }
@@ -143,12 +198,15 @@ int cli_serve_run(struct cli_ctx *ctx)
 		.instructions = cli_mcp_instructions,
 	};
 	struct mcp_server *srv = mcp_server_new(&so);
-	struct app_mcp *app = app_mcp_new(s, NULL);
+	struct health hc = {.store = s};
+	struct app_mcp_options ao = {.engine_status = engine_status_cb, .engine_ud = &hc};
+	struct app_mcp *app = app_mcp_new(s, &ao);
 	struct http_server *h = NULL;
+	const char *pid_file = config_get(&ctx->cfg, "pid-file");
+	bool pid_written = false;
 	char *hosts_storage = NULL, *keys_storage = NULL;
 	char **hosts = NULL;
 	struct keys keys = {0};
-	struct health hc = {.store = s};
 	struct http_route routes[] = {
 		{"GET", "/health", route_health, &hc},
 	};
@@ -156,6 +214,20 @@ int cli_serve_run(struct cli_ctx *ctx)
 	if (app_mcp_register(app, srv, &e) || app_mcp_watch_start(app, srv, &e)) {
 		cli_fail(&e);
 		goto out;
+	}
+	if (!config_get_bool(&ctx->cfg, "no-engine")) {
+		struct engine_options eo = {
+			.store = s,
+			.allow_net = config_get(&ctx->cfg, "allow-net"),
+			.price_api_url = config_get(&ctx->cfg, "price-api-url"),
+			.max_failures = (int)config_get_int(&ctx->cfg, "max-failures"),
+			.snapshots_kept = (int)config_get_int(&ctx->cfg, "snapshots"),
+			.lease_ttl_ms = (int)config_get_int(&ctx->cfg, "lease-ttl"),
+		};
+		if (engine_new(&eo, &hc.engine, &e) || engine_start(hc.engine, &e)) {
+			cli_fail(&e);
+			goto out;
+		}
 	}
 	const char *allow = config_get(&ctx->cfg, "allow-host");
 	hosts = split_list(allow, &hosts_storage);
@@ -183,6 +255,15 @@ int cli_serve_run(struct cli_ctx *ctx)
 	printf("listening http://%s%s%s:%d%s\n", v6 ? "[" : "", host, v6 ? "]" : "",
 	       http_server_port(h), ho.endpoint);
 	fflush(stdout);
+	if (pid_file) {
+		FILE *pf = fopen(pid_file, "w");
+		if (!pf || fprintf(pf, "%d\n", (int)getpid()) < 0 || fclose(pf) != 0) {
+			err_set(&e, ERR_IO, "cannot write the pid file %s", pid_file);
+			cli_fail(&e);
+			goto out;
+		}
+		pid_written = true;
+	}
 	log_info("serving MCP on %s:%d%s%s", host, http_server_port(h), ho.endpoint,
 		 ho.stateless ? " (stateless)" : "");
 	int sig = 0;
@@ -191,6 +272,9 @@ int cli_serve_run(struct cli_ctx *ctx)
 	rc = CLI_OK;
 out:
 	http_server_free(h);
+	engine_free(hc.engine);
+	if (pid_written)
+		unlink(pid_file);
 	app_mcp_free(app);
 	mcp_server_free(srv);
 	store_close(s);

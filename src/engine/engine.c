@@ -1,0 +1,1296 @@
+/*
+ * engine.c - the engine's loop: lease, task table, timers, log following,
+ * emitting events, soft state.  The per-type checks are in monitors.c.
+ *
+ * One turn of the loop (engine_step):
+ *   1. renew (or try to take) the lease; on losing it drop every task;
+ *   2. read the log after the last position seen: lifecycle events of any
+ *      process (and our own appends, which only advance versions);
+ *   3. start the checks whose time has come;
+ *   4. publish the status and flush soft state, at most once a second, in
+ *      one batched transaction;
+ *   5. wait in the fetcher until a transfer finishes, the next timer is due
+ *      or the watcher says the log grew.
+ */
+#define _GNU_SOURCE
+#include "engine/engine_int.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/tz.h"
+#include "common/uuid.h"
+#include "common/xalloc.h"
+#include "domain/task.h"
+
+#define FLUSH_EVERY_US 1000000
+#define STATUS_EVERY_US 2000000
+#define LOG_POLL_US 1000000 /* read the log at least this often, woken or not */
+#define IDLE_WAIT_MS 1000
+#define LOG_BATCH 1000
+#define LAG_RING 8192
+#define SNAP_KEY_MAX 256
+
+struct engine {
+	struct engine_options opt;
+	char owner[128];
+	char *price_api;
+	struct store *store;
+	struct clock *clock;
+	struct fetcher *fetcher;
+	struct netguard *guard;
+
+	pthread_t loop_thread, watch_thread;
+	bool started;
+	atomic_bool stop;
+	atomic_bool log_grew; /* set by the watcher */
+
+	/* loop state */
+	bool leader;
+	int64_t lease_next_us; /* monotonic */
+	int64_t log_pos;       /* last global position applied */
+	int64_t log_read_us;   /* monotonic time of the last read */
+	struct runner **runners; /* sorted by id (bsearch) */
+	size_t nrunners, cap;
+	struct runner **heap;
+	size_t nheap, heap_cap;
+	uint64_t seq;
+	int64_t flush_us, status_us;
+	json_t *soft_pending; /* key -> doc (null: delete) */
+	struct fetch_ctx *ctxs; /* fetches in flight */
+	int64_t lags[LAG_RING];
+	size_t nlags;
+
+	/* status, read by other threads */
+	pthread_mutex_t slock;
+	struct engine_status st;
+};
+
+/* ---- small things ------------------------------------------------------- */
+
+struct clock *engine_clock(struct engine *en)
+{
+	return en->clock;
+}
+
+const struct engine_options *engine_opts(struct engine *en)
+{
+	return &en->opt;
+}
+
+static int64_t now_us(struct engine *en)
+{
+	return clock_wall_us(en->clock);
+}
+
+static void count(struct engine *en, long *field, long n)
+{
+	pthread_mutex_lock(&en->slock);
+	*field += n;
+	pthread_mutex_unlock(&en->slock);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void status_publish(struct engine *en, bool write)
+{
+	long in_flight = 0, active = 0;
+	for (size_t i = 0; i < en->nrunners; i++) {
+		in_flight += en->runners[i]->in_check;
+		active += en->runners[i]->active;
+	}
+	size_t n = en->nlags < LAG_RING ? en->nlags : LAG_RING;
+	int64_t p50 = 0, p99 = 0;
+	if (n) {
+		int64_t *copy = xmalloc(n * sizeof(*copy));
+		memcpy(copy, en->lags, n * sizeof(*copy));
+		qsort(copy, n, sizeof(*copy), cmp_i64);
+		p50 = copy[n / 2];
+		p99 = copy[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+		free(copy);
+	}
+	struct fetch_stats fs;
+	fetcher_stats(en->fetcher, &fs);
+	pthread_mutex_lock(&en->slock);
+	en->st.leader = en->leader;
+	en->st.tasks = (long)en->nrunners;
+	en->st.active = active;
+	en->st.in_flight = in_flight;
+	en->st.fetches = (long)fs.completed;
+	en->st.lag_p50_us = p50;
+	en->st.lag_p99_us = p99;
+	struct engine_status st = en->st;
+	pthread_mutex_unlock(&en->slock);
+	if (!write || !en->leader)
+		return;
+	char at[CLOCK_ISO_MAX];
+	clock_format_utc(now_us(en), at);
+	json_t *doc = json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner",
+				en->owner, "pid", (int)getpid(), "at", at, "tasks", (int)st.tasks,
+				"active", (int)st.active, "in_flight", (int)st.in_flight, "checks",
+				(int)st.checks, "failures", (int)st.failures, "events",
+				(int)st.events, "fetches", (int)st.fetches, "lag_p50_ms",
+				(double)st.lag_p50_us / 1000.0, "lag_p99_ms",
+				(double)st.lag_p99_us / 1000.0);
+	json_object_set_new(en->soft_pending, ENGINE_STATUS_KEY, doc);
+}
+
+void engine_status(struct engine *en, struct engine_status *st)
+{
+	pthread_mutex_lock(&en->slock);
+	*st = en->st;
+	pthread_mutex_unlock(&en->slock);
+}
+
+/* ---- the timer heap: min on (fire_us, seq) -------------------------------- */
+
+static bool heap_less(const struct runner *a, const struct runner *b)
+{
+	return a->fire_us < b->fire_us || (a->fire_us == b->fire_us && a->seq < b->seq);
+}
+
+static void heap_swap(struct engine *en, size_t i, size_t j)
+{
+	struct runner *t = en->heap[i];
+	en->heap[i] = en->heap[j];
+	en->heap[j] = t;
+	en->heap[i]->heap_i = i;
+	en->heap[j]->heap_i = j;
+}
+
+static void heap_up(struct engine *en, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!heap_less(en->heap[i], en->heap[p]))
+			break;
+		heap_swap(en, i, p);
+		i = p;
+	}
+}
+
+static void heap_down(struct engine *en, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < en->nheap && heap_less(en->heap[l], en->heap[m]))
+			m = l;
+		if (r < en->nheap && heap_less(en->heap[r], en->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(en, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct engine *en, struct runner *r)
+{
+	if (r->heap_i == SIZE_MAX)
+		return;
+	size_t i = r->heap_i;
+	en->nheap--;
+	if (i != en->nheap) {
+		en->heap[i] = en->heap[en->nheap];
+		en->heap[i]->heap_i = i;
+		heap_down(en, i);
+		heap_up(en, i);
+	}
+	r->heap_i = SIZE_MAX;
+}
+
+/* Put r on the heap to fire at `fire_us` for slot `due_us` (due_us 0:
+ * take it off). */
+static void timer_set(struct engine *en, struct runner *r, int64_t due_us, int64_t fire_us)
+{
+	heap_remove(en, r);
+	r->due_us = due_us;
+	r->fire_us = fire_us;
+	if (!due_us)
+		return;
+	r->seq = ++en->seq;
+	if (en->nheap == en->heap_cap) {
+		en->heap_cap = en->heap_cap ? en->heap_cap * 2 : 64;
+		en->heap = xrealloc(en->heap, en->heap_cap * sizeof(*en->heap));
+	}
+	en->heap[en->nheap] = r;
+	r->heap_i = en->nheap++;
+	heap_up(en, r->heap_i);
+}
+
+/* Plan r's next slot from its last one (the durable-timer rule of
+ * schedule_first_due) and put it on the heap; paused tasks get none. */
+static void plan_next(struct engine *en, struct runner *r)
+{
+	if (!r->active || !r->has_sched) {
+		timer_set(en, r, 0, 0);
+		return;
+	}
+	struct schedule_plan plan;
+	struct err e = {0};
+	int rc = schedule_first_due(&r->sched, r->created_us, r->last_slot_us, now_us(en), &plan,
+				    &e);
+	if (rc != ERR_OK) {
+		log_debug("engine: task %s has nothing left to run: %s", r->id, err_msg(&e));
+		timer_set(en, r, 0, 0);
+		return;
+	}
+	r->catch_up = plan.catch_up;
+	r->missed = plan.missed;
+	if (plan.missed)
+		log_info("engine: task %s missed %lld run(s) while no engine ran it; %s", r->id,
+			 (long long)plan.missed, plan.catch_up ? "one catch-up run now" : "skipped");
+	timer_set(en, r, plan.due_us, plan.due_us + r->jitter_us);
+}
+
+/* ---- the task table --------------------------------------------------------- */
+
+static int runner_cmp(const void *key, const void *elem)
+{
+	return strcmp((const char *)key, (*(struct runner *const *)elem)->id);
+}
+
+static struct runner *find_runner(struct engine *en, const char *id)
+{
+	if (!en->nrunners)
+		return NULL;
+	struct runner **p =
+		bsearch(id, en->runners, en->nrunners, sizeof(*en->runners), runner_cmp);
+	return p ? *p : NULL;
+}
+
+static void urls_free(struct runner *r)
+{
+	for (size_t i = 0; i < r->nurls; i++) {
+		free(r->urls[i].url);
+		free(r->urls[i].etag);
+		free(r->urls[i].last_modified);
+	}
+	free(r->urls);
+	r->urls = NULL;
+	r->nurls = 0;
+}
+
+static void check_reset(struct runner *r)
+{
+	r->in_check = false;
+	r->pending = 0;
+	r->failed = false;
+	r->fail_reason[0] = 0;
+	r->fail_kind = NULL;
+	free(r->fail_url);
+	r->fail_url = NULL;
+	r->fail_status = 0;
+	json_decref(r->work);
+	r->work = NULL;
+}
+
+static void runner_free(struct runner *r)
+{
+	if (!r)
+		return;
+	check_reset(r);
+	json_decref(r->config);
+	free(r->description);
+	free(r->user_id);
+	urls_free(r);
+	json_decref(r->mon);
+	free(r);
+}
+
+static void remove_runner(struct engine *en, struct runner *r)
+{
+	heap_remove(en, r);
+	struct runner **p =
+		bsearch(r->id, en->runners, en->nrunners, sizeof(*en->runners), runner_cmp);
+	if (p) {
+		size_t i = (size_t)(p - en->runners);
+		memmove(en->runners + i, en->runners + i + 1,
+			(en->nrunners - i - 1) * sizeof(*en->runners));
+		en->nrunners--;
+	}
+	runner_free(r);
+}
+
+static void drop_all(struct engine *en)
+{
+	while (en->nrunners)
+		remove_runner(en, en->runners[en->nrunners - 1]);
+}
+
+static void bookkeeping_key(const struct runner *r, char *out, size_t size)
+{
+	snprintf(out, size, "engine/%s", r->stream);
+}
+
+/* Apply the bookkeeping document of a task (soft state) to r. */
+static void runner_load_soft(struct runner *r, const json_t *soft)
+{
+	if (!soft)
+		return;
+	r->last_slot_us = json_get_int(soft, "last_slot_us", 0);
+	r->last_check_us = json_get_int(soft, "last_check_us", 0);
+	r->failures = (int)json_get_int(soft, "failures", 0);
+	json_t *mon = json_object_get(soft, "monitor");
+	if (json_is_object(mon)) {
+		json_decref(r->mon);
+		r->mon = json_deep_copy(mon);
+	}
+	json_t *urls = json_object_get(soft, "urls");
+	for (size_t i = 0; i < r->nurls; i++) {
+		json_t *u = json_object_get(urls, r->urls[i].url);
+		if (!json_is_object(u))
+			continue;
+		const char *etag = json_get_str(u, "etag");
+		const char *lm = json_get_str(u, "last_modified");
+		const char *h = json_get_str(u, "hash");
+		r->urls[i].etag = etag ? xstrdup(etag) : NULL;
+		r->urls[i].last_modified = lm ? xstrdup(lm) : NULL;
+		if (h && strlen(h) == DIFF_HASH_HEX_LEN)
+			memcpy(r->urls[i].hash, h, DIFF_HASH_HEX_LEN + 1);
+		r->urls[i].snaps = (uint32_t)json_get_int(u, "snaps", 0);
+	}
+}
+
+/* The slot of the last scheduled run recorded in the task's events (the
+ * slot_us of the engine's metadata), for when soft state is gone. */
+static int64_t last_slot_from_log(struct engine *en, const char *stream)
+{
+	struct store_event_list l = {0};
+	struct err e = {0};
+	int64_t slot = 0;
+	if (store_read_stream(en->store, stream, 0, true, 50, &l, &e) == ERR_OK) {
+		for (size_t i = 0; i < l.count && !slot; i++)
+			slot = json_get_int(l.items[i].metadata, "slot_us", 0);
+	}
+	store_event_list_cleanup(&l);
+	free(l.items);
+	return slot;
+}
+
+/* Build a runner from a task state document; NULL when the state is not a
+ * runnable task (deleted, unknown type).  `soft` is its bookkeeping (may be
+ * NULL: read from the store). */
+static struct runner *runner_from_state(struct engine *en, const json_t *state,
+					const json_t *soft)
+{
+	const char *id = json_get_str(state, "task_id");
+	const char *type = json_get_str(state, "task_type");
+	int t;
+	if (!id || !type || strlen(id) >= 58 || task_state_is_deleted(state) ||
+	    task_type_parse(type, &t, NULL) != ERR_OK)
+		return NULL;
+	struct runner *r = xcalloc(1, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	task_stream_name(id, r->stream, sizeof(r->stream));
+	r->type = t;
+	json_t *cfg = json_object_get(state, "config");
+	r->config = json_is_object(cfg) ? json_deep_copy(cfg) : json_object();
+	r->description = xstrdup(json_get_str(state, "description") ?: "");
+	r->user_id = xstrdup(json_get_str(state, "user_id") ?: "default");
+	r->version = json_get_int(state, "version", 0);
+	const char *status = task_state_status(state);
+	r->active = status && strcmp(status, "active") == 0;
+	r->heap_i = SIZE_MAX;
+	r->mon = json_object();
+	const char *since = json_get_str(state, "config_since");
+	if (!since)
+		since = json_get_str(state, "created_at");
+	if (!since || clock_parse_iso(since, &r->created_us) != 0)
+		r->created_us = now_us(en);
+
+	struct err e = {0};
+	const struct tz *zone = NULL;
+	if (tz_load(schedule_zone_name(r->config), &zone, &e) != ERR_OK) {
+		log_warn("engine: task %s: %s; using UTC", r->id, err_msg(&e));
+		zone = tz_utc();
+	}
+	if (schedule_from_config(r->type, r->config, zone, &r->sched, &e) == ERR_OK) {
+		r->has_sched = true;
+		r->jitter_us = schedule_jitter_us(&r->sched, r->id);
+	} else {
+		log_warn("engine: task %s cannot be scheduled: %s", r->id, err_msg(&e));
+	}
+
+	json_t *urls = monitor_urls(r->type, r->config, &en->opt);
+	r->nurls = json_array_size(urls);
+	r->urls = xcalloc(r->nurls ? r->nurls : 1, sizeof(*r->urls));
+	for (size_t i = 0; i < r->nurls; i++)
+		r->urls[i].url = xstrdup(json_string_value(json_array_get(urls, i)) ?: "");
+	json_decref(urls);
+
+	json_t *own = NULL;
+	if (!soft) {
+		char key[SNAP_KEY_MAX];
+		bookkeeping_key(r, key, sizeof(key));
+		json_t *p = json_object_get(en->soft_pending, key);
+		if (p)
+			own = json_is_null(p) ? NULL : json_incref(p);
+		else if (store_soft_get(en->store, key, &own, &e) != ERR_OK)
+			own = NULL;
+		soft = own;
+	}
+	runner_load_soft(r, soft);
+	json_decref(own);
+	if (!soft && r->type == TASK_SCHEDULE)
+		r->last_slot_us = last_slot_from_log(en, r->stream);
+	return r;
+}
+
+static void add_runner(struct engine *en, struct runner *r)
+{
+	size_t lo = 0, hi = en->nrunners;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(en->runners[mid]->id, r->id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (en->nrunners == en->cap) {
+		en->cap = en->cap ? en->cap * 2 : 64;
+		en->runners = xrealloc(en->runners, en->cap * sizeof(*en->runners));
+	}
+	memmove(en->runners + lo + 1, en->runners + lo, (en->nrunners - lo) * sizeof(*en->runners));
+	en->runners[lo] = r;
+	en->nrunners++;
+	plan_next(en, r);
+}
+
+/* ---- soft state --------------------------------------------------------------- */
+
+static void soft_key_url(const struct runner *r, size_t i, char *out, size_t size)
+{
+	char h[DIFF_HASH_HEX_LEN + 1];
+	const char *u = r->urls[i].url;
+	diff_hash(u, strlen(u), h);
+	snprintf(out, size, "snap/%s/%.16s", r->stream, h);
+}
+
+json_t *engine_snapshot_load(struct engine *en, struct runner *r, size_t i)
+{
+	if (i >= r->nurls || r->urls[i].snaps == 0)
+		return NULL;
+	char base[SNAP_KEY_MAX], key[SNAP_KEY_MAX + 16];
+	soft_key_url(r, i, base, sizeof(base));
+	unsigned n = (unsigned)en->opt.snapshots_kept;
+	snprintf(key, sizeof(key), "%s/%u", base, (r->urls[i].snaps - 1) % n);
+	json_t *p = json_object_get(en->soft_pending, key);
+	if (p)
+		return json_is_null(p) ? NULL : json_incref(p);
+	json_t *doc = NULL;
+	struct err e = {0};
+	if (store_soft_get(en->store, key, &doc, &e) != ERR_OK)
+		return NULL;
+	return doc;
+}
+
+void engine_snapshot_save(struct engine *en, struct runner *r, size_t i, const char *text,
+			  int64_t at_us)
+{
+	if (i >= r->nurls)
+		return;
+	char base[SNAP_KEY_MAX], key[SNAP_KEY_MAX + 16], at[CLOCK_ISO_MAX];
+	soft_key_url(r, i, base, sizeof(base));
+	unsigned n = (unsigned)en->opt.snapshots_kept;
+	snprintf(key, sizeof(key), "%s/%u", base, r->urls[i].snaps % n);
+	clock_format_utc(at_us, at);
+	json_object_set_new(en->soft_pending, key,
+			    json_pack("{s:s,s:s,s:s,s:o}", "url", r->urls[i].url, "at", at, "hash",
+				      r->urls[i].hash, "text", json_string_lossy(text)));
+	r->urls[i].snaps++;
+	r->dirty = true;
+}
+
+/* r's bookkeeping into the pending batch. */
+static void save_runner(struct engine *en, struct runner *r)
+{
+	json_t *urls = json_object();
+	for (size_t i = 0; i < r->nurls; i++) {
+		json_t *u = json_object();
+		if (r->urls[i].etag)
+			json_object_set_new(u, "etag", json_string_lossy(r->urls[i].etag));
+		if (r->urls[i].last_modified)
+			json_object_set_new(u, "last_modified",
+					    json_string_lossy(r->urls[i].last_modified));
+		if (r->urls[i].hash[0])
+			json_object_set_new(u, "hash", json_string(r->urls[i].hash));
+		json_object_set_new(u, "snaps", json_integer(r->urls[i].snaps));
+		json_object_set_new(urls, r->urls[i].url, u);
+	}
+	char at[CLOCK_ISO_MAX] = "";
+	if (r->last_check_us)
+		clock_format_utc(r->last_check_us, at);
+	json_t *doc = json_pack("{s:I,s:I,s:s?,s:i,s:O,s:o}", "last_slot_us",
+				(json_int_t)r->last_slot_us, "last_check_us",
+				(json_int_t)r->last_check_us, "last_check", at[0] ? at : NULL,
+				"failures", r->failures, "monitor", r->mon, "urls", urls);
+	char key[SNAP_KEY_MAX];
+	bookkeeping_key(r, key, sizeof(key));
+	json_object_set_new(en->soft_pending, key, doc);
+	r->dirty = false;
+}
+
+static void flush_soft(struct engine *en)
+{
+	for (size_t i = 0; i < en->nrunners; i++)
+		if (en->runners[i]->dirty)
+			save_runner(en, en->runners[i]);
+	size_t n = json_object_size(en->soft_pending);
+	if (!n)
+		return;
+	struct store_soft_item *items = xcalloc(n, sizeof(*items));
+	size_t k = 0;
+	const char *key;
+	json_t *doc;
+	json_object_foreach(en->soft_pending, key, doc) {
+		items[k].key = key;
+		items[k].doc = json_is_null(doc) ? NULL : doc;
+		k++;
+	}
+	struct err e = {0};
+	if (store_soft_put(en->store, items, k, &e) != ERR_OK)
+		log_warn("engine: cannot save check bookkeeping (%s); kept for the next try",
+			 err_msg(&e));
+	else
+		json_object_clear(en->soft_pending);
+	free(items);
+}
+
+void engine_save_now(struct engine *en, struct runner *r)
+{
+	save_runner(en, r);
+	flush_soft(en);
+}
+
+/* Forget every soft document of a deleted task. */
+static void soft_forget(struct engine *en, struct runner *r)
+{
+	char key[SNAP_KEY_MAX], base[SNAP_KEY_MAX], k2[SNAP_KEY_MAX + 16];
+	bookkeeping_key(r, key, sizeof(key));
+	json_object_set_new(en->soft_pending, key, json_null());
+	for (size_t i = 0; i < r->nurls; i++) {
+		soft_key_url(r, i, base, sizeof(base));
+		for (int j = 0; j < en->opt.snapshots_kept; j++) {
+			snprintf(k2, sizeof(k2), "%s/%d", base, j);
+			json_object_set_new(en->soft_pending, k2, json_null());
+		}
+	}
+}
+
+/* ---- emitting events ---------------------------------------------------------- */
+
+/* A UUID (version 8, RFC 9562) that is a function of its inputs, so one
+ * slot of one task gets the same event id on every run and every node. */
+static void slot_event_id(const char *task_id, const char *type, int64_t slot_us,
+			  const char *disc, char out[UUID_STR_LEN + 1])
+{
+	char *in = xasprintf("%s|%s|%lld|%s", task_id, type, (long long)slot_us, disc ? disc : "");
+	char hex[DIFF_HASH_HEX_LEN + 1];
+	diff_hash(in, strlen(in), hex);
+	free(in);
+	/* 32 hex digits of the hash; version 8 and the RFC 9562 variant. */
+	hex[12] = '8';
+	static const char variant[] = "89ab";
+	char *end;
+	char one[2] = {hex[16], 0};
+	hex[16] = variant[strtoul(one, &end, 16) & 3];
+	snprintf(out, UUID_STR_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+		 hex + 16, hex + 20);
+}
+
+/* Fold a task's stream: its current state (NULL when it has none). */
+static json_t *fold_stream(struct engine *en, const char *stream)
+{
+	struct store_event_list l = {0};
+	struct err e = {0};
+	json_t *state = NULL;
+	if (store_read_stream(en->store, stream, 1, false, 0, &l, &e) == ERR_OK) {
+		for (size_t i = 0; i < l.count; i++) {
+			char at[CLOCK_ISO_MAX];
+			clock_format_utc(l.items[i].recorded_at_us, at);
+			json_t *next = task_fold(state, l.items[i].type, l.items[i].data,
+						 l.items[i].version, at, &e);
+			json_decref(state);
+			state = next;
+			if (!state)
+				break;
+		}
+	}
+	store_event_list_cleanup(&l);
+	free(l.items);
+	return state;
+}
+
+/* Append one event as the engine, with r->version as the expected version;
+ * on a conflict re-read the task and retry only while it is still active. */
+static int append_checked(struct engine *en, struct runner *r, struct store_new_event *ev)
+{
+	for (int attempt = 0; attempt < 5; attempt++) {
+		struct store_append_result res;
+		struct err e = {0};
+		int rc = store_append(en->store, r->stream, r->version, ev, 1, &res, &e);
+		if (rc == ERR_OK) {
+			if (res.duplicate)
+				log_info("engine: %s of task %s for this slot was already recorded",
+					 ev->type, r->id);
+			else
+				count(en, &en->st.events, 1);
+			if (res.version > r->version)
+				r->version = res.version;
+			return ERR_OK;
+		}
+		if (rc != ERR_CONFLICT) {
+			log_warn("engine: cannot record %s for task %s: %s", ev->type, r->id,
+				 err_msg(&e));
+			return rc;
+		}
+		/* Someone wrote to the task meanwhile (a pause, a delivery
+		 * outcome, another node): may it still record? */
+		json_t *state = fold_stream(en, r->stream);
+		const char *status = state ? task_state_status(state) : NULL;
+		bool live = status && strcmp(status, "active") == 0;
+		if (state)
+			r->version = json_get_int(state, "version", r->version);
+		json_decref(state);
+		if (!live) {
+			log_info("engine: task %s was paused or deleted during its check; %s dropped",
+				 r->id, ev->type);
+			return ERR_STATE;
+		}
+	}
+	return ERR_CONFLICT;
+}
+
+static json_t *engine_metadata(struct engine *en, const struct runner *r)
+{
+	json_t *m = json_pack("{s:s,s:s}", "principal", "engine", "engine", en->owner);
+	if (r->slot_us)
+		json_object_set_new(m, "slot_us", json_integer(r->slot_us));
+	return m;
+}
+
+int engine_emit(struct engine *en, struct runner *r, const char *type, json_t *data,
+		const char *disc)
+{
+	json_t *d = json_deep_copy(data);
+	json_object_set_new(d, "description", json_string(r->description));
+	json_object_set_new(d, "user_id", json_string(r->user_id));
+	json_object_set_new(d, "task_type", json_string(task_type_name(r->type)));
+	json_t *notification = json_object_get(r->config, "notification");
+	if (notification && !json_object_get(d, "notification"))
+		json_object_set(d, "notification", notification);
+	json_t *meta = engine_metadata(en, r);
+	struct store_new_event ev = {.event_id = "", .type = type, .data = d, .metadata = meta};
+	if (r->slot_us)
+		slot_event_id(r->id, type, r->slot_us, disc, ev.event_id);
+	int rc = append_checked(en, r, &ev);
+	json_decref(d);
+	json_decref(meta);
+	return rc;
+}
+
+void engine_check_fail(struct runner *r, const char *kind, const char *url, long status,
+		       const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->fail_reason, sizeof(r->fail_reason), fmt, ap);
+	va_end(ap);
+	r->fail_kind = kind;
+	r->fail_url = url ? xstrdup(url) : NULL;
+	r->fail_status = status;
+}
+
+/* ---- checks ------------------------------------------------------------------------ */
+
+static void record_lag(struct engine *en, int64_t lag)
+{
+	en->lags[en->nlags % LAG_RING] = lag < 0 ? 0 : lag;
+	en->nlags++;
+}
+
+/* Start a check of r for `slot_us` (0: run_task_now, outside the schedule). */
+static void start_check(struct engine *en, struct runner *r, int64_t slot_us)
+{
+	const struct monitor_ops *m = monitor_table[r->type];
+	int64_t now = now_us(en);
+	check_reset(r);
+	r->in_check = true;
+	r->slot_us = slot_us;
+	r->last_check_us = now;
+	r->dirty = true;
+	if (slot_us) {
+		record_lag(en, now - r->fire_us);
+		r->last_slot_us = slot_us;
+		/* The next slot counts from this one, so a slow check does not
+		 * shift the schedule. */
+		plan_next(en, r);
+	}
+	m->start(en, r);
+	engine_check_maybe_done(en, r);
+}
+
+static void auto_pause(struct engine *en, struct runner *r, int max)
+{
+	char why[ENGINE_FAIL_MAX + 100];
+	snprintf(why, sizeof(why), "paused after %d failed checks in a row; the last: %s",
+		 r->failures, r->fail_reason);
+	json_t *p = json_pack("{s:s,s:s,s:b}", "task_id", r->id, "reason", why, "automatic", 1);
+	json_t *meta = engine_metadata(en, r);
+	struct store_new_event ev = {.event_id = "", .type = TASK_EV_PAUSED, .data = p,
+				     .metadata = meta};
+	if (append_checked(en, r, &ev) == ERR_OK) {
+		log_warn("engine: task %s %s", r->id, why);
+		r->active = false;
+		r->gen++;
+		timer_set(en, r, 0, 0);
+	}
+	(void)max;
+	json_decref(p);
+	json_decref(meta);
+}
+
+static void check_failed(struct engine *en, struct runner *r)
+{
+	r->failures++;
+	count(en, &en->st.failures, 1);
+	int max = (int)json_get_int(r->config, "max_failures", en->opt.max_failures);
+	if (max < 1)
+		max = en->opt.max_failures;
+	json_t *data = json_pack("{s:s,s:s,s:s,s:i,s:i}", "task_id", r->id, "error",
+				 r->fail_reason[0] ? r->fail_reason : "the check failed", "failure",
+				 r->fail_kind ? r->fail_kind : "other", "consecutive_failures",
+				 r->failures, "max_failures", max);
+	if (r->fail_url)
+		json_object_set_new(data, "url", json_string_lossy(r->fail_url));
+	if (r->fail_status)
+		json_object_set_new(data, "status_code", json_integer(r->fail_status));
+	int rc = engine_emit(en, r, "task_check_failed", data, NULL);
+	json_decref(data);
+	if (rc != ERR_OK)
+		return;
+	if (r->failures >= max && r->active) {
+		auto_pause(en, r, max);
+		return;
+	}
+	/* Back off: try again before the next slot when that is far away, a
+	 * little later each time (1, 2, 4, ... minutes by default). */
+	if (r->type == TASK_SCHEDULE || !r->active || !r->due_us)
+		return;
+	int shift = r->failures - 1 < 10 ? r->failures - 1 : 10;
+	int64_t retry = now_us(en) + ((int64_t)en->opt.retry_base_ms * 1000 << shift);
+	if (retry < r->due_us)
+		timer_set(en, r, r->due_us, retry);
+}
+
+void engine_check_maybe_done(struct engine *en, struct runner *r)
+{
+	if (!r->in_check || r->pending > 0)
+		return;
+	const struct monitor_ops *m = monitor_table[r->type];
+	if (m->finish)
+		m->finish(en, r);
+	count(en, &en->st.checks, 1);
+	if (r->failed) {
+		check_failed(en, r);
+	} else if (r->failures) {
+		r->failures = 0;
+	}
+	r->dirty = true;
+	check_reset(r);
+}
+
+/* ---- fetches ----------------------------------------------------------------------- */
+
+/* One fetch in flight, on the engine's list so that a deleted task's
+ * fetches can be cancelled and none leaks when the engine stops. */
+struct fetch_ctx {
+	struct engine *en;
+	struct fetch_ctx *prev, *next;
+	uint64_t fetch_id;
+	char id[64];
+	unsigned gen;
+	size_t tag;
+	engine_fetch_fn cb;
+};
+
+static void ctx_unlink(struct engine *en, struct fetch_ctx *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		en->ctxs = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+static void on_fetched(struct fetch_result *res, void *ud)
+{
+	struct fetch_ctx *c = ud;
+	struct engine *en = c->en;
+	ctx_unlink(en, c);
+	struct runner *r = find_runner(en, c->id);
+	if (r && r->gen == c->gen && r->in_check) {
+		r->pending--;
+		c->cb(en, r, c->tag, res);
+		engine_check_maybe_done(en, r);
+	}
+	free(c);
+}
+
+void engine_fetch(struct engine *en, struct runner *r, size_t tag, const char *url,
+		  bool conditional, bool trusted, engine_fetch_fn cb)
+{
+	struct fetch_ctx *c = xcalloc(1, sizeof(*c));
+	c->en = en;
+	snprintf(c->id, sizeof(c->id), "%s", r->id);
+	c->gen = r->gen;
+	c->tag = tag;
+	c->cb = cb;
+	struct fetch_request rq = {.url = url, .trusted = trusted};
+	if (conditional && tag < r->nurls) {
+		rq.etag = r->urls[tag].etag;
+		rq.last_modified = r->urls[tag].last_modified;
+	}
+	r->pending++;
+	c->next = en->ctxs;
+	if (en->ctxs)
+		en->ctxs->prev = c;
+	en->ctxs = c;
+	c->fetch_id = fetcher_submit(en->fetcher, &rq, on_fetched, c); /* calls back later */
+}
+
+/* Drop r's check in flight: its fetches are cancelled, and a result being
+ * delivered right now is ignored (gen changed). */
+static void cancel_fetches(struct engine *en, struct runner *r)
+{
+	r->gen++;
+	check_reset(r);
+	for (struct fetch_ctx *c = en->ctxs, *next; c; c = next) {
+		next = c->next;
+		if (strcmp(c->id, r->id) == 0 && fetcher_cancel(en->fetcher, c->fetch_id) == ERR_OK) {
+			ctx_unlink(en, c);
+			free(c);
+		}
+	}
+}
+
+/* ---- following the log ----------------------------------------------------------------- */
+
+static void runner_replace(struct engine *en, struct runner *old, int64_t since_us)
+{
+	json_t *state = fold_stream(en, old->stream);
+	if (state && since_us) {
+		char at[CLOCK_ISO_MAX];
+		clock_format_utc(since_us, at);
+		json_object_set_new(state, "config_since", json_string(at));
+	}
+	/* Keep what the engine learnt (hashes, metric state) through a save. */
+	save_runner(en, old);
+	struct runner *nr = state ? runner_from_state(en, state, NULL) : NULL;
+	json_decref(state);
+	if (nr) {
+		nr->last_slot_us = old->last_slot_us;
+		nr->last_check_us = old->last_check_us;
+	}
+	cancel_fetches(en, old);
+	remove_runner(en, old);
+	if (nr)
+		add_runner(en, nr);
+}
+
+static void apply_event(struct engine *en, const struct store_event *ev)
+{
+	const char *id = task_id_of_stream(ev->stream);
+	if (!id)
+		return;
+	struct runner *r = find_runner(en, id);
+	if (r && ev->version <= r->version)
+		return; /* known already (our own append, or in the loaded state) */
+	const char *t = ev->type;
+	if (strcmp(t, TASK_EV_CREATED) == 0) {
+		if (r)
+			return;
+		char at[CLOCK_ISO_MAX];
+		clock_format_utc(ev->recorded_at_us, at);
+		struct err e = {0};
+		json_t *state = task_fold(NULL, t, ev->data, ev->version, at, &e);
+		struct runner *nr = state ? runner_from_state(en, state, NULL) : NULL;
+		json_decref(state);
+		if (nr) {
+			log_info("engine: new task %s (%s)", nr->id, task_type_name(nr->type));
+			add_runner(en, nr);
+		}
+		return;
+	}
+	if (!r)
+		return;
+	r->version = ev->version;
+	if (strcmp(t, TASK_EV_DELETED) == 0) {
+		log_info("engine: task %s deleted", r->id);
+		soft_forget(en, r);
+		cancel_fetches(en, r);
+		remove_runner(en, r);
+	} else if (strcmp(t, TASK_EV_PAUSED) == 0) {
+		r->active = false;
+		cancel_fetches(en, r); /* a check in flight may not emit */
+		timer_set(en, r, 0, 0);
+	} else if (strcmp(t, TASK_EV_RESUMED) == 0) {
+		if (!r->active) { /* one loop per task, however often it is resumed */
+			r->active = true;
+			r->failures = 0;
+			r->dirty = true;
+			plan_next(en, r);
+		}
+	} else if (strcmp(t, TASK_EV_UPDATED) == 0) {
+		/* The config may have changed everything (URLs, schedule). */
+		bool cfg = json_object_get(json_object_get(ev->data, "changes"), "config") != NULL;
+		runner_replace(en, r, cfg ? ev->recorded_at_us : 0);
+	} else if (strcmp(t, TASK_EV_RUN_REQUESTED) == 0) {
+		if (r->active && !r->in_check)
+			start_check(en, r, 0);
+	}
+}
+
+static void read_log(struct engine *en)
+{
+	struct store_filter f = {.stream_prefix = TASK_STREAM_PREFIX};
+	struct err e = {0};
+	/* The head before reading: every event up to it is in what we read, so
+	 * a filtered read need not scan the non-task events again. */
+	int64_t head = 0;
+	if (store_head(en->store, &head, &e) != ERR_OK) {
+		log_warn("engine: reading the log: %s", err_msg(&e));
+		return;
+	}
+	while (en->log_pos < head) {
+		struct store_event_list l = {0};
+		if (store_read_all(en->store, en->log_pos, false, LOG_BATCH, &f, &l, &e) != ERR_OK) {
+			log_warn("engine: reading the log: %s", err_msg(&e));
+			free(l.items);
+			return;
+		}
+		for (size_t i = 0; i < l.count; i++) {
+			if (en->leader)
+				apply_event(en, &l.items[i]);
+			en->log_pos = l.items[i].position;
+		}
+		size_t n = l.count;
+		store_event_list_cleanup(&l);
+		free(l.items);
+		if (n < LOG_BATCH)
+			break;
+	}
+	if (head > en->log_pos)
+		en->log_pos = head;
+}
+
+/* Wakes the loop when the log grows (appends of this process at once, of
+ * others within the store's polling interval). */
+static void *watch_main(void *arg)
+{
+	struct engine *en = arg;
+	int64_t seen = 0;
+	struct err e = {0};
+	if (store_head(en->store, &seen, &e) != ERR_OK)
+		seen = 0;
+	while (!atomic_load(&en->stop)) {
+		int rc = store_wait(en->store, seen, 250, &e);
+		if (rc == ERR_OK) {
+			int64_t head = seen;
+			if (store_head(en->store, &head, &e) == ERR_OK && head > seen) {
+				seen = head;
+				atomic_store(&en->log_grew, true);
+				fetcher_wakeup(en->fetcher);
+			}
+		} else if (rc != ERR_TIMEOUT) {
+			log_warn("engine: following the log: %s", err_msg(&e));
+			usleep(200 * 1000);
+		}
+	}
+	return NULL;
+}
+
+/* ---- the lease ------------------------------------------------------------------------------ */
+
+static void load_tasks(struct engine *en)
+{
+	json_t *docs = NULL, *soft = NULL;
+	struct err e = {0};
+	/* Head first: any event after it is read and applied later. */
+	int64_t head = 0;
+	if (store_head(en->store, &head, &e) != ERR_OK ||
+	    store_proj_list(en->store, "tasks", &docs, &e) != ERR_OK) {
+		log_warn("engine: cannot load tasks: %s", err_msg(&e));
+		return;
+	}
+	if (store_soft_list(en->store, "engine/" TASK_STREAM_PREFIX, &soft, &e) != ERR_OK) {
+		log_warn("engine: cannot load check bookkeeping (%s); every task is checked anew",
+			 err_msg(&e));
+		soft = json_object();
+	}
+	const char *key;
+	json_t *state;
+	json_object_foreach(docs, key, state) {
+		char sk[SNAP_KEY_MAX];
+		snprintf(sk, sizeof(sk), "engine/%s", key);
+		struct runner *r = runner_from_state(en, state, json_object_get(soft, sk));
+		if (!r)
+			continue;
+		if (find_runner(en, r->id)) {
+			runner_free(r);
+			continue;
+		}
+		add_runner(en, r);
+	}
+	json_decref(docs);
+	json_decref(soft);
+	en->log_pos = head;
+	log_info("engine: running %zu tasks", en->nrunners);
+}
+
+static void lease_tick(struct engine *en)
+{
+	int64_t now = clock_mono_us(en->clock);
+	if (now < en->lease_next_us)
+		return;
+	struct store_lease l = {0};
+	struct err e = {0};
+	int rc = store_lease_acquire(en->store, ENGINE_LEASE_NAME, en->owner, en->opt.lease_ttl_ms,
+				     &l, &e);
+	bool held = rc == ERR_OK && l.held;
+	if (rc != ERR_OK)
+		log_warn("engine: lease: %s", err_msg(&e));
+	if (held && !en->leader) {
+		log_info("engine: %s took the lease; starting tasks", en->owner);
+		en->leader = true;
+		load_tasks(en);
+	} else if (!held && en->leader) {
+		log_warn("engine: lost the lease to %s; stopping tasks",
+			 l.holder[0] ? l.holder : "(unknown)");
+		flush_soft(en);
+		drop_all(en);
+		en->leader = false;
+	}
+	pthread_mutex_lock(&en->slock);
+	snprintf(en->st.holder, sizeof(en->st.holder), "%s", l.holder);
+	en->st.leader = en->leader;
+	pthread_mutex_unlock(&en->slock);
+	/* Renew at a third of the time to live; stand-bys look as often. */
+	en->lease_next_us = now + (int64_t)en->opt.lease_ttl_ms * 1000 / 3;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------------ */
+
+void engine_step(struct engine *en, int timeout_ms)
+{
+	lease_tick(en);
+	int64_t mono = clock_mono_us(en->clock);
+	if (atomic_exchange(&en->log_grew, false) || en->opt.manual ||
+	    mono - en->log_read_us >= LOG_POLL_US) {
+		en->log_read_us = mono;
+		read_log(en);
+	}
+	int64_t now = now_us(en);
+	size_t started = 0;
+	while (en->leader && en->nheap && en->heap[0]->fire_us <= now && started < 10000 &&
+	       !atomic_load(&en->stop)) {
+		struct runner *r = en->heap[0];
+		started++;
+		if (r->in_check) {
+			/* The previous check still runs: skip this slot rather
+			 * than doubling up. */
+			r->last_slot_us = r->due_us;
+			plan_next(en, r);
+			continue;
+		}
+		start_check(en, r, r->due_us);
+	}
+	if (mono - en->status_us >= STATUS_EVERY_US || en->opt.manual) {
+		en->status_us = mono;
+		status_publish(en, true);
+	}
+	if (mono - en->flush_us >= FLUSH_EVERY_US || en->opt.manual) {
+		en->flush_us = mono;
+		flush_soft(en);
+	}
+	int64_t wait_ms = timeout_ms;
+	if (started >= 10000)
+		wait_ms = 0;
+	if (en->leader && en->nheap && wait_ms > 0) {
+		int64_t until = (en->heap[0]->fire_us - now_us(en) + 999) / 1000;
+		if (until < wait_ms)
+			wait_ms = until < 0 ? 0 : until;
+	}
+	fetcher_poll(en->fetcher, (int)wait_ms);
+}
+
+size_t engine_pending(struct engine *en)
+{
+	return fetcher_pending(en->fetcher);
+}
+
+static void *loop_main(void *arg)
+{
+	struct engine *en = arg;
+	while (!atomic_load(&en->stop))
+		engine_step(en, IDLE_WAIT_MS);
+	for (size_t i = 0; i < en->nrunners; i++)
+		save_runner(en, en->runners[i]);
+	flush_soft(en);
+	return NULL;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------------------- */
+
+int engine_new(const struct engine_options *opt, struct engine **out, struct err *e)
+{
+	*out = NULL;
+	if (!opt || !opt->store)
+		return err_set(e, ERR_INVALID, "engine: no store given");
+	struct engine *en = xcalloc(1, sizeof(*en));
+	en->opt = *opt;
+	en->store = opt->store;
+	en->clock = opt->clock ? opt->clock : opt->store->clock;
+	if (!en->clock)
+		en->clock = clock_system();
+	if (en->opt.lease_ttl_ms <= 0)
+		en->opt.lease_ttl_ms = 30000;
+	if (en->opt.snapshots_kept <= 0)
+		en->opt.snapshots_kept = 5;
+	if (en->opt.max_failures <= 0)
+		en->opt.max_failures = 10;
+	if (en->opt.fetch_timeout_ms <= 0)
+		en->opt.fetch_timeout_ms = 30000;
+	if (en->opt.max_page_bytes == 0)
+		en->opt.max_page_bytes = 2u << 20;
+	if (en->opt.per_host_limit <= 0)
+		en->opt.per_host_limit = 4;
+	if (en->opt.max_transfers <= 0)
+		en->opt.max_transfers = 64;
+	if (en->opt.retry_base_ms <= 0)
+		en->opt.retry_base_ms = 60000;
+	en->price_api = xstrdup(opt->price_api_url ? opt->price_api_url : ENGINE_DEFAULT_PRICE_API);
+	size_t pl = strlen(en->price_api);
+	while (pl > 0 && en->price_api[pl - 1] == '/')
+		en->price_api[--pl] = 0;
+	en->opt.price_api_url = en->price_api;
+	en->opt.owner = NULL;
+	en->opt.allow_net = NULL;
+	if (opt->owner) {
+		snprintf(en->owner, sizeof(en->owner), "%s", opt->owner);
+	} else {
+		char host[64] = "host", rnd[UUID_STR_LEN + 1];
+		gethostname(host, sizeof(host) - 1);
+		uuid_v4(rnd);
+		snprintf(en->owner, sizeof(en->owner), "%.63s:%d:%.8s", host, (int)getpid(), rnd);
+	}
+	int rc = netguard_new(opt->allow_net, &en->guard, e);
+	if (rc != ERR_OK) {
+		free(en->price_api);
+		free(en);
+		return rc;
+	}
+	struct fetch_options fo = {
+		.guard = en->guard,
+		.timeout_ms = en->opt.fetch_timeout_ms,
+		.max_body = en->opt.max_page_bytes,
+		.max_per_host = en->opt.per_host_limit,
+		.max_total = en->opt.max_transfers,
+	};
+	rc = fetcher_new(&fo, &en->fetcher, e);
+	if (rc != ERR_OK) {
+		netguard_free(en->guard);
+		free(en->price_api);
+		free(en);
+		return rc;
+	}
+	pthread_mutex_init(&en->slock, NULL);
+	en->soft_pending = json_object();
+	*out = en;
+	return ERR_OK;
+}
+
+int engine_start(struct engine *en, struct err *e)
+{
+	if (en->opt.manual || en->started)
+		return ERR_OK;
+	if (pthread_create(&en->watch_thread, NULL, watch_main, en) != 0)
+		return err_set(e, ERR_INTERNAL, "cannot start the engine's watcher thread");
+	if (pthread_create(&en->loop_thread, NULL, loop_main, en) != 0) {
+		atomic_store(&en->stop, true);
+		pthread_join(en->watch_thread, NULL);
+		return err_set(e, ERR_INTERNAL, "cannot start the engine thread");
+	}
+	en->started = true;
+	return ERR_OK;
+}
+
+void engine_free(struct engine *en)
+{
+	if (!en)
+		return;
+	if (en->started) {
+		atomic_store(&en->stop, true);
+		fetcher_wakeup(en->fetcher);
+		pthread_join(en->loop_thread, NULL);
+		pthread_join(en->watch_thread, NULL);
+	} else {
+		for (size_t i = 0; i < en->nrunners; i++)
+			save_runner(en, en->runners[i]);
+		flush_soft(en);
+	}
+	if (en->leader) {
+		struct err e = {0};
+		store_lease_release(en->store, ENGINE_LEASE_NAME, en->owner, &e);
+	}
+	/* The fetcher first: its pending contexts point at runners. */
+	fetcher_free(en->fetcher);
+	while (en->ctxs) {
+		struct fetch_ctx *c = en->ctxs;
+		en->ctxs = c->next;
+		free(c);
+	}
+	drop_all(en);
+	free(en->runners);
+	free(en->heap);
+	netguard_free(en->guard);
+	json_decref(en->soft_pending);
+	pthread_mutex_destroy(&en->slock);
+	free(en->price_api);
+	free(en);
+}
+
+int engine_peek(struct store *s, bool *running, json_t **status, struct err *e)
+{
+	struct store_lease l = {0};
+	*running = false;
+	if (status)
+		*status = NULL;
+	int rc = store_lease_peek(s, ENGINE_LEASE_NAME, &l, e);
+	if (rc != ERR_OK)
+		return rc;
+	*running = l.holder[0] != 0;
+	if (status && *running) {
+		json_t *doc = NULL;
+		struct err e2 = {0};
+		if (store_soft_get(s, ENGINE_STATUS_KEY, &doc, &e2) == ERR_OK)
+			*status = doc;
+	}
+	return ERR_OK;
+}
