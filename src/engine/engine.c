@@ -54,16 +54,16 @@ struct engine {
 
 	/* loop state */
 	bool leader;
-	int64_t lease_next_us; /* monotonic */
-	int64_t log_pos;       /* last global position applied */
-	int64_t log_read_us;   /* monotonic time of the last read */
+	int64_t lease_next_us;   /* monotonic */
+	int64_t log_pos;         /* last global position applied */
+	int64_t log_read_us;     /* monotonic time of the last read */
 	struct runner **runners; /* sorted by id (bsearch) */
 	size_t nrunners, cap;
 	struct runner **heap;
 	size_t nheap, heap_cap;
 	uint64_t seq;
 	int64_t flush_us, status_us;
-	json_t *soft_pending; /* key -> doc (null: delete) */
+	json_t *soft_pending;   /* key -> doc (null: delete) */
 	struct fetch_ctx *ctxs; /* fetches in flight */
 	int64_t lags[LAG_RING];
 	size_t nlags;
@@ -136,13 +136,13 @@ static void status_publish(struct engine *en, bool write)
 		return;
 	char at[CLOCK_ISO_MAX];
 	clock_format_utc(now_us(en), at);
-	json_t *doc = json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner",
-				en->owner, "pid", (int)getpid(), "at", at, "tasks", (int)st.tasks,
-				"active", (int)st.active, "in_flight", (int)st.in_flight, "checks",
-				(int)st.checks, "failures", (int)st.failures, "events",
-				(int)st.events, "fetches", (int)st.fetches, "lag_p50_ms",
-				(double)st.lag_p50_us / 1000.0, "lag_p99_ms",
-				(double)st.lag_p99_us / 1000.0);
+	json_t *doc =
+		json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner", en->owner,
+			  "pid", (int)getpid(), "at", at, "tasks", (int)st.tasks, "active",
+			  (int)st.active, "in_flight", (int)st.in_flight, "checks", (int)st.checks,
+			  "failures", (int)st.failures, "events", (int)st.events, "fetches",
+			  (int)st.fetches, "lag_p50_ms", (double)st.lag_p50_us / 1000.0,
+			  "lag_p99_ms", (double)st.lag_p99_us / 1000.0);
 	json_object_set_new(en->soft_pending, ENGINE_STATUS_KEY, doc);
 }
 
@@ -250,7 +250,8 @@ static void plan_next(struct engine *en, struct runner *r)
 	r->missed = plan.missed;
 	if (plan.missed)
 		log_info("engine: task %s missed %lld run(s) while no engine ran it; %s", r->id,
-			 (long long)plan.missed, plan.catch_up ? "one catch-up run now" : "skipped");
+			 (long long)plan.missed,
+			 plan.catch_up ? "one catch-up run now" : "skipped");
 	timer_set(en, r, plan.due_us, plan.due_us + r->jitter_us);
 }
 
@@ -382,8 +383,7 @@ static int64_t last_slot_from_log(struct engine *en, const char *stream)
 /* Build a runner from a task state document; NULL when the state is not a
  * runnable task (deleted, unknown type).  `soft` is its bookkeeping (may be
  * NULL: read from the store). */
-static struct runner *runner_from_state(struct engine *en, const json_t *state,
-					const json_t *soft)
+static struct runner *runner_from_state(struct engine *en, const json_t *state, const json_t *soft)
 {
 	const char *id = json_get_str(state, "task_id");
 	const char *type = json_get_str(state, "task_type");
@@ -593,8 +593,8 @@ static void soft_forget(struct engine *en, struct runner *r)
 
 /* A UUID (version 8, RFC 9562) that is a function of its inputs, so one
  * slot of one task gets the same event id on every run and every node. */
-static void slot_event_id(const char *task_id, const char *type, int64_t slot_us,
-			  const char *disc, char out[UUID_STR_LEN + 1])
+static void slot_event_id(const char *task_id, const char *type, int64_t slot_us, const char *disc,
+			  char out[UUID_STR_LEN + 1])
 {
 	char *in = xasprintf("%s|%s|%lld|%s", task_id, type, (long long)slot_us, disc ? disc : "");
 	char hex[DIFF_HASH_HEX_LEN + 1];
@@ -665,7 +665,8 @@ static int append_checked(struct engine *en, struct runner *r, struct store_new_
 			r->version = json_get_int(state, "version", r->version);
 		json_decref(state);
 		if (!live) {
-			log_info("engine: task %s was paused or deleted during its check; %s dropped",
+			log_info("engine: task %s was paused or deleted during its check; %s "
+				 "dropped",
 				 r->id, ev->type);
 			return ERR_STATE;
 		}
@@ -734,6 +735,8 @@ static void start_check(struct engine *en, struct runner *r, int64_t slot_us)
 	r->slot_us = slot_us;
 	r->last_check_us = now;
 	r->dirty = true;
+	r->run_catch_up = slot_us && r->catch_up;
+	r->run_missed = slot_us ? r->missed : 0;
 	if (slot_us) {
 		record_lag(en, now - r->fire_us);
 		r->last_slot_us = slot_us;
@@ -752,8 +755,8 @@ static void auto_pause(struct engine *en, struct runner *r, int max)
 		 r->failures, r->fail_reason);
 	json_t *p = json_pack("{s:s,s:s,s:b}", "task_id", r->id, "reason", why, "automatic", 1);
 	json_t *meta = engine_metadata(en, r);
-	struct store_new_event ev = {.event_id = "", .type = TASK_EV_PAUSED, .data = p,
-				     .metadata = meta};
+	struct store_new_event ev = {
+		.event_id = "", .type = TASK_EV_PAUSED, .data = p, .metadata = meta};
 	if (append_checked(en, r, &ev) == ERR_OK) {
 		log_warn("engine: task %s %s", r->id, why);
 		r->active = false;
@@ -883,7 +886,8 @@ static void cancel_fetches(struct engine *en, struct runner *r)
 	check_reset(r);
 	for (struct fetch_ctx *c = en->ctxs, *next; c; c = next) {
 		next = c->next;
-		if (strcmp(c->id, r->id) == 0 && fetcher_cancel(en->fetcher, c->fetch_id) == ERR_OK) {
+		if (strcmp(c->id, r->id) == 0 &&
+		    fetcher_cancel(en->fetcher, c->fetch_id) == ERR_OK) {
 			ctx_unlink(en, c);
 			free(c);
 		}
@@ -980,7 +984,8 @@ static void read_log(struct engine *en)
 	}
 	while (en->log_pos < head) {
 		struct store_event_list l = {0};
-		if (store_read_all(en->store, en->log_pos, false, LOG_BATCH, &f, &l, &e) != ERR_OK) {
+		if (store_read_all(en->store, en->log_pos, false, LOG_BATCH, &f, &l, &e) !=
+		    ERR_OK) {
 			log_warn("engine: reading the log: %s", err_msg(&e));
 			free(l.items);
 			return;
@@ -1095,7 +1100,8 @@ static void lease_tick(struct engine *en)
 	en->lease_next_us = now + (int64_t)en->opt.lease_ttl_ms * 1000 / 3;
 }
 
-/* ---- the loop ------------------------------------------------------------------------------------ */
+/* ---- the loop
+ * ------------------------------------------------------------------------------------ */
 
 void engine_step(struct engine *en, int timeout_ms)
 {
@@ -1156,7 +1162,8 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-/* ---- life cycle ---------------------------------------------------------------------------------------- */
+/* ---- life cycle
+ * ---------------------------------------------------------------------------------------- */
 
 int engine_new(const struct engine_options *opt, struct engine **out, struct err *e)
 {

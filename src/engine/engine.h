@@ -71,16 +71,16 @@ struct engine_options {
 
 /* What the engine is doing, for get_event_sourcing_status and /health. */
 struct engine_status {
-	bool leader;      /* this engine holds the lease and runs tasks */
-	long tasks;       /* tasks it runs (active and paused) */
-	long active;      /* of which active */
-	long in_flight;   /* checks in progress */
-	long checks;      /* checks finished since start */
-	long failures;    /* of which failed */
-	long events;      /* events appended since start */
-	long fetches;     /* transfers completed */
+	bool leader;                    /* this engine holds the lease and runs tasks */
+	long tasks;                     /* tasks it runs (active and paused) */
+	long active;                    /* of which active */
+	long in_flight;                 /* checks in progress */
+	long checks;                    /* checks finished since start */
+	long failures;                  /* of which failed */
+	long events;                    /* events appended since start */
+	long fetches;                   /* transfers completed */
 	int64_t lag_p50_us, lag_p99_us; /* start minus due time, recent checks */
-	char holder[128]; /* who holds the lease (maybe another process); "" none */
+	char holder[128];               /* who holds the lease (maybe another process); "" none */
 };
 
 /* CONSTRUCTOR.  Checks the options (a bad --allow-net entry is ERR_INVALID

@@ -54,10 +54,12 @@ struct runner {
 
 	/* The check in progress. */
 	bool in_check;
-	int pending;     /* fetches still out */
-	int64_t slot_us; /* the slot it runs for; 0 for run_task_now */
-	bool catch_up;
-	int64_t missed;
+	int pending;       /* fetches still out */
+	int64_t slot_us;   /* the slot it runs for; 0 for run_task_now */
+	bool catch_up;     /* the plan of due_us: the catch-up run of policy once */
+	int64_t missed;    /* and the runs it stands for */
+	bool run_catch_up; /* the same, for the check in progress */
+	int64_t run_missed;
 	bool failed;
 	char fail_reason[ENGINE_FAIL_MAX];
 	const char *fail_kind; /* fetch_failure_name or "parse", "config" */
@@ -101,8 +103,8 @@ void engine_check_maybe_done(struct engine *en, struct runner *r);
 
 /* Soft state under "snap/<stream>/<url hash>/<i>" (page text snapshots). */
 json_t *engine_snapshot_load(struct engine *en, struct runner *r, size_t url_index);
-void engine_snapshot_save(struct engine *en, struct runner *r, size_t url_index,
-			  const char *text, int64_t at_us);
+void engine_snapshot_save(struct engine *en, struct runner *r, size_t url_index, const char *text,
+			  int64_t at_us);
 /* Write r's bookkeeping with the next flush, or at once (after an emit, so
  * a crash cannot record the same finding twice). */
 void engine_save_now(struct engine *en, struct runner *r);

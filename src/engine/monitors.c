@@ -33,12 +33,12 @@
 #include "domain/task.h"
 #include "engine/engine_int.h"
 
-#define CONTENT_CHARS 2000      /* of the page text in web_content_change, as the original */
-#define ADDED_LINES_MAX 50      /* added lines carried in an event */
-#define ADDED_LINE_BYTES 500    /* bytes of one of them */
+#define CONTENT_CHARS 2000          /* of the page text in web_content_change, as the original */
+#define ADDED_LINES_MAX 50          /* added lines carried in an event */
+#define ADDED_LINE_BYTES 500        /* bytes of one of them */
 #define ADDED_TEXT_MAX (256u << 10) /* bytes of added text searched for keywords */
 #define SNIPPETS_MAX 5
-#define SEEN_MAX 2000 /* digest item keys remembered per task */
+#define SEEN_MAX 2000                       /* digest item keys remembered per task */
 #define DIGEST_STAGE_FEED ((size_t)1 << 16) /* tag bit: a feed discovered on a page */
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -250,7 +250,8 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 		free(content);
 		if (!first) {
 			json_object_set_new(data, "added_lines", lines_json(d.added, d.n_added));
-			json_object_set_new(data, "added_count", json_integer((json_int_t)d.total_added));
+			json_object_set_new(data, "added_count",
+					    json_integer((json_int_t)d.total_added));
 			json_object_set_new(data, "removed_lines",
 					    json_integer((json_int_t)d.total_removed));
 		} else {
@@ -284,8 +285,8 @@ static void digest_start(struct engine *en, struct runner *r)
 {
 	json_t *sources = json_array();
 	for (size_t i = 0; i < r->nurls; i++)
-		json_array_append_new(sources, json_pack("{s:s,s:[]}", "source", r->urls[i].url,
-							 "items"));
+		json_array_append_new(sources,
+				      json_pack("{s:s,s:[]}", "source", r->urls[i].url, "items"));
 	json_decref(r->work);
 	r->work = json_pack("{s:o}", "sources", sources);
 	if (!r->nurls)
@@ -304,7 +305,8 @@ static void items_from_feed(json_t *src, const struct feed *f)
 			continue;
 		char key[FEED_KEY_LEN + 1];
 		feed_item_key(it, key);
-		json_t *j = json_pack("{s:o,s:s}", "title", json_string_lossy(it->title), "key", key);
+		json_t *j =
+			json_pack("{s:o,s:s}", "title", json_string_lossy(it->title), "key", key);
 		if (it->link)
 			json_object_set_new(j, "link", json_string_lossy(it->link));
 		if (it->summary)
@@ -357,8 +359,8 @@ static void digest_fetched(struct engine *en, struct runner *r, size_t tag,
 	const char *body = res->body ? res->body : "";
 	const char *ct = res->content_type ? res->content_type : "";
 	bool xml = feed_sniff(body, res->body_len) ||
-		   (!strstr(ct, "html") && (strstr(ct, "rss") || strstr(ct, "atom") ||
-					    strstr(ct, "xml")));
+		   (!strstr(ct, "html") &&
+		    (strstr(ct, "rss") || strstr(ct, "atom") || strstr(ct, "xml")));
 	if (xml) {
 		struct feed f = {0};
 		struct err e = {0};
@@ -393,7 +395,8 @@ static void digest_finish(struct engine *en, struct runner *r)
 		return;
 	size_t i, answered = 0;
 	json_t *src;
-	json_array_foreach(sources, i, src) answered += json_object_get(src, "error") == NULL;
+	json_array_foreach(sources, i, src)
+		answered += json_object_get(src, "error") == NULL;
 	if (answered == 0 && json_array_size(sources) > 0) {
 		json_t *s0 = json_array_get(sources, 0);
 		engine_check_fail(r, "fetch", json_get_str(s0, "source"), 0,
@@ -456,7 +459,8 @@ static void digest_finish(struct engine *en, struct runner *r)
 			if (json_object_get(it, "link"))
 				json_object_set(item, "link", json_object_get(it, "link"));
 			if (json_object_get(it, "published"))
-				json_object_set(item, "published", json_object_get(it, "published"));
+				json_object_set(item, "published",
+						json_object_get(it, "published"));
 			json_array_append(titles, json_object_get(it, "title"));
 			json_array_append_new(items, item);
 		}
@@ -474,7 +478,8 @@ static void digest_finish(struct engine *en, struct runner *r)
 					 summaries, "total_items", (json_int_t)total);
 		summaries = NULL;
 		if (n_wanted)
-			json_object_set(data, "categories", json_object_get(r->config, "categories"));
+			json_object_set(data, "categories",
+					json_object_get(r->config, "categories"));
 		if (engine_emit(en, r, "daily_news_digest", data, NULL) == ERR_OK) {
 			json_array_extend(seen, new_keys);
 			while (json_array_size(seen) > SEEN_MAX)
@@ -506,9 +511,9 @@ static void schedule_start(struct engine *en, struct runner *r)
 	char when[64];
 	int64_t at = r->slot_us ? r->slot_us : clock_wall_us(engine_clock(en));
 	format_in_zone(r->sched.tz, at, when, sizeof(when));
-	json_t *data = json_pack("{s:s,s:O,s:b,s:I}", "trigger_time", when, "schedule_config",
-				 r->config, "catch_up", r->catch_up && r->slot_us, "missed",
-				 (json_int_t)(r->slot_us ? r->missed : 0));
+	json_t *data =
+		json_pack("{s:s,s:O,s:b,s:I}", "trigger_time", when, "schedule_config", r->config,
+			  "catch_up", r->run_catch_up, "missed", (json_int_t)r->run_missed);
 	const char *keys[] = {"action", "message"};
 	for (size_t i = 0; i < 2; i++)
 		if (json_object_get(r->config, keys[i]))
@@ -517,8 +522,6 @@ static void schedule_start(struct engine *en, struct runner *r)
 		json_object_set_new(data, "run_now", json_true());
 	int rc = engine_emit(en, r, "scheduled_trigger", data, NULL);
 	json_decref(data);
-	r->catch_up = false;
-	r->missed = 0;
 	if (rc == ERR_OK && schedule_runs_digest(r->config))
 		digest_start(en, r);
 }
@@ -548,10 +551,11 @@ static void threshold_fetched(struct engine *en, struct runner *r, size_t tag,
 static void threshold_start(struct engine *en, struct runner *r)
 {
 	if (!r->nurls) {
-		engine_check_fail(r, "config", NULL, 0,
-				  "metric \"%s\" is not a built-in metric (built-in: bitcoin_price); "
-				  "give metric_url with json_path or regex",
-				  json_get_str(r->config, "metric") ?: "");
+		engine_check_fail(
+			r, "config", NULL, 0,
+			"metric \"%s\" is not a built-in metric (built-in: bitcoin_price); "
+			"give metric_url with json_path or regex",
+			json_get_str(r->config, "metric") ?: "");
 		return;
 	}
 	engine_fetch(en, r, 0, r->urls[0].url, false, is_provider(r->config), threshold_fetched);

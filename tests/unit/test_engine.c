@@ -1,0 +1,336 @@
+/*
+ * test_engine.c - the engine's scheduling on a fake clock: days, DST,
+ * restarts with both missed-run policies, pause/resume, the lease.
+ *
+ * The engine runs in manual mode (no threads): each test moves the fake
+ * clock and turns the loop with engine_step, so four days take
+ * milliseconds.  Schedule tasks need no network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/tasks.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/tz.h"
+#include "domain/task.h"
+#include "engine/engine.h"
+
+#define MINUTE (60 * INT64_C(1000000))
+#define HOUR (60 * MINUTE)
+#define DAY (24 * HOUR)
+
+struct fx {
+	char dir[64];
+	char url[128];
+	struct clock clk;
+	struct store *s;
+};
+
+static const struct app_actor who = {.principal = "test"};
+
+static int64_t at(const char *iso)
+{
+	int64_t us = 0;
+	assert_int_equal(clock_parse_iso(iso, &us), 0);
+	return us;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ambient-engine-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->url, sizeof(f->url), "sqlite:%s/a.db", f->dir);
+	clock_fake_init(&f->clk, at("2025-03-07T12:00:00Z"));
+	struct store_options o = {
+		.clock = &f->clk,
+		.projections = app_projections,
+		.nprojections = app_nprojections,
+	};
+	struct err e = {0};
+	assert_int_equal(store_open(f->url, &o, &f->s, &e), ERR_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct engine *engine(struct fx *f, const char *owner)
+{
+	struct engine_options o = {
+		.store = f->s,
+		.clock = &f->clk,
+		.owner = owner,
+		.manual = true,
+		.lease_ttl_ms = 30000,
+	};
+	struct engine *en = NULL;
+	struct err e = {0};
+	assert_int_equal(engine_new(&o, &en, &e), ERR_OK);
+	return en;
+}
+
+static char *create(struct fx *f, const char *config_json)
+{
+	struct err e = {0};
+	json_t *cfg = json_parse(config_json, strlen(config_json), &e);
+	assert_non_null(cfg);
+	json_t *task = NULL;
+	assert_int_equal(app_task_create(f->s, &who, NULL, "schedule", "test schedule", cfg, NULL,
+					 NULL, &task, &e),
+			 ERR_OK);
+	char *id = strdup(json_get_str(task, "task_id"));
+	json_decref(task);
+	json_decref(cfg);
+	return id;
+}
+
+/* Move the clock to `until` in steps, turning the loop after each. */
+static void run_until(struct fx *f, struct engine *en, int64_t until, int64_t step)
+{
+	engine_step(en, 0);
+	while (clock_wall_us(&f->clk) < until) {
+		int64_t left = until - clock_wall_us(&f->clk);
+		clock_fake_advance(&f->clk, left < step ? left : step);
+		engine_step(en, 0);
+	}
+}
+
+/* The scheduled_trigger events of a task, as a JSON array of their data. */
+static json_t *triggers(struct fx *f, const char *id)
+{
+	char stream[80];
+	task_stream_name(id, stream, sizeof(stream));
+	struct store_event_list l = {0};
+	struct err e = {0};
+	assert_int_equal(store_read_stream(f->s, stream, 1, false, 0, &l, &e), ERR_OK);
+	json_t *out = json_array();
+	for (size_t i = 0; i < l.count; i++)
+		if (strcmp(l.items[i].type, "scheduled_trigger") == 0)
+			json_array_append(out, l.items[i].data);
+	store_event_list_cleanup(&l);
+	free(l.items);
+	return out;
+}
+
+static const char *trigger_time(json_t *t, size_t i)
+{
+	return json_get_str(json_array_get(t, i), "trigger_time");
+}
+
+/* Daily 02:30 in New York across the spring-forward night (9 March 2025):
+ * the skipped time runs at the jump, 03:00 EDT; one run a day. */
+static void test_daily_across_dst(void **state)
+{
+	struct fx *f = *state;
+	char *id = create(f, "{\"type\":\"daily\",\"hour\":2,\"minute\":30,"
+			     "\"timezone\":\"America/New_York\"}");
+	struct engine *en = engine(f, "a");
+	run_until(f, en, at("2025-03-11T12:00:00Z"), 10 * MINUTE);
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 4);
+	assert_string_equal(trigger_time(t, 0), "2025-03-08T02:30:00-05:00");
+	assert_string_equal(trigger_time(t, 1), "2025-03-09T03:00:00-04:00");
+	assert_string_equal(trigger_time(t, 2), "2025-03-10T02:30:00-04:00");
+	assert_string_equal(trigger_time(t, 3), "2025-03-11T02:30:00-04:00");
+	struct engine_status st;
+	engine_status(en, &st);
+	assert_true(st.leader);
+	assert_int_equal(st.tasks, 1);
+	json_decref(t);
+	engine_free(en);
+	free(id);
+}
+
+/* Cron every 30 minutes in Berlin over the fall-back night (26 October
+ * 2025, 03:00 CEST -> 02:00 CET): a '*'-led cron keeps its rhythm through
+ * both passes of the repeated hour. */
+static void test_cron_fall_back(void **state)
+{
+	struct fx *f = *state;
+	clock_fake_set_wall(&f->clk, at("2025-10-25T22:10:00Z")); /* 00:10 CEST */
+	char *id = create(f, "{\"type\":\"cron\",\"expression\":\"*/30 * * * *\","
+			     "\"timezone\":\"Europe/Berlin\"}");
+	struct engine *en = engine(f, "a");
+	run_until(f, en, at("2025-10-26T03:05:00Z"), 5 * MINUTE); /* 04:05 CET */
+	json_t *t = triggers(f, id);
+	/* 00:30 .. 04:00 local: 00:30 01:00 01:30 02:00 02:30 (CEST) 02:00
+	 * 02:30 (CET) 03:00 03:30 04:00 = 10 runs. */
+	assert_int_equal(json_array_size(t), 10);
+	assert_string_equal(trigger_time(t, 3), "2025-10-26T02:00:00+02:00");
+	assert_string_equal(trigger_time(t, 5), "2025-10-26T02:00:00+01:00");
+	json_decref(t);
+	engine_free(en);
+	free(id);
+}
+
+/* A 30-minute zone: Lord Howe Island moves its clocks by 30 minutes. */
+static void test_half_hour_zone(void **state)
+{
+	struct fx *f = *state;
+	clock_fake_set_wall(&f->clk, at("2025-10-03T00:00:00Z"));
+	char *id = create(f, "{\"type\":\"daily\",\"hour\":2,\"minute\":15,"
+			     "\"timezone\":\"Australia/Lord_Howe\"}");
+	struct engine *en = engine(f, "a");
+	run_until(f, en, at("2025-10-06T00:00:00Z"), 15 * MINUTE);
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3);
+	assert_string_equal(trigger_time(t, 0), "2025-10-04T02:15:00+10:30");
+	/* 5 October: 02:00 -> 02:30, so 02:15 runs at the jump. */
+	assert_string_equal(trigger_time(t, 1), "2025-10-05T02:30:00+11:00");
+	assert_string_equal(trigger_time(t, 2), "2025-10-06T02:15:00+11:00");
+	json_decref(t);
+	engine_free(en);
+	free(id);
+}
+
+/* A restart after hours of downtime: policy once runs one catch-up,
+ * policy skip none, and both carry on in phase. */
+static void test_restart_missed_runs(void **state)
+{
+	struct fx *f = *state;
+	char *once = create(f, "{\"type\":\"interval\",\"minutes\":60}");
+	char *skip = create(f, "{\"type\":\"interval\",\"minutes\":60,"
+			       "\"missed_run_policy\":\"skip\"}");
+	int64_t t0 = clock_wall_us(&f->clk);
+	struct engine *en = engine(f, "a");
+	run_until(f, en, t0 + 30 * MINUTE, MINUTE); /* the first runs, at creation */
+	engine_free(en);
+	json_t *a = triggers(f, once), *b = triggers(f, skip);
+	assert_int_equal(json_array_size(a), 1);
+	assert_int_equal(json_array_size(b), 1);
+	json_decref(a);
+	json_decref(b);
+
+	/* Down for five hours. */
+	clock_fake_advance(&f->clk, 5 * HOUR);
+	en = engine(f, "b");
+	engine_step(en, 0);
+	a = triggers(f, once);
+	b = triggers(f, skip);
+	assert_int_equal(json_array_size(a), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(a, 1), "catch_up")));
+	assert_int_equal(json_get_int(json_array_get(a, 1), "missed", 0), 5);
+	assert_int_equal(json_array_size(b), 1);
+	json_decref(a);
+	json_decref(b);
+
+	/* Skip keeps its phase: t0 + 6 h. */
+	run_until(f, en, t0 + 6 * HOUR - MINUTE, MINUTE);
+	b = triggers(f, skip);
+	assert_int_equal(json_array_size(b), 1);
+	json_decref(b);
+	run_until(f, en, t0 + 6 * HOUR + MINUTE, MINUTE);
+	b = triggers(f, skip);
+	assert_int_equal(json_array_size(b), 2);
+	assert_false(json_is_true(json_object_get(json_array_get(b, 1), "catch_up")));
+	json_decref(b);
+	engine_free(en);
+	free(once);
+	free(skip);
+}
+
+/* Pause stops the runs; resuming twice (the second is a no-op) never makes
+ * two loops: one run per slot after it. */
+static void test_pause_resume_one_loop(void **state)
+{
+	struct fx *f = *state;
+	char *id = create(f, "{\"type\":\"interval\",\"minutes\":60}");
+	int64_t t0 = clock_wall_us(&f->clk);
+	struct engine *en = engine(f, "a");
+	run_until(f, en, t0 + 10 * MINUTE, MINUTE);
+	struct err e = {0};
+	bool changed = false;
+	assert_int_equal(app_task_pause(f->s, &who, id, "holiday", &changed, NULL, &e), ERR_OK);
+	run_until(f, en, t0 + 3 * HOUR, 10 * MINUTE);
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 1);
+	json_decref(t);
+	assert_int_equal(app_task_resume(f->s, &who, id, &changed, NULL, &e), ERR_OK);
+	assert_true(changed);
+	engine_step(en, 0);
+	assert_int_equal(app_task_resume(f->s, &who, id, &changed, NULL, &e), ERR_OK);
+	assert_false(changed);
+	/* One catch-up at resume, then one an hour: 2 more over 1.5 hours. */
+	run_until(f, en, t0 + 4 * HOUR + 30 * MINUTE, MINUTE);
+	t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3);
+	json_decref(t);
+	/* Deleted: nothing more. */
+	assert_int_equal(app_task_delete(f->s, &who, id, NULL, &e), ERR_OK);
+	run_until(f, en, t0 + 8 * HOUR, 10 * MINUTE);
+	t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3);
+	json_decref(t);
+	struct engine_status st;
+	engine_status(en, &st);
+	assert_int_equal(st.tasks, 0);
+	engine_free(en);
+	free(id);
+}
+
+/* Two engines on one store: one runs the tasks, the other stands by and
+ * takes over when the first goes away; a slot is never recorded twice. */
+static void test_lease_takeover(void **state)
+{
+	struct fx *f = *state;
+	char *id = create(f, "{\"type\":\"interval\",\"minutes\":60}");
+	int64_t t0 = clock_wall_us(&f->clk);
+	struct engine *a = engine(f, "node-a"), *b = engine(f, "node-b");
+	engine_step(a, 0);
+	engine_step(b, 0);
+	struct engine_status sa, sb;
+	engine_status(a, &sa);
+	engine_status(b, &sb);
+	assert_true(sa.leader);
+	assert_false(sb.leader);
+	assert_string_equal(sb.holder, "node-a");
+	bool running = false;
+	json_t *doc = NULL;
+	struct err e = {0};
+	assert_int_equal(engine_peek(f->s, &running, &doc, &e), ERR_OK);
+	assert_true(running);
+	json_decref(doc);
+	engine_free(a); /* releases the lease */
+	run_until(f, b, t0 + 2 * HOUR + 30 * MINUTE, MINUTE);
+	engine_status(b, &sb);
+	assert_true(sb.leader);
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3); /* t0, +1 h, +2 h */
+	json_decref(t);
+	engine_free(b);
+	assert_int_equal(engine_peek(f->s, &running, NULL, &e), ERR_OK);
+	assert_false(running);
+	free(id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_daily_across_dst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cron_fall_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_hour_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_missed_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pause_resume_one_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
