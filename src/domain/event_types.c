@@ -17,7 +17,7 @@ static const struct event_type_info catalogue[] = {
 	 "a task's description, config or callback URL changed",
 	 "task_id, changes{description?, config?, callback_url?}"},
 	{"task_paused", 1, EVENT_SOURCE_LIFECYCLE, "a task was paused and stops checking",
-	 "task_id, reason?"},
+	 "task_id, reason?, automatic?"},
 	{"task_resumed", 1, EVENT_SOURCE_LIFECYCLE, "a paused task was resumed", "task_id"},
 	{"task_deleted", 1, EVENT_SOURCE_LIFECYCLE, "a task was deleted for good", "task_id"},
 	{"task_run_requested", 1, EVENT_SOURCE_LIFECYCLE,
@@ -26,18 +26,22 @@ static const struct event_type_info catalogue[] = {
 	 "task_id, reason?"},
 	{"task_check_failed", 3, EVENT_SOURCE_LIFECYCLE,
 	 "a task's check failed (fetch error, bad response, unparsable value)",
-	 "task_id, error, url?, consecutive_failures?"},
+	 "task_id, error, failure, url?, status_code?, consecutive_failures, max_failures"},
 
 	/* monitor output: what the task is for */
 	{"web_content_change", 3, EVENT_SOURCE_MONITOR,
 	 "a monitored page changed (and matched the keywords, when some are set)",
-	 "url, content, keywords_found[], description, user_id, title?, diff?"},
+	 "url, final_url, content, keywords_found[], snippets[], added_lines[], added_count, "
+	 "removed_lines, first_check, content_hash, title?, description, user_id"},
 	{"scheduled_trigger", 2, EVENT_SOURCE_MONITOR, "a schedule came due",
-	 "trigger_time, schedule_config, description, user_id"},
+	 "trigger_time, schedule_config, action?, message?, catch_up, missed, run_now?, description, "
+	 "user_id"},
 	{"daily_news_digest", 2, EVENT_SOURCE_MONITOR, "the daily digest of the news sources",
-	 "digest_date, news_summaries[{source, headlines[]}], description, user_id"},
+	 "digest_date, news_summaries[{source, kind, feed_url?, title?, headlines[], items[], error?}], "
+	 "total_items, categories?, description, user_id"},
 	{"threshold_breach", 4, EVENT_SOURCE_MONITOR, "a watched metric crossed its threshold",
-	 "metric, current_value, threshold, comparison, description, user_id, previous_value?"},
+	 "metric, current_value, previous_value, threshold, comparison, hysteresis, source_url, "
+	 "description, user_id"},
 
 	/* delivery of events to the feedback server */
 	{"feedback_delivered", 1, EVENT_SOURCE_DELIVERY,

@@ -657,10 +657,12 @@ static int append_checked(struct engine *en, struct runner *r, struct store_new_
 			return rc;
 		}
 		/* Someone wrote to the task meanwhile (a pause, a delivery
-		 * outcome, another node): may it still record? */
+		 * outcome, another node): may it still record?  A requested run
+		 * of a paused task may; a scheduled one only while active. */
 		json_t *state = fold_stream(en, r->stream);
 		const char *status = state ? task_state_status(state) : NULL;
-		bool live = status && strcmp(status, "active") == 0;
+		bool live = status && (strcmp(status, "active") == 0 ||
+				       (!r->slot_us && strcmp(status, "paused") == 0 && !r->active));
 		if (state)
 			r->version = json_get_int(state, "version", r->version);
 		json_decref(state);
@@ -966,7 +968,8 @@ static void apply_event(struct engine *en, const struct store_event *ev)
 		bool cfg = json_object_get(json_object_get(ev->data, "changes"), "config") != NULL;
 		runner_replace(en, r, cfg ? ev->recorded_at_us : 0);
 	} else if (strcmp(t, TASK_EV_RUN_REQUESTED) == 0) {
-		if (r->active && !r->in_check)
+		/* Also for a paused task, which stays paused (a test run). */
+		if (!r->in_check)
 			start_check(en, r, 0);
 	}
 }
