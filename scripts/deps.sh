@@ -10,7 +10,7 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
 	libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev
-	tzdata
+	tzdata curl jq openssl
 	wrk
 )
 

@@ -849,8 +849,8 @@ static int tool_update(struct mcp_call *call, const json_t *args, json_t **resul
 	"Ask the task engine to check a task once now, outside its schedule (e.g. to test a "      \
 	"new web monitor). This only records the request (event task_run_requested); the "         \
 	"engine runs the check when it picks the request up, and the check's results appear "      \
-	"as events: call get_task_events with after=version later. A paused task stays "           \
-	"paused."
+	"as events: call get_task_events with after=version later. A paused task is not "          \
+	"run: resume it first."
 
 #define RUN_OUT                                                                                    \
 	OUT("run_task_now",                                                                        \
@@ -873,45 +873,26 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 	struct app_mcp *a = mcp_call_data(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *id = json_get_str(args, "task_id");
-	char principal[APP_MCP_PRINCIPAL_MAX], stream[STORE_STREAM_MAX + 1], msg[800];
-	char corr[UUID_STR_LEN + 1], status[16] = "";
-	struct store_new_event ev = {.event_id = "", .type = TASK_EV_RUN_REQUESTED};
-	struct store_append_result res = {0};
+	char principal[APP_MCP_PRINCIPAL_MAX], msg[800];
 	struct app_actor who;
 	struct err le = {0};
-	json_t *data, *meta, *d;
+	json_t *task = NULL, *r = NULL, *d;
+	long long version;
 	bool running;
-	int rc = ERR_CONFLICT;
+	int rc;
 
 	(void)e;
-	if (json_get_str(args, "reason") && strlen(json_get_str(args, "reason")) > 1000) {
-		*result = failure(a, action, "reason must be at most 1000 bytes");
+	/* the user's own task (or any, for admin); app_task_run_now does the rest */
+	rc = app_mcp_load_task(a, user, id, false, &task, &le);
+	json_decref(task);
+	if (rc == ERR_OK) {
+		app_mcp_actor(user, principal, &who);
+		rc = app_task_run_now(a->store, &who, id, json_get_str(args, "reason"), &r, &le);
+	}
+	if (rc == ERR_INVALID) {
+		*result = failure(a, action, "%s", err_msg(&le));
 		return ERR_OK;
 	}
-	task_stream_name(id, stream, sizeof stream);
-	data = json_object();
-	json_object_set_new(data, "task_id", json_string(id));
-	if (json_get_str(args, "reason"))
-		json_object_set_new(data, "reason", json_string(json_get_str(args, "reason")));
-	app_mcp_actor(user, principal, &who);
-	uuid_v4(corr);
-	meta = json_pack("{s:s, s:s}", "principal", principal, "correlation_id", corr);
-	ev.data = data;
-	ev.metadata = meta;
-	/* Append after the version we checked, so a task deleted meanwhile gets
-	 * no request; retry when another event got in between. */
-	for (int attempt = 0; attempt < APPEND_RETRIES && rc == ERR_CONFLICT; attempt++) {
-		json_t *task = NULL;
-
-		if ((rc = app_mcp_load_task(a, user, id, false, &task, &le)))
-			break;
-		snprintf(status, sizeof status, "%s", task_state_status(task));
-		rc = store_append(a->store, stream, json_get_int(task, "version", 0), &ev, 1, &res,
-				  &le);
-		json_decref(task);
-	}
-	json_decref(data);
-	json_decref(meta);
 	if (rc == ERR_NOT_FOUND) {
 		*result = failure(a, action, "Failed to run task %.100s - %s", id, err_msg(&le));
 		return ERR_OK;
@@ -922,24 +903,25 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 		return ERR_OK;
 	}
 	running = engine_running(a);
+	version = (long long)json_integer_value(json_object_get(r, "version"));
 	snprintf(msg, sizeof msg,
 		 "Run of task %s requested (event %s at version %lld); no check has run yet. "
-		 "%s%s Its results will appear as events: call get_task_events with "
+		 "%s Its results will appear as events: call get_task_events with "
 		 "task_id=%s and after=%lld.",
-		 id, TASK_EV_RUN_REQUESTED, (long long)res.version,
+		 id, TASK_EV_RUN_REQUESTED, version,
 		 running ? "The task engine runs one check when it picks the request up."
 			 : NO_ENGINE_NOTE ": the check runs once an engine picks the request up.",
-		 strcmp(status, "paused") == 0 ? " The task stays paused." : "", id,
-		 (long long)res.version);
+		 id, version);
 	d = json_object();
-	json_object_set_new(d, "task_id", json_string(id));
-	json_object_set_new(d, "requested", json_true());
-	json_object_set_new(d, "event_type", json_string(TASK_EV_RUN_REQUESTED));
-	json_object_set_new(d, "event_id", json_string(ev.event_id));
-	json_object_set_new(d, "position", json_integer(res.last_position));
-	json_object_set_new(d, "version", json_integer(res.version));
-	json_object_set_new(d, "task_status", json_string(status));
+	json_object_set(d, "task_id", json_object_get(r, "task_id"));
+	json_object_set(d, "requested", json_object_get(r, "requested"));
+	json_object_set(d, "event_type", json_object_get(r, "event_type"));
+	json_object_set(d, "event_id", json_object_get(r, "event_id"));
+	json_object_set(d, "position", json_object_get(r, "position"));
+	json_object_set(d, "version", json_object_get(r, "version"));
+	json_object_set(d, "task_status", json_object_get(r, "task_status"));
 	json_object_set_new(d, "engine_running", json_boolean(running));
+	json_decref(r);
 	*result = success(a, action, d, msg);
 	return ERR_OK;
 }

@@ -1,18 +1,31 @@
-/* tasks.c - task commands and queries over the event store. */
+/*
+ * tasks.c - task commands and queries over the event store.
+ *
+ * Besides the domain's rules (task_config_validate), a config is checked
+ * here against the machine it will run on, when a task is created or its
+ * config updated: every timezone must exist in the tz database and every
+ * URL the engine fetches must pass the --allow-net policy, so a task the
+ * engine could not run is refused at once with the reason.
+ */
 #include "tasks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "common/clock.h"
+#include "common/tz.h"
 #include "common/uuid.h"
 #include "common/xalloc.h"
 #include "domain/task.h"
+#include "domain/task_config.h"
+#include "engine/netguard.h"
 
 #define APPEND_RETRIES 5 /* optimistic-concurrency retries on a version conflict */
+#define RUN_REASON_MAX 1000
 
-/* Projection adapter: fold a task event into the stored document; a deleted
- * task leaves the projection of current tasks. */
 static const struct netguard *net_guard;
 
 void app_tasks_set_net_guard(const struct netguard *g)
@@ -25,6 +38,8 @@ const struct netguard *app_tasks_net_guard(void)
 	return net_guard;
 }
 
+/* Projection adapter: fold a task event into the stored document; a deleted
+ * task leaves the projection of current tasks. */
 static json_t *project_task(const json_t *doc, const struct store_event *ev, void *ud,
 			    struct err *e)
 {
@@ -63,7 +78,8 @@ static json_t *metadata_for(const struct app_actor *who)
 	char corr[UUID_STR_LEN + 1];
 	json_t *m = json_object();
 
-	json_object_set_new(m, "principal", json_string(who && who->principal ? who->principal : "local"));
+	json_object_set_new(m, "principal",
+			    json_string(who && who->principal ? who->principal : "local"));
 	if (who && who->correlation_id) {
 		json_object_set_new(m, "correlation_id", json_string(who->correlation_id));
 	} else {
@@ -103,8 +119,10 @@ static int load(struct store *s, const char *task_id, json_t **state, int64_t *v
 	return rc;
 }
 
+/* Append one event; *res and event_id (UUID_STR_LEN + 1 bytes) may be NULL. */
 static int append_one(struct store *s, const struct app_actor *who, const char *task_id,
-		      int64_t expected, const char *type, json_t *data, struct err *e)
+		      int64_t expected, const char *type, json_t *data,
+		      struct store_append_result *res, char *event_id, struct err *e)
 {
 	char stream[STORE_STREAM_MAX + 1];
 	struct store_new_event ev = {.event_id = "", .type = type, .data = data};
@@ -113,9 +131,81 @@ static int append_one(struct store *s, const struct app_actor *who, const char *
 
 	task_stream_name(task_id, stream, sizeof stream);
 	ev.metadata = meta;
-	rc = store_append(s, stream, expected, &ev, 1, NULL, e);
+	rc = store_append(s, stream, expected, &ev, 1, res, e);
 	json_decref(meta);
+	if (event_id)
+		memcpy(event_id, ev.event_id, sizeof ev.event_id);
 	return rc;
+}
+
+/* ---- checks against this machine ------------------------------------------- */
+
+/* The zone must exist: the engine reads it from the tz database. */
+static int check_timezone(const json_t *config, struct err *e)
+{
+	const char *name = json_string_value(json_object_get(config, "timezone"));
+	const char *dir = getenv("TZDIR");
+	const struct tz *z;
+	struct err te = {0};
+	int rc;
+
+	if (!name)
+		return ERR_OK;
+	rc = tz_load(name, &z, &te);
+	if (rc == ERR_OK)
+		return ERR_OK;
+	if (rc == ERR_NOT_FOUND)
+		return err_set(e, ERR_INVALID,
+			       "config.timezone \"%.64s\" is not a time zone in the tz database "
+			       "(%s); use a name like Europe/Berlin",
+			       name, dir && *dir ? dir : TZ_DIR_DEFAULT);
+	/* a malformed name, a leap-second zone, a damaged or unreadable file */
+	return err_set(e, rc, "config.timezone \"%.64s\": %s", name, err_msg(&te));
+}
+
+/* One URL the engine will fetch: it must parse as the fetcher parses it
+ * (libcurl's URL API, so "http://2130706433/", "http://127.1/" and
+ * percent-encoded names are read as the fetcher reads them) and its host
+ * must pass the --allow-net policy.  Names are only judged when they never
+ * leave the machine (localhost); what they resolve to is judged at connect
+ * time. */
+static int check_url(const char *field, const char *url, void *ud)
+{
+	struct err *e = ud;
+	CURLU *u = curl_url();
+	char *host = NULL;
+	int rc = ERR_OK;
+	CURLUcode uc;
+
+	if (!u)
+		return err_set(e, ERR_INTERNAL, "out of memory parsing %s", field);
+	uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	if (uc == CURLUE_OK)
+		uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	if (uc != CURLUE_OK || !host || !*host) {
+		rc = err_set(e, ERR_INVALID,
+			     "%s \"%.200s\" is not a URL that can be fetched (%s); write it as "
+			     "http(s)://host[:port]/path",
+			     field, url,
+			     uc != CURLUE_OK ? curl_url_strerror(uc) : "it has no host name");
+	} else if (net_guard && (rc = netguard_check_host(net_guard, host, url, e)) != ERR_OK) {
+		err_prefix(e, "%s", field);
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* Checks of a normalised config that need this machine (see the top). */
+static int check_config_here(const char *task_type, const json_t *config, struct err *e)
+{
+	int type, rc;
+
+	if (!config || task_type_parse(task_type, &type, NULL) != ERR_OK)
+		return ERR_OK; /* the domain has judged these */
+	if ((rc = check_timezone(config, e)))
+		return rc;
+	return task_config_each_url(type, config, check_url, e);
 }
 
 int app_task_create(struct store *s, const struct app_actor *who, const char *task_id,
@@ -138,9 +228,13 @@ int app_task_create(struct store *s, const struct app_actor *who, const char *ta
 	rc = task_decide_create(id, task_type, description, config,
 				callback_url ? callback_url : APP_DEFAULT_CALLBACK_URL,
 				user_id ? user_id : "default", &data, e);
-	if (rc)
+	if (rc == ERR_OK)
+		rc = check_config_here(task_type, json_object_get(data, "config"), e);
+	if (rc) {
+		json_decref(data);
 		return rc;
-	rc = append_one(s, who, id, STORE_EXPECT_NO_STREAM, TASK_EV_CREATED, data, e);
+	}
+	rc = append_one(s, who, id, STORE_EXPECT_NO_STREAM, TASK_EV_CREATED, data, NULL, NULL, e);
 	json_decref(data);
 	if (rc == ERR_CONFLICT)
 		return err_set(e, ERR_CONFLICT, "a task with id %s already exists", id);
@@ -178,7 +272,8 @@ int app_task_list(struct store *s, const char *user_id, const char *status, json
 	*tasks = json_array();
 	json_object_foreach(docs, key, doc) {
 		const char *owner = json_string_value(json_object_get(doc, "user_id"));
-		if (user_id && strcmp(user_id, "admin") != 0 && (!owner || strcmp(owner, user_id) != 0))
+		if (user_id && strcmp(user_id, "admin") != 0 &&
+		    (!owner || strcmp(owner, user_id) != 0))
 			continue;
 		if (status && strcmp(task_state_status(doc), status) != 0)
 			continue;
@@ -189,8 +284,8 @@ int app_task_list(struct store *s, const char *user_id, const char *status, json
 }
 
 /* The decide function of one lifecycle command. */
-typedef int (*decide_fn)(const json_t *state, const char *task_id, const void *arg,
-			 int *decision, json_t **data, const char **type, struct err *e);
+typedef int (*decide_fn)(const json_t *state, const char *task_id, const void *arg, int *decision,
+			 json_t **data, const char **type, struct err *e);
 
 /* Load, decide, append with the version read; retry on a concurrent write. */
 static int command(struct store *s, const struct app_actor *who, const char *task_id,
@@ -218,7 +313,7 @@ static int command(struct store *s, const struct app_actor *who, const char *tas
 		if (rc)
 			return rc;
 		if (decision == TASK_DECIDE_APPEND) {
-			rc = append_one(s, who, task_id, version, type, data, e);
+			rc = append_one(s, who, task_id, version, type, data, NULL, NULL, e);
 			json_decref(data);
 			if (rc == ERR_CONFLICT)
 				continue; /* someone else wrote meanwhile: decide again */
@@ -252,8 +347,22 @@ static int decide_resume(const json_t *state, const char *id, const void *arg, i
 static int decide_update(const json_t *state, const char *id, const void *arg, int *decision,
 			 json_t **data, const char **type, struct err *e)
 {
+	json_t *config;
+	int rc;
+
 	*type = TASK_EV_UPDATED;
-	return task_decide_update(state, id, arg, decision, data, e);
+	rc = task_decide_update(state, id, arg, decision, data, e);
+	if (rc || *decision != TASK_DECIDE_APPEND)
+		return rc;
+	/* only a config that changed is checked again */
+	config = json_object_get(json_object_get(*data, "changes"), "config");
+	if ((rc = check_config_here(json_string_value(json_object_get(state, "task_type")), config,
+				    e))) {
+		json_decref(*data);
+		*data = NULL;
+		*decision = TASK_DECIDE_NOOP;
+	}
+	return rc;
 }
 
 static int decide_delete(const json_t *state, const char *id, const void *arg, int *decision,
@@ -287,4 +396,68 @@ int app_task_delete(struct store *s, const struct app_actor *who, const char *ta
 		    json_t **task, struct err *e)
 {
 	return command(s, who, task_id, decide_delete, NULL, NULL, task, e);
+}
+
+/* ---- run now ---------------------------------------------------------------- */
+
+int app_task_run_now(struct store *s, const struct app_actor *who, const char *task_id,
+		     const char *reason, json_t **result, struct err *e)
+{
+	int rc = ERR_CONFLICT;
+
+	*result = NULL;
+	if (!task_id || !uuid_valid(task_id))
+		return err_set(e, ERR_NOT_FOUND, "Task %s not found (task ids are UUIDs)",
+			       task_id ? task_id : "(none)");
+	if (reason && !*reason)
+		reason = NULL;
+	if (reason && strlen(reason) > RUN_REASON_MAX)
+		return err_set(e, ERR_INVALID, "reason must be at most %d bytes", RUN_REASON_MAX);
+	for (int attempt = 0; attempt < APPEND_RETRIES && rc == ERR_CONFLICT; attempt++) {
+		struct store_append_result res = {0};
+		char event_id[UUID_STR_LEN + 1] = "";
+		json_t *state = NULL, *data, *reason_j = NULL;
+		const char *status;
+		int64_t version;
+
+		if ((rc = load(s, task_id, &state, &version, e)))
+			return rc;
+		if (!state)
+			return err_set(e, ERR_NOT_FOUND, "Task %s not found", task_id);
+		status = task_state_status(state);
+		if (task_state_is_deleted(state))
+			rc = err_set(e, ERR_NOT_FOUND, "Task %s was deleted", task_id);
+		else if (status && strcmp(status, "paused") == 0)
+			/* the engine runs no check of a paused task */
+			rc = err_set(e, ERR_STATE, "Task %s is paused; resume it first", task_id);
+		else if (reason && !(reason_j = json_string(reason)))
+			rc = err_set(e, ERR_INVALID, "reason must be valid UTF-8 text");
+		if (rc) {
+			json_decref(state);
+			return rc;
+		}
+		data = json_object();
+		json_object_set_new(data, "task_id", json_string(task_id));
+		if (reason_j)
+			json_object_set_new(data, "reason", reason_j);
+		/* after the version read, so a task paused or deleted meanwhile
+		 * gets no request: decide again on a conflict */
+		rc = append_one(s, who, task_id, version, TASK_EV_RUN_REQUESTED, data, &res,
+				event_id, e);
+		json_decref(data);
+		if (rc == ERR_OK) {
+			json_t *r = json_object();
+
+			json_object_set_new(r, "task_id", json_string(task_id));
+			json_object_set_new(r, "requested", json_true());
+			json_object_set_new(r, "event_type", json_string(TASK_EV_RUN_REQUESTED));
+			json_object_set_new(r, "event_id", json_string(event_id));
+			json_object_set_new(r, "position", json_integer(res.last_position));
+			json_object_set_new(r, "version", json_integer(res.version));
+			json_object_set_new(r, "task_status", json_string(status ? status : ""));
+			*result = r;
+		}
+		json_decref(state);
+	}
+	return rc;
 }

@@ -45,7 +45,11 @@ extern const size_t app_nprojections;
 int app_store_open(const char *url, bool read_only, struct store **out, struct err *e);
 
 /* Create a task.  task_id may be NULL (a UUIDv4 is made); callback_url
- * NULL means the default.  *task gets the new state. */
+ * NULL means the default.  *task gets the new state.  Besides the domain's
+ * rules, the config's timezone must exist in the tz database and each URL
+ * the engine fetches (task_config_each_url) must pass the net guard
+ * (ERR_PERM, with how to allow it); app_task_update checks a changed config
+ * the same way. */
 int app_task_create(struct store *s, const struct app_actor *who, const char *task_id,
 		    const char *task_type, const char *description, const json_t *config,
 		    const char *callback_url, const char *user_id, json_t **task, struct err *e);
@@ -70,5 +74,16 @@ int app_task_update(struct store *s, const struct app_actor *who, const char *ta
 		    const json_t *changes, bool *changed, json_t **task, struct err *e);
 int app_task_delete(struct store *s, const struct app_actor *who, const char *task_id,
 		    json_t **task, struct err *e);
+
+/* Ask the engine for one check of the task now, outside its schedule:
+ * appends task_run_requested {task_id, reason?} after the version read (so
+ * a task paused or deleted meanwhile gets no request).  reason NULL or ""
+ * gives none; at most 1000 bytes.  *result gets {task_id, requested: true,
+ * event_type, event_id, position, version, task_status}; the check itself
+ * runs when the engine picks the request up.  ERR_NOT_FOUND for an unknown
+ * or deleted task, ERR_STATE "Task <id> is paused; resume it first" for a
+ * paused one (the engine runs no check of a paused task). */
+int app_task_run_now(struct store *s, const struct app_actor *who, const char *task_id,
+		     const char *reason, json_t **result, struct err *e);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * cmd_task.c - `ambient task create|list|show|pause|resume|update|delete`.
+ * cmd_task.c - `ambient task create|list|show|pause|resume|update|delete|run`.
  *
  * `create` takes the seed's JSON config as it is: inline, from a file
  * (@PATH) or from standard input (-).
@@ -46,7 +46,8 @@ static json_t *read_json_arg(const char *arg, const char *what, struct err *e)
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
 		if (buf_append(&b, chunk, n)) {
-			err_set(e, ERR_TOO_BIG, "%s is larger than %d bytes", what, CONFIG_TEXT_MAX);
+			err_set(e, ERR_TOO_BIG, "%s is larger than %d bytes", what,
+				CONFIG_TEXT_MAX);
 			goto out;
 		}
 	}
@@ -59,9 +60,11 @@ out:
 }
 
 static const struct config_option create_options[] = {
-	{"type", CONFIG_STRING, NULL, NULL, "TYPE", "web_monitor, schedule, news_digest or threshold_watch"},
+	{"type", CONFIG_STRING, NULL, NULL, "TYPE",
+	 "web_monitor, schedule, news_digest or threshold_watch"},
 	{"description", CONFIG_STRING, NULL, NULL, "TEXT", "what the task is for"},
-	{"config", CONFIG_STRING, NULL, NULL, "JSON", "the task's config: JSON text, @FILE, or - for stdin"},
+	{"config", CONFIG_STRING, NULL, NULL, "JSON",
+	 "the task's config: JSON text, @FILE, or - for stdin"},
 	{"callback-url", CONFIG_STRING, "EVENT_FEEDBACK_URL", APP_DEFAULT_CALLBACK_URL, "URL",
 	 "where the task's events are delivered"},
 	{"user", CONFIG_STRING, NULL, "default", "USER", "the user the task belongs to"},
@@ -95,8 +98,8 @@ static int run_create(struct cli_ctx *ctx)
 	if ((rc = cli_open_store(ctx, false, &s)))
 		goto out;
 	if (app_task_create(s, &cli_actor, config_get(&ctx->cfg, "id"), type, desc, config,
-			    config_get(&ctx->cfg, "callback-url"), config_get(&ctx->cfg, "user"), &task,
-			    &e)) {
+			    config_get(&ctx->cfg, "callback-url"), config_get(&ctx->cfg, "user"),
+			    &task, &e)) {
 		rc = cli_fail(&e);
 		goto out;
 	}
@@ -110,7 +113,8 @@ out:
 
 static const struct config_option list_options[] = {
 	{"user", CONFIG_STRING, NULL, NULL, "USER", "only this user's tasks (admin: all)"},
-	{"status", CONFIG_STRING, NULL, NULL, "STATUS", "only tasks in this status: active or paused"},
+	{"status", CONFIG_STRING, NULL, NULL, "STATUS",
+	 "only tasks in this status: active or paused"},
 	{"json", CONFIG_BOOL, NULL, NULL, NULL, "print a JSON array instead of a table"},
 	{NULL},
 };
@@ -138,11 +142,12 @@ static int run_list(struct cli_ctx *ctx)
 		print_json(tasks);
 		goto out;
 	}
-	printf("%-36s  %-15s  %-7s  %-10s  %s\n", "TASK ID", "TYPE", "STATUS", "USER", "DESCRIPTION");
+	printf("%-36s  %-15s  %-7s  %-10s  %s\n", "TASK ID", "TYPE", "STATUS", "USER",
+	       "DESCRIPTION");
 	json_array_foreach(tasks, i, t) {
 		printf("%-36s  %-15s  %-7s  %-10s  %s\n", json_get_str(t, "task_id"),
-		       json_get_str(t, "task_type"), json_get_str(t, "status"), json_get_str(t, "user_id"),
-		       json_get_str(t, "description"));
+		       json_get_str(t, "task_type"), json_get_str(t, "status"),
+		       json_get_str(t, "user_id"), json_get_str(t, "description"));
 	}
 	printf("(%zu task%s)\n", json_array_size(tasks), json_array_size(tasks) == 1 ? "" : "s");
 out:
@@ -180,7 +185,8 @@ static int run_show(struct cli_ctx *ctx)
 }
 
 static const struct config_option pause_options[] = {
-	{"reason", CONFIG_STRING, NULL, NULL, "TEXT", "why the task is paused (recorded in the event)"},
+	{"reason", CONFIG_STRING, NULL, NULL, "TEXT",
+	 "why the task is paused (recorded in the event)"},
 	{NULL},
 };
 
@@ -209,7 +215,8 @@ static int run_pause(struct cli_ctx *ctx)
 
 	if ((rc = one_id(ctx, &id)) || (rc = cli_open_store(ctx, false, &s)))
 		return rc;
-	rc = app_task_pause(s, &cli_actor, id, config_get(&ctx->cfg, "reason"), &changed, &task, &e);
+	rc = app_task_pause(s, &cli_actor, id, config_get(&ctx->cfg, "reason"), &changed, &task,
+			    &e);
 	rc = lifecycle_done(rc, &e, id, "paused", changed, task);
 	json_decref(task);
 	store_close(s);
@@ -236,7 +243,8 @@ static int run_resume(struct cli_ctx *ctx)
 
 static const struct config_option update_options[] = {
 	{"description", CONFIG_STRING, NULL, NULL, "TEXT", "new description"},
-	{"config", CONFIG_STRING, NULL, NULL, "JSON", "new config: JSON text, @FILE, or - for stdin"},
+	{"config", CONFIG_STRING, NULL, NULL, "JSON",
+	 "new config: JSON text, @FILE, or - for stdin"},
 	{"callback-url", CONFIG_STRING, NULL, NULL, "URL", "new callback URL"},
 	{NULL},
 };
@@ -254,9 +262,11 @@ static int run_update(struct cli_ctx *ctx)
 	if ((rc = one_id(ctx, &id)))
 		goto out;
 	if (config_get(&ctx->cfg, "description"))
-		json_object_set_new(changes, "description", json_string(config_get(&ctx->cfg, "description")));
+		json_object_set_new(changes, "description",
+				    json_string(config_get(&ctx->cfg, "description")));
 	if (config_get(&ctx->cfg, "callback-url"))
-		json_object_set_new(changes, "callback_url", json_string(config_get(&ctx->cfg, "callback-url")));
+		json_object_set_new(changes, "callback_url",
+				    json_string(config_get(&ctx->cfg, "callback-url")));
 	if (config_arg) {
 		json_t *c = read_json_arg(config_arg, "the config", &e);
 		if (!c) {
@@ -266,7 +276,8 @@ static int run_update(struct cli_ctx *ctx)
 		json_object_set_new(changes, "config", c);
 	}
 	if (json_object_size(changes) == 0) {
-		rc = cli_usage_error(ctx, "give at least one of --description, --config, --callback-url");
+		rc = cli_usage_error(
+			ctx, "give at least one of --description, --config, --callback-url");
 		goto out;
 	}
 	if ((rc = cli_open_store(ctx, false, &s)))
@@ -276,7 +287,9 @@ static int run_update(struct cli_ctx *ctx)
 		rc = cli_fail(&e);
 		goto out;
 	}
-	printf(changed ? "Task %s updated\n" : "Task %s already had these settings; nothing changed\n", id);
+	printf(changed ? "Task %s updated\n"
+		       : "Task %s already had these settings; nothing changed\n",
+	       id);
 	print_json(task);
 out:
 	json_decref(changes);
@@ -302,20 +315,60 @@ static int run_delete(struct cli_ctx *ctx)
 	return rc;
 }
 
+static const struct config_option run_options[] = {
+	{"reason", CONFIG_STRING, NULL, NULL, "TEXT",
+	 "why the check is wanted (recorded in the event)"},
+	{NULL},
+};
+
+/* Records task_run_requested; the engine (ambient serve) runs the check. */
+static int run_run(struct cli_ctx *ctx)
+{
+	struct store *s = NULL;
+	struct err e = {0};
+	json_t *result = NULL;
+	const char *id = NULL;
+	int rc;
+
+	if ((rc = one_id(ctx, &id)) || (rc = cli_open_store(ctx, false, &s)))
+		return rc;
+	if (app_task_run_now(s, &cli_actor, id, config_get(&ctx->cfg, "reason"), &result, &e)) {
+		rc = cli_fail(&e);
+	} else {
+		printf("Run of task %s requested (event %s at version %lld); the task engine "
+		       "(ambient serve) runs one check when it picks the request up\n",
+		       id, TASK_EV_RUN_REQUESTED, (long long)json_get_int(result, "version", 0));
+		print_json(result);
+	}
+	json_decref(result);
+	store_close(s);
+	return rc;
+}
+
 static const struct config_option no_options[] = {{NULL}};
 
 const struct cli_command cli_task_commands[] = {
 	{"create", "[TYPE DESCRIPTION CONFIG]", "create a background task",
 	 "CONFIG is the task's JSON config, e.g. the seed's\n"
-	 "  '{\"urls\":[\"https://techcrunch.com\"],\"keywords\":[\"AI\"],\"check_interval_minutes\":30}'\n"
+	 "  "
+	 "'{\"urls\":[\"https://"
+	 "techcrunch.com\"],\"keywords\":[\"AI\"],\"check_interval_minutes\":30}'\n"
 	 "Types: web_monitor, schedule, news_digest, threshold_watch (see docs/tasks.md).",
 	 create_options, run_create, NULL},
 	{"list", "", "list current tasks", NULL, list_options, run_list, NULL},
-	{"show", "TASK_ID", "show one task's state, folded from its events", NULL, no_options, run_show, NULL},
-	{"pause", "TASK_ID", "pause a task (a paused task stays paused)", NULL, pause_options, run_pause, NULL},
+	{"show", "TASK_ID", "show one task's state, folded from its events", NULL, no_options,
+	 run_show, NULL},
+	{"pause", "TASK_ID", "pause a task (a paused task stays paused)", NULL, pause_options,
+	 run_pause, NULL},
 	{"resume", "TASK_ID", "resume a paused task", NULL, no_options, run_resume, NULL},
-	{"update", "TASK_ID", "change a task's description, config or callback URL", NULL, update_options,
-	 run_update, NULL},
-	{"delete", "TASK_ID", "delete a task (its events stay in the log)", NULL, no_options, run_delete, NULL},
+	{"update", "TASK_ID", "change a task's description, config or callback URL", NULL,
+	 update_options, run_update, NULL},
+	{"delete", "TASK_ID", "delete a task (its events stay in the log)", NULL, no_options,
+	 run_delete, NULL},
+	{"run", "TASK_ID", "ask the engine to check a task once now, outside its schedule",
+	 "Records task_run_requested; a running engine (ambient serve) runs one check when it\n"
+	 "picks the request up, and the check's events follow in the task's stream.\n"
+	 "A paused task is refused: resume it first.",
+	 run_options, run_run, NULL},
 	{NULL},
 };

@@ -24,6 +24,8 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "cron.h"
+#include "extract.h"
+#include "metric.h"
 
 enum kind {
 	K_INT,
@@ -70,6 +72,7 @@ static const char *const notify_methods[] = {"send_sms", "send_email", "webhook"
 #define TIMEZONE_ROW {"timezone", K_TIMEZONE, 0, 0, 0, NULL, NULL, NULL, "\"Europe/Berlin\""}
 #define HOUR_ROW {"hour", K_INT, 0, 0, 23, NULL, "8", NULL, NULL}
 #define MINUTE_ROW {"minute", K_INT, 0, 0, 59, NULL, "0", NULL, NULL}
+#define MAX_FAILURES_ROW {"max_failures", K_INT, 0, 1, 1000, NULL, NULL, NULL, NULL}
 /* clang-format on */
 
 static const struct field web_monitor_fields[] = {
@@ -80,6 +83,7 @@ static const struct field web_monitor_fields[] = {
 	{"selector", K_STRING, 0, 0, 1000, NULL, NULL, NULL, "\"main article\""},
 	{"ignore_text", K_STRING_LIST, 0, 0, 100, NULL, NULL, NULL, "[\"Updated at\"]"},
 	{"notify_on_first_check", K_BOOL, 0, 0, 0, NULL, "false", NULL, NULL},
+	MAX_FAILURES_ROW,
 	NOTIFICATION_ROW,
 	{NULL},
 };
@@ -93,6 +97,7 @@ static const struct field news_digest_fields[] = {
 	TIMEZONE_ROW,
 	{"categories", K_STRING_LIST, 0, 0, 50, NULL, NULL, NULL, "[\"technology\"]"},
 	{"max_items", K_INT, 0, 1, 100, NULL, "10", NULL, NULL},
+	MAX_FAILURES_ROW,
 	NOTIFICATION_ROW,
 	{NULL},
 };
@@ -107,6 +112,7 @@ static const struct field threshold_fields[] = {
 	{"regex", K_REGEX, 0, 0, 1000, NULL, NULL, NULL, "\"Price: ([0-9.]+)\""},
 	{"hysteresis", K_NUMBER, F_HAS_MIN, 0, 0, NULL, "0", NULL, NULL},
 	{"cooldown_minutes", K_INT, 0, 0, 525600, NULL, "0", NULL, NULL},
+	MAX_FAILURES_ROW,
 	NOTIFICATION_ROW,
 	{NULL},
 };
@@ -116,6 +122,9 @@ static const struct field schedule_common_fields[] = {
 	TIMEZONE_ROW,
 	{"missed_run_policy", K_ENUM, 0, 0, 0, missed_policies, "\"once\"", NULL, NULL},
 	{"jitter_seconds", K_INT, 0, 0, 3600, NULL, NULL, NULL, NULL},
+	/* sources of a schedule whose action is a news digest */
+	{"news_urls", K_URL_LIST, 0, 0, 50, NULL, NULL, NULL, "[\"https://techcrunch.com\"]"},
+	MAX_FAILURES_ROW,
 	NOTIFICATION_ROW,
 	{NULL},
 };
@@ -148,6 +157,12 @@ static const struct field *const schedule_forms[] = {
 
 static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "wednesday",
 					    "thursday", "friday", "saturday"};
+
+/* threshold_watch metrics read without a metric_url; one row per metric. */
+static const struct task_metric_builtin builtin_metrics[] = {
+	{"bitcoin_price", "bitcoin", "the price of one bitcoin"},
+};
+#define N_BUILTIN_METRICS (sizeof builtin_metrics / sizeof builtin_metrics[0])
 
 /* ---- shape checks ------------------------------------------------------ */
 
@@ -267,6 +282,63 @@ int task_config_weekday(const char *name)
 		if (n <= strlen(weekday_names[i]) && strncasecmp(name, weekday_names[i], n) == 0)
 			return i;
 	return -1;
+}
+
+const struct task_metric_builtin *task_config_builtin_metric(const char *name)
+{
+	for (size_t i = 0; name && i < N_BUILTIN_METRICS; i++)
+		if (strcmp(name, builtin_metrics[i].name) == 0)
+			return &builtin_metrics[i];
+	return NULL;
+}
+
+/* "bitcoin_price, ..." for messages. */
+static void builtin_metric_names(char *out, size_t size)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < N_BUILTIN_METRICS && len < size; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%s", i ? ", " : "",
+					builtin_metrics[i].name);
+}
+
+static int each_url_of(const json_t *config, const char *key,
+		       int (*fn)(const char *field, const char *url, void *ud), void *ud)
+{
+	json_t *v = json_object_get(config, key), *item;
+	char field[64];
+	size_t i;
+	int rc;
+
+	if (json_is_string(v)) {
+		snprintf(field, sizeof field, "config.%s", key);
+		return fn(field, json_string_value(v), ud);
+	}
+	json_array_foreach(v, i, item) {
+		if (!json_is_string(item))
+			continue;
+		snprintf(field, sizeof field, "config.%s[%zu]", key, i);
+		if ((rc = fn(field, json_string_value(item), ud)))
+			return rc;
+	}
+	return ERR_OK;
+}
+
+int task_config_each_url(int type, const json_t *config,
+			 int (*fn)(const char *field, const char *url, void *ud), void *ud)
+{
+	switch (type) {
+	case TASK_WEB_MONITOR:
+		return each_url_of(config, "urls", fn, ud);
+	case TASK_SCHEDULE:
+	case TASK_NEWS_DIGEST:
+		return each_url_of(config, "news_urls", fn, ud);
+	case TASK_THRESHOLD_WATCH:
+		return each_url_of(config, "metric_url", fn, ud);
+	default:
+		return ERR_OK;
+	}
 }
 
 unsigned task_config_days_mask(const json_t *config)
@@ -759,17 +831,180 @@ static int check_schedule(json_t *cfg, struct err *e)
 	return check_rows(cfg, schedule_common_fields, e);
 }
 
+/* ---- checks across fields ------------------------------------------------ */
+
+/* A CSS or XPath selector must compile as the engine will compile it. */
+static int check_selector(const json_t *cfg, struct err *e)
+{
+	const char *sel = json_string_value(json_object_get(cfg, "selector"));
+	struct extract_selector *compiled;
+	struct err se = {0};
+	const char *why;
+
+	if (!sel)
+		return ERR_OK;
+	if ((compiled = extract_selector_new(sel, &se))) {
+		extract_selector_free(compiled);
+		return ERR_OK;
+	}
+	why = se.msg;
+	if (strncmp(why, "selector: ", 10) == 0)
+		why += 10;
+	return err_set(e, ERR_INVALID, "config.selector \"%.100s\" cannot be used: %s", sel, why);
+}
+
+/* Entries written /like this/ are POSIX extended regular expressions,
+ * matched case-insensitively (the rule of extract.h); the others are plain
+ * text.  Back-references are refused: they make matching exponential. */
+static int check_ignore_text(const json_t *cfg, struct err *e)
+{
+	json_t *list = json_object_get(cfg, "ignore_text"), *item;
+	char g[GOT_MAX + 4];
+	size_t i;
+
+	json_array_foreach(list, i, item) {
+		const char *s = json_string_value(item);
+		size_t n = strlen(s);
+		char *pat, why[160];
+		regex_t re;
+		int rc;
+
+		if (n < 3 || s[0] != '/' || s[n - 1] != '/')
+			continue;
+		got_text(item, g);
+		for (const char *p = s + 1; p < s + n - 1; p++) {
+			if (*p != '\\' || p + 1 >= s + n - 1)
+				continue;
+			if (p[1] >= '1' && p[1] <= '9')
+				return err_set(
+					e, ERR_INVALID,
+					"config.ignore_text[%zu] is written /.../, and "
+					"back-references (\\%c) are not allowed in it; match "
+					"the text without them (got %s)",
+					i, p[1], g);
+			p++;
+		}
+		pat = xstrndup(s + 1, n - 2);
+		rc = regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB | REG_NEWLINE);
+		free(pat);
+		if (rc == 0) {
+			regfree(&re);
+			continue;
+		}
+		regerror(rc, &re, why, sizeof why);
+		return err_set(e, ERR_INVALID,
+			       "config.ignore_text[%zu] is written /.../, so it must be a POSIX "
+			       "extended regular expression: %s (got %s); write it without the "
+			       "slashes to match the text as it is",
+			       i, why, g);
+	}
+	return ERR_OK;
+}
+
+static int check_web_monitor(json_t *cfg, struct err *e)
+{
+	int rc;
+
+	if ((rc = check_rows(cfg, web_monitor_fields, e)) || (rc = check_selector(cfg, e)))
+		return rc;
+	return check_ignore_text(cfg, e);
+}
+
+static bool is_currency(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 10)
+		return false;
+	for (; *s; s++)
+		if (!isalpha((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* currency: only for a built-in metric; 3-10 letters, stored lower case. */
+static int check_currency(json_t *cfg, bool builtin, struct err *e)
+{
+	json_t *v = json_object_get(cfg, "currency");
+	char g[GOT_MAX + 4], names[200], *low;
+
+	if (json_is_null(v)) {
+		json_object_del(cfg, "currency");
+		v = NULL;
+	}
+	builtin_metric_names(names, sizeof names);
+	if (!builtin) {
+		if (!v)
+			return ERR_OK;
+		return err_set(e, ERR_INVALID,
+			       "config.currency only applies to a built-in metric (%s) read "
+			       "without config.metric_url; with metric_url the URL decides the "
+			       "currency, so remove currency",
+			       names);
+	}
+	if (!v) {
+		json_object_set_new(cfg, "currency", json_string(TASK_METRIC_CURRENCY_DEFAULT));
+		return ERR_OK;
+	}
+	if (!json_is_string(v) || !is_currency(json_string_value(v))) {
+		got_text(v, g);
+		return err_set(e, ERR_INVALID,
+			       "config.currency must be a currency code of 3-10 letters such as "
+			       "\"usd\" or \"eur\" (got %s)",
+			       g);
+	}
+	low = xstrdup(json_string_value(v));
+	for (char *p = low; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	json_object_set_new(cfg, "currency", json_string(low));
+	free(low);
+	return ERR_OK;
+}
+
 static int check_threshold(json_t *cfg, struct err *e)
 {
+	const char *metric, *path, *regex;
+	bool has_url;
+	char names[200];
+	struct err me = {0};
 	int rc = check_rows(cfg, threshold_fields, e);
 
 	if (rc)
 		return rc;
-	if (!json_object_get(cfg, "metric") && !json_object_get(cfg, "metric_url"))
+	metric = json_string_value(json_object_get(cfg, "metric"));
+	has_url = json_object_get(cfg, "metric_url") != NULL;
+	path = json_string_value(json_object_get(cfg, "json_path"));
+	regex = json_string_value(json_object_get(cfg, "regex"));
+	builtin_metric_names(names, sizeof names);
+	if (!metric && !has_url)
 		return err_set(e, ERR_INVALID,
-			       "config.metric or config.metric_url is required: a metric name such "
-			       "as \"bitcoin_price\", or an http(s) URL that returns the value");
-	return ERR_OK;
+			       "config.metric or config.metric_url is required: a built-in metric "
+			       "(%s), or an http(s) URL that returns the value",
+			       names);
+	if (path && metric_path_check(path, &me) != ERR_OK)
+		return err_set(e, ERR_INVALID, "config.%s", me.msg);
+	if (regex && metric_regex_check(regex, &me) != ERR_OK)
+		return err_set(e, ERR_INVALID, "config.%s", me.msg);
+	if (path && regex)
+		return err_set(e, ERR_INVALID,
+			       "config.json_path and config.regex are both given; give one: "
+			       "json_path for a JSON response, regex for a text or HTML page");
+	if (!has_url) {
+		if (!task_config_builtin_metric(metric))
+			return err_set(e, ERR_INVALID,
+				       "config.metric \"%.100s\" is not a built-in metric "
+				       "(built-in: %s); give metric_url with json_path or regex to "
+				       "read any other number",
+				       metric, names);
+		if (path || regex)
+			return err_set(
+				e, ERR_INVALID,
+				"config.%s is only used with config.metric_url (it finds the "
+				"number in that URL's response); the built-in metric %s "
+				"needs neither, so remove %s or add metric_url",
+				path ? "json_path" : "regex", metric, path ? "json_path" : "regex");
+	}
+	return check_currency(cfg, !has_url, e);
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -838,7 +1073,7 @@ json_t *task_config_validate(int type, const json_t *config, struct err *e)
 	cfg = json_deep_copy(config);
 	switch (type) {
 	case TASK_WEB_MONITOR:
-		rc = check_rows(cfg, web_monitor_fields, e);
+		rc = check_web_monitor(cfg, e);
 		break;
 	case TASK_SCHEDULE:
 		rc = check_schedule(cfg, e);

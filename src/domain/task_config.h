@@ -5,6 +5,10 @@
  * header adds the small checks they are built from, for the app and engine
  * to reuse (so a callback URL or a time zone is judged the same everywhere),
  * and readers of a normalised config.
+ *
+ * What needs I/O is judged by the app when a task is created or updated
+ * (src/app/tasks.c): that a timezone exists in the tz database, and that
+ * every URL of task_config_each_url passes the --allow-net policy.
  */
 #ifndef AMBIENT_DOMAIN_TASK_CONFIG_H
 #define AMBIENT_DOMAIN_TASK_CONFIG_H
@@ -39,5 +43,30 @@ int task_config_weekday(const char *name);
 /* Bit d set for weekday d (0 = Sunday) in a normalised weekly schedule's
  * "days"; 0 when there are none. */
 unsigned task_config_days_mask(const json_t *config);
+
+/* A threshold_watch metric that needs no metric_url: the engine reads it
+ * from its price API (CoinGecko style: /api/v3/simple/price?ids=<coin>&
+ * vs_currencies=<currency>) in the config's "currency", which validation
+ * fills in (default TASK_METRIC_CURRENCY_DEFAULT, stored lower case).  With
+ * a metric_url, "metric" is only a label. */
+struct task_metric_builtin {
+	const char *name; /* config.metric: "bitcoin_price" */
+	const char *coin; /* the price API's id: "bitcoin" */
+	const char *what; /* for people: "the price of one bitcoin" */
+};
+
+#define TASK_METRIC_CURRENCY_DEFAULT "usd"
+
+/* The built-in metric called `name`, or NULL. */
+const struct task_metric_builtin *task_config_builtin_metric(const char *name);
+
+/* Call fn(field, url, ud) for each URL of a normalised config that the
+ * engine fetches: web_monitor urls, news_digest and schedule news_urls,
+ * threshold_watch metric_url; field names it for messages
+ * ("config.urls[1]", "config.metric_url").  Not the callback_url nor a
+ * notification's url (endpoints of the operator, not pages to read).
+ * Stops at, and returns, the first non-zero return of fn. */
+int task_config_each_url(int type, const json_t *config,
+			 int (*fn)(const char *field, const char *url, void *ud), void *ud);
 
 #endif

@@ -662,12 +662,10 @@ static int append_checked(struct engine *en, struct runner *r, struct store_new_
 			return rc;
 		}
 		/* Someone wrote to the task meanwhile (a pause, a delivery
-		 * outcome, another node): may it still record?  A requested run
-		 * of a paused task may; a scheduled one only while active. */
+		 * outcome, another node): may it still record? */
 		json_t *state = fold_stream(en, r->stream);
 		const char *status = state ? task_state_status(state) : NULL;
-		bool live = status && (strcmp(status, "active") == 0 ||
-				       (!r->slot_us && strcmp(status, "paused") == 0 && !r->active));
+		bool live = status && strcmp(status, "active") == 0;
 		if (state)
 			r->version = json_get_int(state, "version", r->version);
 		json_decref(state);
@@ -973,8 +971,9 @@ static void apply_event(struct engine *en, const struct store_event *ev)
 		bool cfg = json_object_get(json_object_get(ev->data, "changes"), "config") != NULL;
 		runner_replace(en, r, cfg ? ev->recorded_at_us : 0);
 	} else if (strcmp(t, TASK_EV_RUN_REQUESTED) == 0) {
-		/* Also for a paused task, which stays paused (a test run). */
-		if (!r->in_check)
+		/* The app refuses requests for paused tasks; one that slipped
+		 * in before a pause is ignored. */
+		if (r->active && !r->in_check)
 			start_check(en, r, 0);
 	}
 }
@@ -1141,6 +1140,9 @@ void engine_step(struct engine *en, int timeout_ms)
 		}
 		start_check(en, r, r->due_us);
 	}
+	pthread_mutex_lock(&en->slock);
+	en->st.tasks = (long)en->nrunners; /* live; the rest every STATUS_EVERY_US */
+	pthread_mutex_unlock(&en->slock);
 	if (mono - en->status_us >= STATUS_EVERY_US || en->opt.manual) {
 		en->status_us = mono;
 		status_publish(en, true);

@@ -69,7 +69,9 @@ struct engine_options {
 	bool manual;               /* no threads: the caller runs engine_step */
 };
 
-/* What the engine is doing, for get_event_sourcing_status and /health. */
+/* What the engine is doing, for get_event_sourcing_status and /health.
+ * The counters (checks, failures, events) and tasks are live; active,
+ * in_flight, fetches and the lag percentiles are refreshed every 2 s. */
 struct engine_status {
 	bool leader;                    /* this engine holds the lease and runs tasks */
 	long tasks;                     /* tasks it runs (active and paused) */

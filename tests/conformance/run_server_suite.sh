@@ -114,7 +114,7 @@ trap 'exit 1' INT TERM
 if [ "$mode" = fixtures ]; then
 	"$bin" 0 >"$out/server.stdout" 2>"$out/server.stderr" &
 else
-	XDG_DATA_HOME=$scratch/data "$bin" serve --listen 127.0.0.1:0 --db "sqlite:$scratch/x.db" \
+	XDG_DATA_HOME=$scratch/data "$bin" serve --no-engine --listen 127.0.0.1:0 --db "sqlite:$scratch/x.db" \
 		>"$out/server.stdout" 2>"$out/server.stderr" &
 fi
 server_pid=$!

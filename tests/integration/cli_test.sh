@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 export AMBIENT_DB="sqlite:$WORK/data/ambient.db"
 export XDG_CONFIG_HOME="$WORK/config" # no user config file leaks in
-unset EVENT_FEEDBACK_URL
+unset EVENT_FEEDBACK_URL AMBIENT_ALLOW_NET
 
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }
@@ -126,6 +126,64 @@ FOLLOW_PID=
 # --- replay ---------------------------------------------------------------------------
 run "replay" 0 "$AMBIENT" replay && contains "replay" "matches the stored projection"
 run "replay --check" 0 "$AMBIENT" replay --check
+
+# --- configs the engine could not run are refused at once -------------------------------
+# (a database of its own, so the event counts above stay as they are)
+G=(--db "sqlite:$WORK/rules.db")
+LOOP='{"urls": ["https://example.com", "http://127.0.0.1:8080/page"]}'
+run "loopback refused" 1 "$AMBIENT" "${G[@]}" task create --type web_monitor --description x --config "$LOOP"
+contains "loopback refused" "config.urls[1]: refusing to connect to 127.0.0.1 (loopback)"
+contains "loopback refused says how" "allow them with --allow-net 127.0.0.1"
+run "localhost metric_url refused" 1 "$AMBIENT" "${G[@]}" task create --type threshold_watch --description x \
+	--config '{"metric_url": "http://localhost:9/price", "threshold": 1}'
+contains "localhost metric_url refused" "config.metric_url: refusing"
+run "numeric loopback refused" 1 "$AMBIENT" "${G[@]}" task create --type news_digest --description x \
+	--config '{"news_urls": ["http://2130706433/feed"]}'
+contains "numeric loopback refused" "config.news_urls[0]: refusing to connect to 127.0.0.1"
+run "nothing recorded" 0 "$AMBIENT" "${G[@]}" task list && contains "nothing recorded" "(0 tasks)"
+run "loopback with --allow-net" 0 "$AMBIENT" --allow-net 127.0.0.1 "${G[@]}" task create --type web_monitor --description x --config "$LOOP"
+RULES_ID=$(json_field task_id)
+contains "loopback with --allow-net" '"http://127.0.0.1:8080/page"'
+run "loopback with AMBIENT_ALLOW_NET" 0 env AMBIENT_ALLOW_NET=127.0.0.0/8 "$AMBIENT" "${G[@]}" task create --type threshold_watch \
+	--description x --config '{"metric_url": "http://127.0.0.1:9/price", "json_path": "$.price", "threshold": 1}'
+run "update to a private URL refused" 1 "$AMBIENT" "${G[@]}" task update "$RULES_ID" --config '{"urls": ["http://10.1.2.3/"]}'
+contains "update to a private URL refused" "config.urls[0]: refusing to connect to 10.1.2.3 (private)"
+run "callback on localhost is fine" 0 "$AMBIENT" "${G[@]}" task create --type schedule --description x \
+	--config '{"type": "interval"}' --callback-url http://127.0.0.1:8000/process_background_feedback
+run "bad timezone" 1 "$AMBIENT" "${G[@]}" task create --type schedule --description x --config '{"type": "daily", "timezone": "Mars/Base"}'
+contains "bad timezone" 'config.timezone "Mars/Base" is not a time zone in the tz database'
+contains "bad timezone says how" "use a name like Europe/Berlin"
+run "good timezone" 0 "$AMBIENT" "${G[@]}" task create --type schedule --description x --config '{"type": "daily", "timezone": "Europe/Berlin"}'
+run "bad selector" 1 "$AMBIENT" "${G[@]}" task create --type web_monitor --description x \
+	--config '{"urls": ["https://example.com"], "selector": "article:first-child"}'
+contains "bad selector" 'config.selector "article:first-child" cannot be used'
+run "bad xpath" 1 "$AMBIENT" "${G[@]}" task create --type web_monitor --description x \
+	--config '{"urls": ["https://example.com"], "selector": "//div[@class="}'
+contains "bad xpath" "does not compile"
+run "bad ignore_text regex" 1 "$AMBIENT" "${G[@]}" task create --type web_monitor --description x \
+	--config '{"urls": ["https://example.com"], "ignore_text": ["Updated", "/[0-9/"]}'
+contains "bad ignore_text regex" "config.ignore_text[1] is written /.../"
+run "unknown metric" 1 "$AMBIENT" "${G[@]}" task create --type threshold_watch --description x --config '{"metric": "cpu_usage", "threshold": 90}'
+contains "unknown metric" 'config.metric "cpu_usage" is not a built-in metric (built-in: bitcoin_price)'
+run "max_failures" 1 "$AMBIENT" "${G[@]}" task create --type web_monitor --description x --config '{"urls": ["https://example.com"], "max_failures": 0}'
+contains "max_failures" "config.max_failures must be an integer from 1 to 1000"
+
+# --- task run ------------------------------------------------------------------------------
+run "task run" 0 "$AMBIENT" "${G[@]}" task run "$RULES_ID" --reason "try it now"
+contains "task run" "Run of task $RULES_ID requested (event task_run_requested at version 2)"
+contains "task run result" '"event_type": "task_run_requested"'
+run "task run recorded" 0 "$AMBIENT" "${G[@]}" events --type task_run_requested
+contains "task run recorded" '"reason":"try it now"'
+contains "task run recorded stream" "\"stream\":\"task-$RULES_ID\""
+[ "$(wc -l <<<"$OUT")" -eq 1 ] && ok || fail "events --type task_run_requested: one line wanted: $OUT"
+run "task run paused" 0 "$AMBIENT" "${G[@]}" task pause "$RULES_ID"
+run "task run refuses paused" 1 "$AMBIENT" "${G[@]}" task run "$RULES_ID" && contains "task run refuses paused" "is paused; resume it first"
+run "task run unknown" 1 "$AMBIENT" "${G[@]}" task run 00000000-0000-4000-8000-000000000000 && contains "task run unknown" "not found"
+run "task run needs an id" 2 "$AMBIENT" "${G[@]}" task run
+run "task run deleted" 0 "$AMBIENT" "${G[@]}" task delete "$RULES_ID"
+run "task run refuses deleted" 1 "$AMBIENT" "${G[@]}" task run "$RULES_ID" && contains "task run refuses deleted" "was deleted"
+run "one request recorded" 0 "$AMBIENT" "${G[@]}" events --type task_run_requested
+[ "$(wc -l <<<"$OUT")" -eq 1 ] && ok || fail "refused runs recorded events: $OUT"
 
 # --- configuration: flags > env > file > defaults ----------------------------------------
 mkdir -p "$WORK/config/ambient"

@@ -24,7 +24,7 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 start_server() {
 	local name=$1
 	shift
-	"$AMBIENT" serve --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	"$AMBIENT" serve --no-engine --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PIDS+=($!)
 	local end=$((SECONDS + 20))
 	until grep -q '^listening ' "$WORK/$name.out" 2>/dev/null; do

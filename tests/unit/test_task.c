@@ -9,9 +9,12 @@
 
 #include <cmocka.h>
 
+#include "../test_util.h"
+#include "app/tasks.h"
 #include "common/json.h"
 #include "domain/task.h"
 #include "domain/task_config.h"
+#include "engine/netguard.h"
 
 #define ID "6f1c7a52-3c1e-4f7e-9a0b-2d4c8e9f1a3b"
 
@@ -200,7 +203,7 @@ static void test_seed_threshold(void **state)
 	normalises_to(TASK_THRESHOLD_WATCH, seed_threshold,
 		      "{\"metric\": \"bitcoin_price\", \"threshold\": 50000,"
 		      " \"check_interval_minutes\": 15, \"comparison\": \"above\","
-		      " \"hysteresis\": 0, \"cooldown_minutes\": 0,"
+		      " \"hysteresis\": 0, \"cooldown_minutes\": 0, \"currency\": \"usd\","
 		      " \"notification\": {\"method\": \"send_sms\", \"phone_number\": "
 		      "\"+1234567890\"}}");
 }
@@ -303,10 +306,10 @@ static void test_normalisation(void **state)
 		      " \"missed_run_policy\": \"skip\"}");
 	/* both threshold names, same value: fine */
 	out = valid(TASK_THRESHOLD_WATCH,
-		    "{\"metric\": \"cpu_usage\", \"threshold\": 90, \"threshold_value\": 90,"
+		    "{\"metric\": \"cpu_usage\", \"metric_url\": \"https://m.example/cpu\","
+		    " \"threshold\": 90, \"threshold_value\": 90,"
 		    " \"comparison\": \"crosses_below\", \"hysteresis\": 2.5,"
-		    " \"cooldown_minutes\": 60, \"json_path\": \"$.cpu\","
-		    " \"regex\": \"cpu=([0-9]+)%\"}");
+		    " \"cooldown_minutes\": 60, \"json_path\": \"$.cpu\"}");
 	assert_null(json_object_get(out, "threshold_value"));
 	assert_int_equal(json_get_int(out, "threshold", 0), 90);
 	json_decref(out);
@@ -363,7 +366,29 @@ static void test_accepted_forms(void **state)
 		 "{\"method\": \"send_sms\", \"phone_number\": \"+1 (555) 010-9999\"}}"},
 		{TASK_NEWS_DIGEST, "{\"max_items\": 1, \"hour\": 0, \"timezone\": \"Asia/Tokyo\"}"},
 		{TASK_THRESHOLD_WATCH,
-		 "{\"metric\": \"x\", \"threshold\": -3.5, \"hysteresis\": 0}"},
+		 "{\"metric\": \"bitcoin_price\", \"threshold\": -3.5, \"hysteresis\": 0}"},
+		{TASK_THRESHOLD_WATCH,
+		 "{\"metric\": \"cpu\", \"metric_url\": \"https://m.example/x\", \"threshold\": 1,"
+		 " \"regex\": \"cpu=([0-9]+)%\"}"},
+		/* neither json_path nor regex: the whole response is the number */
+		{TASK_THRESHOLD_WATCH,
+		 "{\"metric_url\": \"https://m.example/x\", \"threshold\": 1}"},
+		{TASK_THRESHOLD_WATCH,
+		 "{\"metric_url\": \"https://m.example/x\", \"threshold\": 1,"
+		 " \"json_path\": \"/data/0/price\", \"max_failures\": 1000}"},
+		{TASK_WEB_MONITOR, "{\"urls\": [\"https://x.example\"], \"selector\": \"div.news > "
+				   "a[href^=http], #top\","
+				   " \"ignore_text\": [\"/updated [0-9]+ (min|hours?) ago/\", "
+				   "\"/\", \"//\", \"a/b/\"],"
+				   " \"max_failures\": 1}"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://x.example\"], \"selector\": \"//main//h2[@class='t']\"}"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://x.example\"], \"selector\": \"(//li)[1]\"}"},
+		{TASK_SCHEDULE,
+		 "{\"type\": \"daily\", \"max_failures\": 5, \"action\": \"news_digest\","
+		 " \"news_urls\": [\"https://techcrunch.com\"]}"},
+		{TASK_NEWS_DIGEST, "{\"max_failures\": 3.0}"},
 	};
 
 	(void)state;
@@ -564,30 +589,36 @@ static const struct reject digest_threshold_rejects[] = {
 	 "config.threshold is required: a number", "e.g. 50000"},
 	{TASK_THRESHOLD_WATCH, "{\"threshold\": 5}",
 	 "config.metric or config.metric_url is required", "bitcoin_price"},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": \"50000\"}",
+	{TASK_THRESHOLD_WATCH, "{\"metric\": \"bitcoin_price\", \"threshold\": \"50000\"}",
 	 "config.threshold must be a number", "(got \"50000\")"},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold_value\": \"50,000\"}",
+	{TASK_THRESHOLD_WATCH, "{\"metric\": \"bitcoin_price\", \"threshold_value\": \"50,000\"}",
 	 "config.threshold must be a number", NULL},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": 1, \"threshold_value\": 2}",
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"threshold_value\": 2}",
 	 "config.threshold and config.threshold_value (another name for it) differ",
 	 "give only config.threshold"},
 	{TASK_THRESHOLD_WATCH, "{\"metric\": \"\", \"threshold\": 1}",
 	 "config.metric must be a non-empty string", NULL},
 	{TASK_THRESHOLD_WATCH, "{\"metric_url\": \"not a url\", \"threshold\": 1}",
 	 "config.metric_url must be an http:// or https:// URL", NULL},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": 1, \"comparison\": \">\"}",
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"comparison\": \">\"}",
 	 "config.comparison must be one of above, below, crosses_above, crosses_below",
 	 "(got \">\")"},
 	{TASK_THRESHOLD_WATCH,
-	 "{\"metric\": \"btc\", \"threshold\": 1, \"check_interval_minutes\": 0}",
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"check_interval_minutes\": 0}",
 	 "config.check_interval_minutes must be an integer from 1 to 10080", NULL},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": 1, \"hysteresis\": -1}",
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"hysteresis\": -1}",
 	 "config.hysteresis must be a number >= 0", "(got -1)"},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": 1, \"cooldown_minutes\": 1.5}",
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"cooldown_minutes\": 1.5}",
 	 "config.cooldown_minutes must be an integer from 0 to 525600", NULL},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": 1, \"regex\": \"(\"}",
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"regex\": \"(\"}",
 	 "config.regex must be a POSIX extended regular expression", "(got \"(\")"},
-	{TASK_THRESHOLD_WATCH, "{\"metric\": \"btc\", \"threshold\": 1, \"json_path\": 7}",
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"json_path\": 7}",
 	 "config.json_path must be a non-empty string", NULL},
 };
 
@@ -863,7 +894,8 @@ static void test_decide_create(void **state)
 	json_decref(cfg);
 
 	/* a config error comes back as the config's own message */
-	cfg = J("{\"metric\": \"btc\", \"threshold\": 1, \"comparison\": \"greater_than\"}");
+	cfg = J("{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"comparison\": "
+		"\"greater_than\"}");
 	assert_int_equal(task_decide_create(ID, "threshold_watch", "x", cfg, NULL, NULL, &data, &e),
 			 ERR_INVALID);
 	msg_has("config", e.msg, "config.comparison must be one of above, below");
@@ -1252,8 +1284,503 @@ static void test_decide_fold_loop(void **state)
 	json_decref(st);
 }
 
+/* ---- what the engine must be able to run ------------------------------------ */
+
+static const struct reject engine_rejects[] = {
+	/* selectors compile as the engine compiles them */
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"selector\": \"div:hover\"}",
+	 "config.selector \"div:hover\" cannot be used: ':hover' is not supported",
+	 "pseudo-classes"},
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"selector\": \"//div[\"}",
+	 "config.selector \"//div[\" cannot be used: the XPath", "does not compile"},
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"selector\": \"div >\"}",
+	 "config.selector \"div >\" cannot be used: ", NULL},
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"selector\": \"a[href\"}",
+	 "config.selector \"a[href\" cannot be used: ", NULL},
+	/* ignore_text /regex/ entries */
+	{TASK_WEB_MONITOR,
+	 "{\"urls\": [\"https://a.example\"], \"ignore_text\": [\"ok\", \"/(unclosed/\"]}",
+	 "config.ignore_text[1] is written /.../, so it must be a POSIX extended regular "
+	 "expression: ",
+	 "(got \"/(unclosed/\"); write it without the slashes"},
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"ignore_text\": [\"/a{2,1}/\"]}",
+	 "config.ignore_text[0] is written /.../", NULL},
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"ignore_text\": [\"/(a)\\\\1/\"]}",
+	 "config.ignore_text[0] is written /.../, and back-references (\\1) are not allowed", NULL},
+	/* max_failures, any type */
+	{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"max_failures\": 0}",
+	 "config.max_failures must be an integer from 1 to 1000", "(got 0)"},
+	{TASK_NEWS_DIGEST, "{\"max_failures\": 1001}", "config.max_failures must be an integer",
+	 "(got 1001)"},
+	{TASK_SCHEDULE, "{\"type\": \"daily\", \"max_failures\": 1.5}", "config.max_failures",
+	 "(got 1.5)"},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"max_failures\": \"3\"}",
+	 "config.max_failures must be an integer from 1 to 1000", "(got \"3\")"},
+	/* a schedule's digest sources */
+	{TASK_SCHEDULE, "{\"type\": \"daily\", \"news_urls\": [\"ftp://x.example\"]}",
+	 "config.news_urls[0] must be an http:// or https:// URL", NULL},
+	/* threshold_watch: where the number is read */
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric_url\": \"https://m.example\", \"threshold\": 1, \"json_path\": \"$..price\"}",
+	 "config.json_path \"$..price\": '..' (recursive descent) is not supported", NULL},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric_url\": \"https://m.example\", \"threshold\": 1, \"json_path\": \"$.a[*]\"}",
+	 "config.json_path \"$.a[*]\"", "is not an array index"},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric_url\": \"https://m.example\", \"threshold\": 1, \"regex\": \"(a)\\\\1\"}",
+	 "config.regex \"(a)\\1\": back-references (\\1) are not allowed", NULL},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric_url\": \"https://m.example\", \"threshold\": 1, \"json_path\": \"$.p\","
+	 " \"regex\": \"p=([0-9]+)\"}",
+	 "config.json_path and config.regex are both given; give one", NULL},
+	{TASK_THRESHOLD_WATCH, "{\"metric\": \"Bitcoin_Price\", \"threshold\": 1}",
+	 "config.metric \"Bitcoin_Price\" is not a built-in metric (built-in: bitcoin_price)",
+	 NULL},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"json_path\": \"$.bitcoin.usd\"}",
+	 "config.json_path is only used with config.metric_url",
+	 "the built-in metric bitcoin_price needs neither"},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"regex\": \"([0-9]+)\"}",
+	 "config.regex is only used with config.metric_url", "remove regex or add metric_url"},
+	/* currency */
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": \"us\"}",
+	 "config.currency must be a currency code of 3-10 letters such as \"usd\" or \"eur\"",
+	 "(got \"us\")"},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": 840}",
+	 "config.currency must be a currency code", "(got 840)"},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": \"u$d\"}",
+	 "config.currency must be a currency code", NULL},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": \"abcdefghijk\"}",
+	 "config.currency must be a currency code", NULL},
+	{TASK_THRESHOLD_WATCH,
+	 "{\"metric_url\": \"https://m.example\", \"threshold\": 1, \"currency\": \"eur\"}",
+	 "config.currency only applies to a built-in metric (bitcoin_price) read without "
+	 "config.metric_url",
+	 "remove currency"},
+};
+
+static void test_reject_engine_rules(void **state)
+{
+	(void)state;
+	check_rejects(engine_rejects, sizeof engine_rejects / sizeof engine_rejects[0]);
+	assert_string_equal(
+		msg_of(TASK_THRESHOLD_WATCH, "{\"metric\": \"cpu_usage\", \"threshold\": 90}"),
+		"config.metric \"cpu_usage\" is not a built-in metric (built-in: "
+		"bitcoin_price); give metric_url with json_path or regex to read any "
+		"other number");
+	assert_string_equal(msg_of(TASK_THRESHOLD_WATCH, "{\"threshold\": 5}"),
+			    "config.metric or config.metric_url is required: a built-in metric "
+			    "(bitcoin_price), or an http(s) URL that returns the value");
+}
+
+static void test_metric_builtins_and_currency(void **state)
+{
+	const struct task_metric_builtin *b = task_config_builtin_metric("bitcoin_price");
+
+	(void)state;
+	assert_non_null(b);
+	assert_string_equal(b->coin, "bitcoin");
+	assert_null(task_config_builtin_metric("btc"));
+	assert_null(task_config_builtin_metric(NULL));
+	/* a built-in metric gets a currency, stored lower case; null = not given */
+	normalises_to(TASK_THRESHOLD_WATCH,
+		      "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": \"EUR\"}",
+		      "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": \"eur\","
+		      " \"comparison\": \"above\", \"check_interval_minutes\": 15,"
+		      " \"hysteresis\": 0, \"cooldown_minutes\": 0}");
+	normalises_to(TASK_THRESHOLD_WATCH,
+		      "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": null}",
+		      "{\"metric\": \"bitcoin_price\", \"threshold\": 1, \"currency\": \"usd\","
+		      " \"comparison\": \"above\", \"check_interval_minutes\": 15,"
+		      " \"hysteresis\": 0, \"cooldown_minutes\": 0}");
+	/* with metric_url, metric is a label and no currency is added */
+	normalises_to(
+		TASK_THRESHOLD_WATCH,
+		"{\"metric\": \"anything\", \"metric_url\": \"https://m.example/v\","
+		" \"threshold\": 1, \"regex\": \"v=([0-9.]+)\"}",
+		"{\"metric\": \"anything\", \"metric_url\": \"https://m.example/v\","
+		" \"threshold\": 1, \"regex\": \"v=([0-9.]+)\", \"comparison\": \"above\","
+		" \"check_interval_minutes\": 15, \"hysteresis\": 0, \"cooldown_minutes\": 0}");
+}
+
+struct url_seen {
+	char fields[8][64];
+	char urls[8][128];
+	int n, stop_at;
+};
+
+static int collect_url(const char *field, const char *url, void *ud)
+{
+	struct url_seen *u = ud;
+
+	if (u->n == u->stop_at)
+		return ERR_PERM;
+	snprintf(u->fields[u->n], sizeof u->fields[0], "%s", field);
+	snprintf(u->urls[u->n], sizeof u->urls[0], "%s", url);
+	u->n++;
+	return ERR_OK;
+}
+
+static void each_url(int type, const char *config, struct url_seen *u, int stop_at, int want_rc)
+{
+	json_t *cfg = valid(type, config);
+
+	memset(u, 0, sizeof *u);
+	u->stop_at = stop_at;
+	assert_int_equal(task_config_each_url(type, cfg, collect_url, u), want_rc);
+	json_decref(cfg);
+}
+
+static void test_each_url(void **state)
+{
+	struct url_seen u;
+
+	(void)state;
+	each_url(TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://a.example\", \"http://b.example/x\"], \"notification\": "
+		 "{\"method\": \"webhook\", \"url\": \"http://127.0.0.1/hook\"}}",
+		 &u, -1, ERR_OK);
+	assert_int_equal(u.n, 2);
+	assert_string_equal(u.fields[0], "config.urls[0]");
+	assert_string_equal(u.fields[1], "config.urls[1]");
+	assert_string_equal(u.urls[1], "http://b.example/x");
+	/* the default sources of a digest are fetched too */
+	each_url(TASK_NEWS_DIGEST, "{}", &u, -1, ERR_OK);
+	assert_int_equal(u.n, 2);
+	assert_string_equal(u.fields[1], "config.news_urls[1]");
+	assert_string_equal(u.urls[1], "https://news.ycombinator.com");
+	each_url(TASK_SCHEDULE,
+		 "{\"type\": \"daily\", \"action\": \"news_digest\", \"news_urls\": "
+		 "[\"https://a.example\"]}",
+		 &u, -1, ERR_OK);
+	assert_int_equal(u.n, 1);
+	assert_string_equal(u.fields[0], "config.news_urls[0]");
+	each_url(TASK_SCHEDULE, "{\"type\": \"daily\"}", &u, -1, ERR_OK);
+	assert_int_equal(u.n, 0);
+	each_url(TASK_THRESHOLD_WATCH,
+		 "{\"metric_url\": \"https://m.example/p\", \"threshold\": 1}", &u, -1, ERR_OK);
+	assert_int_equal(u.n, 1);
+	assert_string_equal(u.fields[0], "config.metric_url");
+	each_url(TASK_THRESHOLD_WATCH, "{\"metric\": \"bitcoin_price\", \"threshold\": 1}", &u, -1,
+		 ERR_OK);
+	assert_int_equal(u.n, 0);
+	/* the first refusal stops the walk */
+	each_url(TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\", \"https://b.example\"]}", &u,
+		 1, ERR_PERM);
+	assert_int_equal(u.n, 1);
+}
+
+/* ---- the app: checks against this machine, run now ------------------------- */
+
+struct app_fx {
+	char *dir;
+	struct store *s;
+	struct netguard *guard;
+};
+
+static const struct app_actor tester = {.principal = "test"};
+
+static int app_setup(void **state)
+{
+	struct app_fx *f = calloc(1, sizeof *f);
+	char url[4200];
+	struct err e = {0};
+
+	f->dir = test_tmpdir("task");
+	snprintf(url, sizeof url, "sqlite:%s/events.db", f->dir);
+	if (app_store_open(url, false, &f->s, &e)) {
+		fprintf(stderr, "open: %s\n", err_msg(&e));
+		return -1;
+	}
+	if (netguard_new(NULL, &f->guard, &e)) {
+		fprintf(stderr, "netguard: %s\n", err_msg(&e));
+		return -1;
+	}
+	app_tasks_set_net_guard(f->guard);
+	*state = f;
+	return 0;
+}
+
+static int app_teardown(void **state)
+{
+	struct app_fx *f = *state;
+
+	app_tasks_set_net_guard(NULL);
+	netguard_free(f->guard);
+	store_close(f->s);
+	test_rmdir(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Create a task from config text; the error (if any) in *e. */
+static int create_task(struct app_fx *f, const char *type, const char *config, char *id_out,
+		       struct err *e)
+{
+	json_t *cfg = J(config), *task = NULL;
+	int rc;
+
+	err_clear(e);
+	rc = app_task_create(f->s, &tester, NULL, type, "test task", cfg, NULL, NULL, &task, e);
+	if (rc == ERR_OK && id_out)
+		snprintf(id_out, 64, "%s", json_get_str(task, "task_id"));
+	json_decref(cfg);
+	json_decref(task);
+	return rc;
+}
+
+static void must_create(struct app_fx *f, const char *type, const char *config, char *id_out)
+{
+	struct err e;
+
+	if (create_task(f, type, config, id_out, &e) != ERR_OK)
+		fail_msg("%s %s was refused: %s", type, config, e.msg);
+}
+
+static void must_refuse(struct app_fx *f, const char *type, const char *config, int code,
+			const char *want1, const char *want2)
+{
+	struct err e;
+	int rc = create_task(f, type, config, NULL, &e);
+
+	if (rc == ERR_OK)
+		fail_msg("%s %s was accepted", type, config);
+	assert_int_equal(rc, code);
+	msg_has(config, e.msg, want1);
+	msg_has(config, e.msg, want2);
+}
+
+static int64_t head_of(struct app_fx *f)
+{
+	int64_t pos = -1;
+
+	assert_int_equal(store_head(f->s, &pos, NULL), ERR_OK);
+	return pos;
+}
+
+static void test_app_timezone(void **state)
+{
+	struct app_fx *f = *state;
+	char id[64];
+	json_t *changes;
+	struct err e;
+	bool changed;
+	int64_t head;
+
+	must_create(f, "schedule", "{\"type\": \"daily\", \"timezone\": \"Europe/Berlin\"}", NULL);
+	must_create(f, "schedule", "{\"type\": \"daily\", \"timezone\": \"UTC\"}", id);
+	must_create(f, "news_digest", "{\"timezone\": \"America/New_York\"}", NULL);
+	head = head_of(f);
+	{
+		struct err le;
+
+		assert_int_equal(create_task(f, "schedule",
+					     "{\"type\": \"daily\", \"timezone\": \"Mars/Base\"}",
+					     NULL, &le),
+				 ERR_INVALID);
+		assert_string_equal(le.msg,
+				    "config.timezone \"Mars/Base\" is not a time zone in "
+				    "the tz database (/usr/share/zoneinfo); use a name like "
+				    "Europe/Berlin");
+	}
+	must_refuse(f, "news_digest", "{\"timezone\": \"Europe/Berln\"}", ERR_INVALID,
+		    "config.timezone \"Europe/Berln\" is not a time zone", NULL);
+	must_refuse(f, "schedule",
+		    "{\"type\": \"cron\", \"cron\": \"@daily\", \"timezone\": "
+		    "\"right/UTC\"}",
+		    ERR_INVALID, "config.timezone \"right/UTC\": ", NULL);
+	assert_int_equal(head_of(f), head); /* nothing was recorded */
+
+	/* an update is checked the same way and records nothing */
+	changes = J("{\"config\": {\"type\": \"daily\", \"timezone\": \"Atlantis/Capital\"}}");
+	err_clear(&e);
+	assert_int_equal(app_task_update(f->s, &tester, id, changes, &changed, NULL, &e),
+			 ERR_INVALID);
+	msg_has("update", e.msg, "config.timezone \"Atlantis/Capital\" is not a time zone");
+	json_decref(changes);
+	assert_int_equal(head_of(f), head);
+	changes = J("{\"config\": {\"type\": \"daily\", \"timezone\": \"Asia/Tokyo\"}}");
+	assert_int_equal(app_task_update(f->s, &tester, id, changes, &changed, NULL, &e), ERR_OK);
+	assert_true(changed);
+	json_decref(changes);
+}
+
+static void test_app_net_guard(void **state)
+{
+	static const char *const blocked[] = {
+		"http://127.0.0.1:8080/",
+		"http://localhost/",
+		"http://LOCALHOST./x",
+		"http://api.localhost/",
+		"http://[::1]:9/",
+		"http://user:pw@127.0.0.1/",
+		"http://2130706433/",    /* 127.0.0.1 as curl reads it */
+		"http://127.1/",         /* likewise */
+		"http://0x7f.0.0.1/",    /* likewise */
+		"http://%6c%6fcalhost/", /* localhost, percent-encoded */
+		"http://[::ffff:127.0.0.1]/",
+		"http://10.1.2.3/",
+		"http://192.168.0.1/",
+		"http://169.254.169.254/latest/meta-data/",
+		"http://[fe80::1%25eth0]/",
+	};
+	struct app_fx *f = *state;
+	char cfg[600], id[64];
+	struct netguard *open_lo = NULL;
+	json_t *changes;
+	struct err e;
+	bool changed;
+	int64_t head = head_of(f);
+
+	for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++) {
+		snprintf(cfg, sizeof cfg, "{\"urls\": [\"https://example.com\", \"%s\"]}",
+			 blocked[i]);
+		must_refuse(f, "web_monitor", cfg, ERR_PERM, "config.urls[1]: ", "--allow-net");
+	}
+	must_refuse(f, "web_monitor", "{\"urls\": [\"http://127.0.0.1:8080/\"]}", ERR_PERM,
+		    "config.urls[0]: refusing to connect to 127.0.0.1 (loopback)",
+		    "allow them with --allow-net 127.0.0.1");
+	must_refuse(f, "news_digest", "{\"news_urls\": [\"http://127.0.0.1/feed\"]}", ERR_PERM,
+		    "config.news_urls[0]: ", "--allow-net");
+	must_refuse(f, "schedule",
+		    "{\"type\": \"daily\", \"news_urls\": [\"https://a.example\", "
+		    "\"http://[::1]/rss\"]}",
+		    ERR_PERM, "config.news_urls[1]: ", NULL);
+	must_refuse(f, "threshold_watch",
+		    "{\"metric_url\": \"http://127.0.0.1:9/price\", \"threshold\": 1}", ERR_PERM,
+		    "config.metric_url: ", "--allow-net");
+	/* a URL the fetcher could not parse is refused too */
+	must_refuse(f, "web_monitor", "{\"urls\": [\"http://a.example:99999/\"]}", ERR_INVALID,
+		    "config.urls[0] \"http://a.example:99999/\" is not a URL that can be fetched",
+		    NULL);
+	assert_int_equal(head_of(f), head);
+
+	/* public names and the userinfo trick's real host pass; callback and
+	 * notification endpoints are not judged */
+	must_create(
+		f, "web_monitor",
+		"{\"urls\": [\"http://127.0.0.1:80@example.com/\", \"https://[2606:4700::1]/\"],"
+		" \"notification\": {\"method\": \"webhook\", \"url\": \"http://127.0.0.1/h\"}}",
+		id);
+	{
+		json_t *c = J("{\"urls\": [\"https://a.example\"]}"), *task = NULL;
+
+		assert_int_equal(
+			app_task_create(f->s, &tester, NULL, "web_monitor", "cb", c,
+					"http://127.0.0.1:8000/process_background_feedback", NULL,
+					&task, &e),
+			ERR_OK);
+		json_decref(task);
+		json_decref(c);
+	}
+
+	/* an update to a blocked URL is refused and records nothing */
+	head = head_of(f);
+	changes = J("{\"config\": {\"urls\": [\"http://10.0.0.1/\"]}}");
+	err_clear(&e);
+	assert_int_equal(app_task_update(f->s, &tester, id, changes, &changed, NULL, &e), ERR_PERM);
+	msg_has("update", e.msg, "config.urls[0]: refusing to connect to 10.0.0.1 (private)");
+	assert_int_equal(head_of(f), head);
+
+	/* allowed by the policy: accepted */
+	assert_int_equal(netguard_new("127.0.0.1, 10.0.0.0/8", &open_lo, &e), ERR_OK);
+	app_tasks_set_net_guard(open_lo);
+	assert_int_equal(app_task_update(f->s, &tester, id, changes, &changed, NULL, &e), ERR_OK);
+	assert_true(changed);
+	must_create(f, "threshold_watch",
+		    "{\"metric_url\": \"http://127.0.0.1:9/price\", \"threshold\": 1}", NULL);
+	must_refuse(f, "web_monitor", "{\"urls\": [\"http://192.168.1.1/\"]}", ERR_PERM,
+		    "config.urls[0]: ", NULL);
+	/* no guard: nothing judged */
+	app_tasks_set_net_guard(NULL);
+	must_create(f, "web_monitor", "{\"urls\": [\"http://192.168.1.1/\"]}", NULL);
+	app_tasks_set_net_guard(f->guard);
+	netguard_free(open_lo);
+	json_decref(changes);
+}
+
+static void test_app_run_now(void **state)
+{
+	struct app_fx *f = *state;
+	char id[64], stream[80], big[1100];
+	struct store_event_list evs = {0};
+	json_t *r = NULL;
+	struct err e;
+
+	must_create(f, "web_monitor", "{\"urls\": [\"https://a.example\"]}", id);
+	err_clear(&e);
+	assert_int_equal(app_task_run_now(f->s, &tester, id, "testing", &r, &e), ERR_OK);
+	assert_string_equal(json_get_str(r, "task_id"), id);
+	assert_true(json_is_true(json_object_get(r, "requested")));
+	assert_string_equal(json_get_str(r, "event_type"), TASK_EV_RUN_REQUESTED);
+	assert_int_equal(json_get_int(r, "version", 0), 2);
+	assert_int_equal(json_get_int(r, "position", 0), head_of(f));
+	assert_int_equal(strlen(json_get_str(r, "event_id")), 36);
+	assert_string_equal(json_get_str(r, "task_status"), "active");
+	json_decref(r);
+	/* an empty reason is none */
+	assert_int_equal(app_task_run_now(f->s, &tester, id, "", &r, &e), ERR_OK);
+	json_decref(r);
+
+	task_stream_name(id, stream, sizeof stream);
+	assert_int_equal(store_read_stream(f->s, stream, 1, false, 0, &evs, &e), ERR_OK);
+	assert_int_equal(evs.count, 3);
+	assert_string_equal(evs.items[1].type, TASK_EV_RUN_REQUESTED);
+	assert_string_equal(json_get_str(evs.items[1].data, "reason"), "testing");
+	assert_string_equal(json_get_str(evs.items[1].data, "task_id"), id);
+	assert_string_equal(json_get_str(evs.items[1].metadata, "principal"), "test");
+	assert_null(json_object_get(evs.items[2].data, "reason"));
+	store_event_list_cleanup(&evs);
+
+	/* bad reasons */
+	memset(big, 'x', 1001);
+	big[1001] = '\0';
+	assert_int_equal(app_task_run_now(f->s, &tester, id, big, &r, &e), ERR_INVALID);
+	assert_string_equal(e.msg, "reason must be at most 1000 bytes");
+	assert_null(r);
+	assert_int_equal(app_task_run_now(f->s, &tester, id, "\xff\xfe", &r, &e), ERR_INVALID);
+	msg_has("utf-8", e.msg, "valid UTF-8");
+
+	/* paused: refused, nothing recorded; resumed: fine again */
+	assert_int_equal(app_task_pause(f->s, &tester, id, NULL, NULL, NULL, &e), ERR_OK);
+	{
+		int64_t head = head_of(f);
+		char want[200];
+
+		assert_int_equal(app_task_run_now(f->s, &tester, id, NULL, &r, &e), ERR_STATE);
+		snprintf(want, sizeof want, "Task %s is paused; resume it first", id);
+		assert_string_equal(e.msg, want);
+		assert_null(r);
+		assert_int_equal(head_of(f), head);
+	}
+	assert_int_equal(app_task_resume(f->s, &tester, id, NULL, NULL, &e), ERR_OK);
+	assert_int_equal(app_task_run_now(f->s, &tester, id, NULL, &r, &e), ERR_OK);
+	assert_int_equal(json_get_int(r, "version", 0), 6);
+	json_decref(r);
+
+	/* deleted, unknown, not an id */
+	assert_int_equal(app_task_delete(f->s, &tester, id, NULL, &e), ERR_OK);
+	assert_int_equal(app_task_run_now(f->s, &tester, id, NULL, &r, &e), ERR_NOT_FOUND);
+	msg_has("deleted", e.msg, "was deleted");
+	assert_int_equal(app_task_run_now(f->s, &tester, "00000000-0000-4000-8000-000000000000",
+					  NULL, &r, &e),
+			 ERR_NOT_FOUND);
+	msg_has("unknown", e.msg, "not found");
+	assert_int_equal(app_task_run_now(f->s, &tester, "nonsense", NULL, &r, &e), ERR_NOT_FOUND);
+	assert_int_equal(app_task_run_now(f->s, &tester, NULL, NULL, &r, &e), ERR_NOT_FOUND);
+	assert_null(r);
+}
+
 int main(void)
 {
+	unsetenv("TZDIR"); /* the messages name the default directory */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed_web_monitor),
 		cmocka_unit_test(test_seed_schedule),
@@ -1280,6 +1807,12 @@ int main(void)
 		cmocka_unit_test(test_fold_does_not_touch_input),
 		cmocka_unit_test(test_fold_refuses),
 		cmocka_unit_test(test_decide_fold_loop),
+		cmocka_unit_test(test_reject_engine_rules),
+		cmocka_unit_test(test_metric_builtins_and_currency),
+		cmocka_unit_test(test_each_url),
+		cmocka_unit_test_setup_teardown(test_app_timezone, app_setup, app_teardown),
+		cmocka_unit_test_setup_teardown(test_app_net_guard, app_setup, app_teardown),
+		cmocka_unit_test_setup_teardown(test_app_run_now, app_setup, app_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
