@@ -519,12 +519,21 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 	if (!s->opt.read_only) {
 		char mode[16] = "";
 		sqlite3_stmt *st;
-		if ((rc = sqlite3_prepare_v2(q->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL)) == 0) {
-			if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-				snprintf(mode, sizeof mode, "%s", sqlite3_column_text(st, 0));
-				rc = SQLITE_OK;
+		/* Switching a new file to WAL needs an exclusive lock and does not
+		 * wait on the busy handler: two processes opening a new database
+		 * at once (two desktop clients) retry here instead of failing. */
+		for (int waited_ms = 0;; waited_ms += 10) {
+			rc = sqlite3_prepare_v2(q->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+			if (rc == 0) {
+				if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+					snprintf(mode, sizeof mode, "%s", sqlite3_column_text(st, 0));
+					rc = SQLITE_OK;
+				}
+				sqlite3_finalize(st);
 			}
-			sqlite3_finalize(st);
+			if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= q->busy_timeout_ms)
+				break;
+			sqlite3_sleep(10);
 		}
 		if (rc) {
 			rc = sq_fail(s, q->wdb, rc, "cannot switch the database to WAL mode", e);

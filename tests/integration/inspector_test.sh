@@ -114,7 +114,7 @@ SEED_TOOLS='["create_background_task", "list_background_tasks", "pause_backgroun
 	"get_task", "get_task_events", "get_recent_events", "update_background_task", "run_task_now"]'
 HAS_TOOLS="Array.isArray(j?.tools) && $SEED_TOOLS.every(n => j.tools.some(t => t.name === n))"
 SCHEMAS='j.tools.every(t => t.inputSchema?.type === "object" && t.outputSchema?.type === "object")'
-STDIO=("$AMBIENT" mcp --db "$DB")
+STDIO=("$AMBIENT" mcp --no-engine --db "$DB")
 
 # --- stdio ------------------------------------------------------------------------------
 inspect stdio-list 0 "${STDIO[@]}" --method tools/list
@@ -148,7 +148,7 @@ expect stdio-examples "event://config/examples has a config per task type" \
 	'["web_monitor", "schedule", "news_digest", "threshold_watch"].every(t => JSON.parse(j.contents[0].text).examples[t])'
 
 # --- Streamable HTTP ---------------------------------------------------------------------
-"$AMBIENT" serve --listen 127.0.0.1:0 --db "$DB" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+"$AMBIENT" serve --no-engine --listen 127.0.0.1:0 --db "$DB" >"$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 end=$((SECONDS + 20))

@@ -162,7 +162,7 @@ expect_status "deleted session" 404
 
 # --- tasks written over HTTP are seen by stdio, and the reverse -----------------------------------------------------
 OUT=$(printf '%s\n%s\n' "$INIT" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_background_tasks","arguments":{}}}' |
-	"$AMBIENT" mcp --db "$DB" 2>/dev/null)
+	"$AMBIENT" mcp --no-engine --db "$DB" 2>/dev/null)
 [[ "$OUT" == *"9 AM reminder"* ]] && ok || fail "stdio does not see the task created over HTTP: $OUT"
 
 # --- authentication --------------------------------------------------------------------------------------------------------

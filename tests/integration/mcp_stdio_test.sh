@@ -11,6 +11,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ambient-mcpstdio-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export XDG_CONFIG_HOME="$WORK/config"
 export AMBIENT_DB="sqlite:$WORK/ambient.db"
+# No task engine: this test is about the protocol, and must leave no server
+# behind (mcp_autostart_test.sh covers the engine start).
+export AMBIENT_NO_ENGINE=1
 
 passed=0 failed=0
 ok() { passed=$((passed + 1)); }

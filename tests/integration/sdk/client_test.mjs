@@ -176,7 +176,7 @@ function killAll() {
 async function startServe() {
 	const errLog = fs.openSync(path.join(WORK, 'serve.err'), 'w');
 	const child = track(
-		spawn(AMBIENT, ['serve', '--listen', '127.0.0.1:0', '--db', DB], {
+		spawn(AMBIENT, ['serve', '--no-engine', '--listen', '127.0.0.1:0', '--db', DB], {
 			env: ENV,
 			stdio: ['ignore', 'pipe', errLog],
 		}),
@@ -266,7 +266,7 @@ function newClient() {
 async function connectStdio() {
 	const transport = new StdioClientTransport({
 		command: AMBIENT,
-		args: ['mcp', '--db', DB],
+		args: ['mcp', '--no-engine', '--db', DB],
 		env: ENV,
 		stderr: 'pipe',
 	});
