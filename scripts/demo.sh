@@ -1,54 +1,118 @@
 #!/usr/bin/env bash
-# demo.sh - what ambient can do today, on a throwaway SQLite database.
+# demo.sh - what ambient can do today, offline, on a throwaway SQLite database.
 #
-# Honest label: this version has the event store, the task aggregate and the
-# admin commands.  The task engine (monitors that fetch pages), the MCP
-# server, the feedback server and notifications come in later versions; this
-# demo does not pretend to run them.  It creates the seed's four example
-# tasks, walks one through its lifecycle, shows the event log, and rebuilds
-# the projection from the log.
+# Honest label: this version has the event store, the MCP server and the task
+# engine.  Delivery of events to the feedback server, the feedback server and
+# notifications come in later versions; this demo does not pretend to run
+# them.  It starts a local news site (the test fixture: pages, RSS, a price
+# API) and `ambient serve` with its engine, creates the seed's tasks pointed
+# at that site, changes the site, and shows what the engine records.
 set -euo pipefail
 AMBIENT=${1:-build/ambient}
+FIXTURE=${2:-$(dirname "$AMBIENT")/tests/fixture_web/fixture_web}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/ambient-demo-XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
 export AMBIENT_DB="sqlite:$DIR/ambient.db"
+export AMBIENT_ALLOW_NET=127.0.0.1 # the local site is on loopback, which is refused by default
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*" >&2; "$@"; }
+# wait_line FILE: the first line of FILE once it says "listening URL"
+wait_url() {
+	for _ in $(seq 100); do
+		if grep -q '^listening ' "$1" 2>/dev/null; then
+			sed -n 's/^listening \(.*\)$/\1/p' "$1" | head -1
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "demo: no 'listening' line in $1" >&2
+	return 1
+}
+# wait_event ID TYPE [N]: until task ID has N events of TYPE (10 s at most)
+wait_event() {
+	local n=${3:-1}
+	for _ in $(seq 200); do
+		[ "$("$AMBIENT" events --stream "task-$1" --type "$2" | wc -l)" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	echo "demo: no $2 event for task $1" >&2
+	return 1
+}
+task_id() { sed -n 's/^  "task_id": "\(.*\)",*$/\1/p'; }
+summary() { # the event's type and a few fields, one line
+	"$AMBIENT" events --stream "task-$1" --type "$2" | tail -1 |
+		jq -c "{type, data: (.data | $3)}"
+}
 
-echo "ambient demo: event store + tasks on a temporary database ($DIR)."
-echo "Not yet in this version: the engine that runs the tasks, MCP, feedback and notifications."
+echo "ambient demo on a temporary database ($DIR), offline."
+echo "Not yet in this version: delivery to the feedback server, the feedback server, notifications."
 
-step "The seed's four example tasks, with their JSON configs as written"
-show "$AMBIENT" task create --type web_monitor --description "Monitor TechCrunch for AI news" \
-	--config '{"urls": ["https://techcrunch.com", "https://news.ycombinator.com"], "keywords": ["artificial intelligence", "AI", "machine learning"], "check_interval_minutes": 30, "notification": {"method": "send_sms", "phone_number": "+1234567890"}}' >"$DIR/web.json"
-WEB_ID=$(sed -n 's/^  "task_id": "\(.*\)",*$/\1/p' "$DIR/web.json")
-echo "created web_monitor $WEB_ID"
-show "$AMBIENT" task create --type schedule --description "Daily 9 AM project status reminder" \
-	--config '{"type": "daily", "hour": 9, "minute": 0, "action": "check_project_status", "notification": {"method": "send_sms", "phone_number": "+1234567890"}}' >/dev/null
-show "$AMBIENT" task create --type news_digest --description "Morning tech digest" \
-	--config '{"news_urls": ["https://techcrunch.com", "https://news.ycombinator.com"], "hour": 8, "categories": ["technology", "business"], "notification": {"method": "send_sms", "phone_number": "+1234567890"}}' >/dev/null
-show "$AMBIENT" task create --type threshold_watch --description "Bitcoin above 50k" \
-	--config '{"metric": "bitcoin_price", "threshold": 50000, "check_interval_minutes": 15, "notification": {"method": "send_sms", "phone_number": "+1234567890"}}' >/dev/null
+step "A local news site (pages, RSS and Atom feeds, a CoinGecko-style price API)"
+"$FIXTURE" >"$DIR/site.out" 2>"$DIR/site.err" &
+PIDS+=($!)
+SITE=$(wait_url "$DIR/site.out")
+echo "site: $SITE"
+curl -sf -X POST "$SITE/_control/price?value=48000" >/dev/null
+curl -sf -X PUT -H 'Content-Type: text/html' --data-binary \
+	'<html><head><title>Tech news</title></head><body><h1>Tech news</h1><p>Chip stocks steady.</p><p>New email client released.</p></body></html>' \
+	"$SITE/_control/page/technews" >/dev/null
 
-step "The task list (a projection kept in the same transaction as each append)"
+step "ambient serve: MCP over HTTP plus the task engine"
+show "$AMBIENT" serve --listen 127.0.0.1:0 --price-api-url "$SITE" >"$DIR/serve.out" 2>"$DIR/serve.err" &
+PIDS+=($!)
+SERVE=$(wait_url "$DIR/serve.out")
+echo "serve: $SERVE"
+
+step "The seed's tasks, pointed at the local site"
+WEB=$(show "$AMBIENT" task create --type web_monitor --description "Monitor tech news for AI" \
+	--config "{\"urls\": [\"$SITE/technews\"], \"keywords\": [\"artificial intelligence\", \"AI\", \"machine learning\"], \"check_interval_minutes\": 30, \"notification\": {\"method\": \"send_sms\", \"phone_number\": \"+1234567890\"}}" | task_id)
+NEWS=$(show "$AMBIENT" task create --type news_digest --description "Morning tech digest" \
+	--config "{\"news_urls\": [\"$SITE/news\"], \"hour\": 8, \"categories\": [\"technology\", \"business\"]}" | task_id)
+BTC=$(show "$AMBIENT" task create --type threshold_watch --description "Bitcoin above 50k" \
+	--config '{"metric": "bitcoin_price", "threshold": 50000, "check_interval_minutes": 15, "hysteresis": 500}' | task_id)
+REMIND=$(show "$AMBIENT" task create --type schedule --description "Project status reminder" \
+	--config '{"type": "interval", "minutes": 60, "action": "check_project_status", "message": "How is the project going?"}' | task_id)
 show "$AMBIENT" task list
 
 step "Bad input is refused with a message that says how to fix it"
-show "$AMBIENT" task create --type web_monitor --description "oops" --config '{"urls": ["https://a.example"], "check_interval_minutes": "30m"}' || true
-show "$AMBIENT" task create --type weather_alert --description "oops" --config '{}' || true
+show "$AMBIENT" task create --type web_monitor --description "oops" --config '{"urls": ["http://169.254.169.254/latest/meta-data"]}' --allow-net '' || true
+show "$AMBIENT" task create --type schedule --description "oops" --config '{"type": "cron", "expression": "0 9 * * mon-fry"}' || true
 
-step "Lifecycle: pause (twice), resume, update"
-show "$AMBIENT" task pause "$WEB_ID" --reason "on holiday" | sed -n 1p
-show "$AMBIENT" task pause "$WEB_ID" | sed -n 1p
-show "$AMBIENT" task resume "$WEB_ID" | sed -n 1p
-show "$AMBIENT" task update "$WEB_ID" --description "Monitor TechCrunch and HN for AI news" | sed -n 1p
+step "The engine ran the first checks at once: the interval schedule fired"
+wait_event "$REMIND" scheduled_trigger
+summary "$REMIND" scheduled_trigger '{trigger_time, message}'
 
-step "The event log of that task (one JSON object per line)"
-show "$AMBIENT" events --stream "task-$WEB_ID"
+step "The site publishes an AI story; the price crosses 50k; a check is requested"
+curl -sf -X PUT -H 'Content-Type: text/html' --data-binary \
+	'<html><head><title>Tech news</title></head><body><h1>Tech news</h1><p>Chip stocks steady.</p><p>New email client released.</p><p>Lab releases an open AI model for doctors.</p></body></html>' \
+	"$SITE/_control/page/technews" >/dev/null
+curl -sf -X POST "$SITE/_control/price?value=51234" >/dev/null
+show "$AMBIENT" task run "$WEB" >/dev/null
+show "$AMBIENT" task run "$BTC" >/dev/null
+show "$AMBIENT" task run "$NEWS" >/dev/null
+wait_event "$WEB" web_content_change
+summary "$WEB" web_content_change '{url, keywords_found, added_lines}'
+echo '("email" did not match "AI": keywords match whole words)'
+wait_event "$BTC" threshold_breach
+summary "$BTC" threshold_breach '{metric, current_value, previous_value, threshold}'
+wait_event "$NEWS" daily_news_digest
+summary "$NEWS" daily_news_digest '{digest_date, total_items, headlines: [.news_summaries[].headlines[]]}'
+
+step "Pause stops a task; the engine's view in /health"
+show "$AMBIENT" task pause "$BTC" --reason "seen enough" | sed -n 1p
+curl -s "${SERVE%/mcp}/health" | jq -c .engine
+
+step "The whole log of the web monitor (one JSON object per line)"
+show "$AMBIENT" events --stream "task-$WEB" | jq -c '{position, type, recorded_at}'
 
 step "Replay: rebuild the projection from the log and compare"
 show "$AMBIENT" replay
 
 echo
-echo "Demo finished; the temporary database is removed."
+echo "Demo finished; the servers are stopped and the temporary database is removed."

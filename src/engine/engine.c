@@ -32,6 +32,7 @@
 
 #define FLUSH_EVERY_US 1000000
 #define STATUS_EVERY_US 2000000
+#define STATUS_LIVE_MAX 10000 /* tables up to this size publish their status every turn */
 #define LOG_POLL_US 1000000 /* read the log at least this often, woken or not */
 #define IDLE_WAIT_MS 1000
 #define LOG_BATCH 1000
@@ -111,8 +112,8 @@ static void status_publish(struct engine *en, bool write)
 		active += en->runners[i]->active;
 	}
 	size_t n = en->nlags < LAG_RING ? en->nlags : LAG_RING;
-	int64_t p50 = 0, p99 = 0;
-	if (n) {
+	int64_t p50 = en->st.lag_p50_us, p99 = en->st.lag_p99_us;
+	if (n && write) { /* sorting the ring is the costly part: every 2 s only */
 		int64_t *copy = xmalloc(n * sizeof(*copy));
 		memcpy(copy, en->lags, n * sizeof(*copy));
 		qsort(copy, n, sizeof(*copy), cmp_i64);
@@ -1140,12 +1141,15 @@ void engine_step(struct engine *en, int timeout_ms)
 		}
 		start_check(en, r, r->due_us);
 	}
-	pthread_mutex_lock(&en->slock);
-	en->st.tasks = (long)en->nrunners; /* live; the rest every STATUS_EVERY_US */
-	pthread_mutex_unlock(&en->slock);
 	if (mono - en->status_us >= STATUS_EVERY_US || en->opt.manual) {
 		en->status_us = mono;
 		status_publish(en, true);
+	} else if (en->nrunners <= STATUS_LIVE_MAX) {
+		status_publish(en, false); /* a scan of a small table costs microseconds */
+	} else {
+		pthread_mutex_lock(&en->slock);
+		en->st.tasks = (long)en->nrunners;
+		pthread_mutex_unlock(&en->slock);
 	}
 	if (mono - en->flush_us >= FLUSH_EVERY_US || en->opt.manual) {
 		en->flush_us = mono;

@@ -71,7 +71,8 @@ struct engine_options {
 
 /* What the engine is doing, for get_event_sourcing_status and /health.
  * The counters (checks, failures, events) and tasks are live; active,
- * in_flight, fetches and the lag percentiles are refreshed every 2 s. */
+ * in_flight, fetches and the lag percentiles too for up to 10,000 tasks,
+ * else they are refreshed every 2 s. */
 struct engine_status {
 	bool leader;                    /* this engine holds the lease and runs tasks */
 	long tasks;                     /* tasks it runs (active and paused) */
