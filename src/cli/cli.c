@@ -20,10 +20,12 @@ const struct config_option cli_global_options[] = {
 	{"data-dir", CONFIG_STRING, "AMBIENT_DATA_DIR", NULL, "DIR",
 	 "data directory (default: $XDG_DATA_HOME/ambient, i.e. ~/.local/share/ambient)"},
 	{"config-file", CONFIG_STRING, "AMBIENT_CONFIG", NULL, "PATH",
-	 "config file of 'name = value' lines (default: $XDG_CONFIG_HOME/ambient/ambient.conf if present)"},
+	 "config file of 'name = value' lines (default: $XDG_CONFIG_HOME/ambient/ambient.conf if "
+	 "present)"},
 	{"log-level", CONFIG_STRING, "AMBIENT_LOG_LEVEL", "warn", "LEVEL",
 	 "error, warn, info, debug or trace"},
-	{"log-file", CONFIG_STRING, "AMBIENT_LOG_FILE", NULL, "PATH", "write logs here instead of stderr"},
+	{"log-file", CONFIG_STRING, "AMBIENT_LOG_FILE", NULL, "PATH",
+	 "write logs here instead of stderr"},
 	{"allow-net", CONFIG_STRING, "AMBIENT_ALLOW_NET", NULL, "LIST",
 	 "addresses task URLs may reach besides public ones: comma-separated CIDRs and host "
 	 "names (e.g. 127.0.0.1,10.0.0.0/8,intranet.example), or '*' for any"},
@@ -42,7 +44,8 @@ static int run_help(struct cli_ctx *ctx);
 static const struct config_option no_options[] = {{NULL}};
 
 const struct cli_command cli_commands[] = {
-	{"serve", "", "serve MCP over Streamable HTTP (default http://127.0.0.1:8001/mcp) and /health",
+	{"serve", "",
+	 "serve MCP over Streamable HTTP (default http://127.0.0.1:8001/mcp) and /health",
 	 "The daemon: MCP tools, resources and prompts over Streamable HTTP at --endpoint, with\n"
 	 "sessions (or --stateless), SSE streams and resumption, Host/Origin checks and optional\n"
 	 "API keys.  Prints 'listening URL' on stdout once bound; stops on SIGINT/SIGTERM.",
@@ -51,15 +54,26 @@ const struct cli_command cli_commands[] = {
 	 "Reads one JSON-RPC message per line on stdin and answers on stdout; logs go to stderr\n"
 	 "or --log-file.  Shares the event store with `ambient serve`.",
 	 cli_mcp_options, cli_mcp_run, NULL},
-	{"task", "<subcommand>", "create, list, show, pause, resume, update and delete background tasks",
-	 NULL, no_options, NULL, cli_task_commands},
+	{"feedback", "",
+	 "the Event Feedback Server: receive, verify and store task events (default "
+	 "http://127.0.0.1:8000)",
+	 "Receives event deliveries at POST /process_background_feedback (Standard Webhooks\n"
+	 "signatures with --webhook-secret), stores them deduplicated in its own event store and\n"
+	 "serves them: GET /events (filters, cursors), /events/{event_type}, /events/recent,\n"
+	 "/events/stream (SSE), /metrics, /openapi.json.  Prints 'listening URL' once bound.",
+	 cli_feedback_options, cli_feedback_run, NULL},
+	{"task", "<subcommand>",
+	 "create, list, show, pause, resume, update and delete background tasks", NULL, no_options,
+	 NULL, cli_task_commands},
 	{"events", "", "print events from the log, one JSON object per line",
-	 "Reads the whole log (or one stream) in order; --follow keeps printing new events as they\n"
+	 "Reads the whole log (or one stream) in order; --follow keeps printing new events as "
+	 "they\n"
 	 "are appended, also by other processes.",
 	 cli_events_options, cli_events_run, NULL},
 	{"replay", "", "rebuild every projection from the log and report whether it matched",
 	 "Folds every event again and compares the result with the stored projections.\n"
-	 "Exits 0 when they matched, 3 when the rebuilt state differed (it is then written, unless --check).",
+	 "Exits 0 when they matched, 3 when the rebuilt state differed (it is then written, unless "
+	 "--check).",
 	 cli_replay_options, cli_replay_run, NULL},
 	{"version", "", "print the version", NULL, no_options, run_version, NULL},
 	{"help", "[command]", "show help for a command", NULL, no_options, run_help, NULL},
@@ -79,7 +93,8 @@ static void print_help(FILE *out, const struct cli_command *cmd, const char *ful
 {
 	if (!cmd) {
 		fprintf(out,
-			"ambient %s - background tasks for AI agents, recorded in an event store\n\n"
+			"ambient %s - background tasks for AI agents, recorded in an event "
+			"store\n\n"
 			"Usage: ambient [global options] <command> [options] [args]\n\nCommands:\n",
 			AMBIENT_VERSION);
 		print_command_list(out, cli_commands, "");
@@ -125,9 +140,11 @@ static int run_help(struct cli_ctx *ctx)
 			return cli_usage_error(ctx, "unknown command '%s'", ctx->args[0]);
 		snprintf(full, sizeof full, "%s", cmd->name);
 		if (ctx->nargs > 1 && cmd->subcommands) {
-			const struct cli_command *sub = find_command(cmd->subcommands, ctx->args[1]);
+			const struct cli_command *sub =
+				find_command(cmd->subcommands, ctx->args[1]);
 			if (!sub)
-				return cli_usage_error(ctx, "unknown command '%s %s'", ctx->args[0], ctx->args[1]);
+				return cli_usage_error(ctx, "unknown command '%s %s'", ctx->args[0],
+						       ctx->args[1]);
 			snprintf(full, sizeof full, "%s %s", cmd->name, sub->name);
 			cmd = sub;
 		}
@@ -201,8 +218,9 @@ static int load_config_file(struct config *cfg, struct err *e)
 	if (path)
 		return config_load_file(cfg, path, true, e);
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char *def = xdg && *xdg == '/' ? xasprintf("%s/ambient/ambient.conf", xdg)
-				       : xasprintf("%s/.config/ambient/ambient.conf", home ? home : ".");
+	char *def = xdg && *xdg == '/'
+			    ? xasprintf("%s/ambient/ambient.conf", xdg)
+			    : xasprintf("%s/.config/ambient/ambient.conf", home ? home : ".");
 	int rc = config_load_file(cfg, def, false, e);
 	free(def);
 	return rc;
@@ -244,7 +262,8 @@ int cli_main(int argc, char **argv)
 		const struct cli_command *sub = find_command(cmd->subcommands, ctx.cfg.args[1]);
 		if (!sub) {
 			ctx.command = "";
-			rc = cli_usage_error(&ctx, "unknown command '%s %s'", cmd->name, ctx.cfg.args[1]);
+			rc = cli_usage_error(&ctx, "unknown command '%s %s'", cmd->name,
+					     ctx.cfg.args[1]);
 			goto out;
 		}
 		snprintf(full, sizeof full, "%s %s", cmd->name, sub->name);

@@ -59,6 +59,8 @@ extern const char cli_mcp_instructions[];
 int cli_serve_run(struct cli_ctx *ctx);
 extern const struct config_option cli_serve_options[];
 int cli_mcp_run(struct cli_ctx *ctx);
+int cli_feedback_run(struct cli_ctx *ctx);
+extern const struct config_option cli_feedback_options[];
 extern const struct config_option cli_mcp_options[];
 
 #endif

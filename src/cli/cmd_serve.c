@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "engine/delivery.h"
 #include "engine/engine.h"
 #include "mcp/server.h"
 #include "transport/http_server.h"
@@ -50,6 +51,13 @@ const struct config_option cli_serve_options[] = {
 	{"lease-ttl", CONFIG_INT, "AMBIENT_LEASE_TTL_MS", "30000", "MS",
 	 "engine lease time to live: another node takes the tasks over this long after a crash",
 	 1000, 3600000},
+	{"feedback-url", CONFIG_STRING, "EVENT_FEEDBACK_URL",
+	 "http://localhost:8000/process_background_feedback", "URL",
+	 "where task events are delivered when a task has no callback_url of its own"},
+	{"webhook-secret", CONFIG_STRING, "AMBIENT_WEBHOOK_SECRET", NULL, "SECRET",
+	 "sign deliveries (Standard Webhooks): whsec_ + base64 of 24-64 random bytes"},
+	{"no-delivery", CONFIG_BOOL, NULL, NULL, NULL,
+	 "do not deliver task events to callback URLs (another process does)"},
 	{NULL},
 };
 
@@ -98,7 +106,22 @@ static int check_key(void *data, const char *token, char **principal)
 struct health {
 	struct store *store;
 	struct engine *engine; /* NULL with --no-engine */
+	struct delivery *delivery; /* NULL with --no-delivery */
 };
+
+static json_t *delivery_json(struct delivery *d)
+{
+	struct delivery_status st;
+	delivery_status(d, &st);
+	return json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "leader", st.leader,
+			 "holder", st.holder, "delivered", (json_int_t)st.delivered, "failed",
+			 (json_int_t)st.failed, "retrying", (json_int_t)st.retrying, "in_flight",
+			 (json_int_t)st.in_flight, "queued", (json_int_t)st.queued, "disabled",
+			 (json_int_t)st.disabled, "checkpoint", (json_int_t)st.checkpoint, "position",
+			 (json_int_t)st.position, "latency_p50_ms",
+			 (double)st.latency_p50_us / 1000.0, "latency_p99_ms",
+			 (double)st.latency_p99_us / 1000.0);
+}
 
 static json_t *engine_json(struct engine *en)
 {
@@ -152,6 +175,8 @@ static void route_health(void *data, const struct http_request *req, struct http
 		json_object_set_new(j, "error", json_string(err_msg(&e)));
 	if (hc->engine)
 		json_object_set_new(j, "engine", engine_json(hc->engine));
+	if (hc->delivery)
+		json_object_set_new(j, "delivery", delivery_json(hc->delivery));
 	http_response_json(res, rc == ERR_OK ? 200 : 503, json_to_text(j));
 	json_decref(j);
 }
@@ -229,6 +254,18 @@ int cli_serve_run(struct cli_ctx *ctx)
 			goto out;
 		}
 	}
+	if (!config_get_bool(&ctx->cfg, "no-delivery")) {
+		struct delivery_options dopt = {
+			.store = s,
+			.default_url = config_get(&ctx->cfg, "feedback-url"),
+			.secret = config_get(&ctx->cfg, "webhook-secret"),
+			.lease_ttl_ms = (int)config_get_int(&ctx->cfg, "lease-ttl"),
+		};
+		if (delivery_new(&dopt, &hc.delivery, &e) || delivery_start(hc.delivery, &e)) {
+			cli_fail(&e);
+			goto out;
+		}
+	}
 	const char *allow = config_get(&ctx->cfg, "allow-host");
 	hosts = split_list(allow, &hosts_storage);
 	const char *api_keys = config_get(&ctx->cfg, "api-keys");
@@ -272,6 +309,7 @@ int cli_serve_run(struct cli_ctx *ctx)
 	rc = CLI_OK;
 out:
 	http_server_free(h);
+	delivery_free(hc.delivery);
 	engine_free(hc.engine);
 	if (pid_written)
 		unlink(pid_file);

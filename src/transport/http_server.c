@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -367,12 +368,62 @@ const char *http_request_header(const struct http_request *req, const char *name
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_request_arg(const struct http_request *req, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (v)
+		return v;
+	/* "?name" without '=' is a key with no value, which MHD reports as NULL. */
+	return MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name),
+					     NULL, NULL) == MHD_YES
+		       ? ""
+		       : NULL;
+}
+
 void http_response_json(struct http_response *res, int status, char *text)
 {
 	res->status = status;
 	res->content_type = "application/json";
 	res->body = text;
 	res->body_len = text ? strlen(text) : 0;
+}
+
+static char *error_text(const char *code, const char *message)
+{
+	json_t *j = json_pack("{s:s,s:s}", "error", code, "message", message);
+	char *text = json_to_text(j);
+	json_decref(j);
+	return text;
+}
+
+void http_response_error(struct http_response *res, int status, const char *code,
+			 const char *message)
+{
+	http_response_json(res, status, error_text(code, message));
+}
+
+void http_response_header(struct http_response *res, const char *name, const char *value)
+{
+	for (size_t i = 0; i < HTTP_RESPONSE_MAX_HEADERS; i++) {
+		if (!res->headers[i].name) {
+			res->headers[i].name = name;
+			res->headers[i].value = value;
+			return;
+		}
+	}
+}
+
+/* An error the server itself gives: JSON-RPC shaped next to an MCP endpoint
+ * (as the SDKs send them), plain {"error","message"} without one. */
+static enum MHD_Result queue_server_error(struct http_server *h, struct MHD_Connection *c,
+					  int status, const char *code, const char *msg)
+{
+	if (h->srv)
+		return queue_rpc_error(c, status, NULL, JSONRPC_INVALID_REQUEST, msg);
+	char *text = error_text(code, msg);
+	enum MHD_Result rc = queue_text(c, status, "application/json", text, NULL);
+	free(text);
+	return rc;
 }
 
 /* Host and Origin against DNS rebinding.  The host part (without port) must
@@ -872,24 +923,98 @@ static enum MHD_Result handle_delete(struct http_server *h, struct MHD_Connectio
 
 /* ---- Plain routes -------------------------------------------------------------------- */
 
-static const struct http_route *find_route(struct http_server *h, const char *method,
-					   const char *path)
+static bool route_matches(const struct http_route *r, const char *path)
 {
+	size_t n = strlen(r->path);
+	return n && r->path[n - 1] == '*' ? strncmp(path, r->path, n - 1) == 0
+					  : strcmp(path, r->path) == 0;
+}
+
+/* The first route for method and path.  When none matches but routes for
+ * other methods do, *allow gets their methods ("GET, POST"). */
+static const struct http_route *find_route(struct http_server *h, const char *method,
+					   const char *path, char *allow, size_t allow_size)
+{
+	allow[0] = 0;
 	for (size_t i = 0; i < h->opt.nroutes; i++) {
 		const struct http_route *r = &h->opt.routes[i];
-		if (strcmp(r->method, method) != 0)
+		if (!route_matches(r, path))
 			continue;
-		size_t n = strlen(r->path);
-		if (n && r->path[n - 1] == '*' ? strncmp(path, r->path, n - 1) == 0
-					       : strcmp(path, r->path) == 0)
+		if (strcmp(r->method, method) == 0)
 			return r;
+		if (!strstr(allow, r->method)) {
+			size_t used = strlen(allow);
+			snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
+				 r->method);
+		}
 	}
 	return NULL;
 }
 
-static enum MHD_Result run_route(struct MHD_Connection *c, const struct http_route *r,
-				 const char *method, const char *url, struct req *rq,
-				 const char *principal)
+/* A route's stream as an MHD content reader, with SSE keepalives. */
+struct route_stream {
+	struct http_server *h;
+	struct MHD_Connection *c;
+	struct http_stream s;
+	bool sse;
+	int64_t last_write; /* monotonic seconds */
+};
+
+/* Whether the client closed its end: a streaming client sends nothing after
+ * its request, so a readable socket with no data is end of file.  Lets a
+ * stream end as soon as its reader is gone rather than at the next write. */
+static bool peer_gone(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return false;
+	struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN | POLLRDHUP};
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	if (p.revents & (POLLHUP | POLLERR | POLLRDHUP))
+		return true;
+	char ch;
+	return (p.revents & POLLIN) && recv(ci->connect_fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static ssize_t route_stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct route_stream *rs = cls;
+	static const char keepalive[] = ": keepalive\n\n";
+	for (;;) {
+		if (atomic_load(&rs->h->stopping))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		ssize_t n = rs->s.read(rs->s.ctx, out, max);
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (n > 0) {
+			rs->last_write = mono_s();
+			return n;
+		}
+		if (peer_gone(rs->c))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rs->sse && mono_s() - rs->last_write >= KEEPALIVE_S &&
+		    max >= sizeof(keepalive) - 1) {
+			memcpy(out, keepalive, sizeof(keepalive) - 1);
+			rs->last_write = mono_s();
+			return (ssize_t)(sizeof(keepalive) - 1);
+		}
+	}
+}
+
+static void route_stream_free(void *cls)
+{
+	struct route_stream *rs = cls;
+	if (rs->s.free)
+		rs->s.free(rs->s.ctx);
+	free(rs);
+}
+
+static enum MHD_Result run_route(struct http_server *h, struct MHD_Connection *c,
+				 const struct http_route *r, const char *method, const char *url,
+				 struct req *rq, const char *principal)
 {
 	struct http_request hr = {
 		.method = method,
@@ -902,11 +1027,31 @@ static enum MHD_Result run_route(struct MHD_Connection *c, const struct http_rou
 	};
 	struct http_response res = {.status = 200, .content_type = "application/json"};
 	r->fn(r->data, &hr, &res);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		res.body_len, res.body ? res.body : (void *)"", res.body ? MHD_RESPMEM_MUST_FREE
-									 : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp;
+	bool sse = false;
+	if (res.stream.read) {
+		free(res.body);
+		struct route_stream *rs = xcalloc(1, sizeof(*rs));
+		rs->h = h;
+		rs->c = c;
+		rs->s = res.stream;
+		sse = res.content_type && strcmp(res.content_type, "text/event-stream") == 0;
+		rs->last_write = mono_s();
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+							 route_stream_read, rs, route_stream_free);
+	} else {
+		resp = MHD_create_response_from_buffer(
+			res.body_len, res.body ? res.body : (void *)"",
+			res.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	}
 	if (res.content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, res.content_type);
+	if (sse) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+		MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: do not buffer */
+	}
+	for (size_t i = 0; i < HTTP_RESPONSE_MAX_HEADERS && res.headers[i].name; i++)
+		MHD_add_response_header(resp, res.headers[i].name, res.headers[i].value);
 	enum MHD_Result rc = MHD_queue_response(c, (unsigned)res.status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -928,18 +1073,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* Refuse early what we can judge from the headers alone. */
 		if (!origin_checks_pass(h, c)) {
 			rq->rejected = true;
-			return queue_rpc_error(c, MHD_HTTP_FORBIDDEN, NULL, JSONRPC_INVALID_REQUEST,
-					       "Forbidden: Host or Origin not allowed (DNS "
-					       "rebinding protection); use localhost or add the "
-					       "host with --allow-host");
+			if (h->opt.on_reject)
+				h->opt.on_reject(h->opt.on_reject_data, method, url,
+						 MHD_HTTP_FORBIDDEN);
+			return queue_server_error(h, c, MHD_HTTP_FORBIDDEN, "forbidden",
+						  "Forbidden: Host or Origin not allowed (DNS "
+						  "rebinding protection); use localhost or add the "
+						  "host with --allow-host");
 		}
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->opt.max_body) {
 			rq->rejected = true;
-			return queue_rpc_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL, JSONRPC_INVALID_REQUEST,
-					       "Payload Too Large: the body exceeds the server's "
-					       "limit");
+			if (h->opt.on_reject)
+				h->opt.on_reject(h->opt.on_reject_data, method, url,
+						 MHD_HTTP_CONTENT_TOO_LARGE);
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "Payload Too Large: the body exceeds the server's limit of %zu "
+				 "bytes",
+				 h->opt.max_body);
+			return queue_server_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE,
+						  "payload_too_large", msg);
 		}
 		return MHD_YES;
 	}
@@ -952,22 +1107,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rq->rejected)
 		return MHD_YES; /* already answered */
-	if (rq->too_big)
-		return queue_rpc_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL, JSONRPC_INVALID_REQUEST,
-				       "Payload Too Large: the body exceeds the server's limit");
+	if (rq->too_big) {
+		if (h->opt.on_reject)
+			h->opt.on_reject(h->opt.on_reject_data, method, url,
+					 MHD_HTTP_CONTENT_TOO_LARGE);
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+			 "Payload Too Large: the body exceeds the server's limit of %zu bytes",
+			 h->opt.max_body);
+		return queue_server_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+					  msg);
+	}
 
 	char *principal = NULL;
 	bool authed = authenticate(h, c, &principal);
 	enum MHD_Result rc;
-	bool is_mcp = strcmp(url, h->endpoint) == 0 || strcmp(url, h->endpoint_slash) == 0;
-	const struct http_route *route = is_mcp ? NULL : find_route(h, method, url);
+	bool is_mcp =
+		h->srv && (strcmp(url, h->endpoint) == 0 || strcmp(url, h->endpoint_slash) == 0);
+	char allow[64];
+	const struct http_route *route =
+		is_mcp ? NULL : find_route(h, method, url, allow, sizeof(allow));
 	if (route) {
-		rc = run_route(c, route, method, url, rq, authed ? principal : NULL);
+		rc = run_route(h, c, route, method, url, rq, authed ? principal : NULL);
+	} else if (!is_mcp && allow[0]) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "Method Not Allowed: %s takes %s", url, allow);
+		char *text = error_text("method_not_allowed", msg);
+		struct MHD_Response *r =
+			MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+		rc = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+		MHD_destroy_response(r);
 	} else if (!is_mcp) {
-		rc = queue_text(c, MHD_HTTP_NOT_FOUND, "application/json",
-				"{\"error\":\"not_found\",\"message\":\"No such path; the MCP "
-				"endpoint is the one given with --endpoint (default /mcp).\"}",
-				NULL);
+		rc = queue_text(
+			c, MHD_HTTP_NOT_FOUND, "application/json",
+			h->srv ? "{\"error\":\"not_found\",\"message\":\"No such path; the "
+				 "MCP endpoint is the one given with --endpoint (default "
+				 "/mcp).\"}"
+			       : "{\"error\":\"not_found\",\"message\":\"No such path; GET / "
+				 "lists the endpoints.\"}",
+			NULL);
 	} else if (!authed) {
 		rc = queue_unauthorized(c);
 	} else if (strcmp(method, "POST") == 0) {

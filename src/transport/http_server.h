@@ -15,6 +15,14 @@
  * every POST gets a fresh, already initialized session, so a load balancer
  * may send any request to any node.
  *
+ * Plain routes (struct http_route) are matched by method and path (exact,
+ * or a prefix ending in '*'); a path that has routes for other methods only
+ * gets 405 with Allow.  A route answers with a body, or with a stream (e.g.
+ * SSE) that the server pulls from until it ends, the client goes away or the
+ * server stops.  Without an mcp_server (srv NULL) the server has no MCP
+ * endpoint and serves only its routes; its own errors (403, 404, 405, 413)
+ * are then plain JSON {"error": CODE, "message": TEXT} rather than JSON-RPC.
+ *
  * Threads: one thread per connection (libmicrohttpd's model), so handlers
  * may block; tools/call runs on a worker so that a tool can stream (SSE)
  * while the connection thread writes.
@@ -24,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "mcp/server.h"
@@ -33,21 +42,44 @@ struct http_server;
 /* A plain request as routes see it.  Borrowed for the handler's duration. */
 struct http_request {
 	const char *method;
-	const char *path;      /* without the query string */
-	const char *query;     /* after '?', or "" */
+	const char *path;  /* without the query string (see http_request_arg) */
+	const char *query; /* always "": use http_request_arg */
 	const char *body;
 	size_t body_len;
 	const char *principal; /* from the authenticator, or NULL */
 	struct MHD_Connection *conn; /* for http_request_header() */
 };
 const char *http_request_header(const struct http_request *req, const char *name);
+/* A query-string argument, percent-decoded ("?a=1&b" gives "1" for a and ""
+ * for b), or NULL when absent.  Borrowed like the request. */
+const char *http_request_arg(const struct http_request *req, const char *name);
 
-/* A route's answer: status, content type and body (owned: freed by the server). */
+/* A streamed answer (text/event-stream and the like), pulled by the
+ * connection's thread.  read() writes up to max bytes into buf and returns
+ * how many, 0 when nothing is ready yet (after waiting for at most about a
+ * second: the server checks for shutdown and sends SSE keepalive comments
+ * between calls), or -1 to end the response.  free(ctx) is called exactly
+ * once when the response is done, also when the client went away. */
+struct http_stream {
+	ssize_t (*read)(void *ctx, char *buf, size_t max);
+	void (*free)(void *ctx);
+	void *ctx;
+};
+
+#define HTTP_RESPONSE_MAX_HEADERS 4
+
+/* A route's answer: status, content type and body (owned: freed by the
+ * server), or a stream (then body must be NULL).  Extra headers are static
+ * strings (e.g. {"Vary", "Accept"}); unused slots have a NULL name. */
 struct http_response {
 	int status;
 	const char *content_type; /* static string */
 	char *body;
 	size_t body_len;
+	struct http_stream stream; /* used when stream.read is set */
+	struct {
+		const char *name, *value;
+	} headers[HTTP_RESPONSE_MAX_HEADERS];
 };
 
 typedef void (*http_route_fn)(void *data, const struct http_request *req,
@@ -82,10 +114,16 @@ struct http_server_options {
 	 * principal as session user data.  May be NULL. */
 	void (*on_session)(void *data, struct mcp_session *s, const char *principal);
 	void *on_session_data;
+	/* Called when the server itself refuses a request before any route or
+	 * endpoint sees it: status 413 (body too large) or 403 (Host/Origin),
+	 * e.g. to count it.  May be NULL. */
+	void (*on_reject)(void *data, const char *method, const char *path, int status);
+	void *on_reject_data;
 };
 
 /* CONSTRUCTOR: bind and start serving.  The server borrows srv, routes and
- * the option strings until http_server_free. */
+ * the option strings until http_server_free.  srv may be NULL: no MCP
+ * endpoint, routes only. */
 int http_server_start(struct mcp_server *srv, const struct http_server_options *opt,
 		      struct http_server **out, struct err *e);
 /* The bound port (useful with port 0). */
@@ -95,5 +133,10 @@ void http_server_free(struct http_server *h);
 
 /* Build a JSON route response (takes ownership of `text`). */
 void http_response_json(struct http_response *res, int status, char *text);
+/* Build a plain JSON error {"error": code, "message": message}. */
+void http_response_error(struct http_response *res, int status, const char *code,
+			 const char *message);
+/* Add a header (static strings) to a route response; ignored when full. */
+void http_response_header(struct http_response *res, const char *name, const char *value);
 
 #endif

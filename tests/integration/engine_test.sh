@@ -85,7 +85,7 @@ start_fixture() {
 # start_serve NAME: `ambient serve` on $DB with the engine; sets SERVE_PID, MCP, HEALTH.
 # --stateless lets the MCP fallback of run_task skip initialize.
 start_serve() {
-	"$AMBIENT" serve --listen 127.0.0.1:0 --db "$DB" --allow-net 127.0.0.1 \
+	"$AMBIENT" serve --no-delivery --listen 127.0.0.1:0 --db "$DB" --allow-net 127.0.0.1 \
 		--price-api-url "$FIX" --stateless --pid-file "$WORK/serve.pid" \
 		>"$WORK/$1.out" 2>"$WORK/$1.err" &
 	SERVE_PID=$!

@@ -1,0 +1,903 @@
+/*
+ * cmd_feedback.c - `ambient feedback`: the Event Feedback Server over HTTP.
+ *
+ * Routes (no MCP endpoint; src/app/feedback.c does the work, this file maps
+ * requests to it and rejections to statuses):
+ *   POST /process_background_feedback  receive a delivery (alias /event_callback)
+ *   GET  /                             service info (JSON; HTML for browsers)
+ *   GET  /health                       health check
+ *   GET  /events                       stored events, filtered, cursor-paged
+ *   GET  /events/{event_type}          the same for one type
+ *   GET  /events/recent                the original server's summary
+ *   GET  /events/stream                SSE, resumable with Last-Event-ID = seq
+ *   GET  /metrics                      Prometheus text format
+ *   GET  /openapi.json                 OpenAPI 3.1 description of all this
+ *
+ * The first line on stdout is "listening http://HOST:PORT" once the socket
+ * is bound (with --listen HOST:0 it carries the port the kernel chose).
+ * SIGINT/SIGTERM stop it cleanly.  docs/feedback.md is the user's page.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "app/feedback.h"
+#include "cli.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "transport/http_server.h"
+
+#define SERVICE_NAME "Event Feedback Server"
+#define RECENT_N 10   /* events in /events/recent, as the original */
+#define HTML_N 20     /* events on the HTML page */
+#define SSE_BATCH 100 /* stored events looked at per SSE read */
+#define SSE_WAIT_MS 500
+#define SSE_RETRY_MS 2000
+
+const struct config_option cli_feedback_options[] = {
+	{"listen", CONFIG_STRING, "AMBIENT_FEEDBACK_LISTEN", "127.0.0.1:8000", "HOST:PORT",
+	 "address to listen on (port 0: any free port)"},
+	{"feedback-db", CONFIG_STRING, "AMBIENT_FEEDBACK_DB", NULL, "URL",
+	 "the feedback server's own event store: sqlite:PATH (default: "
+	 "sqlite:DATA_DIR/feedback.db)"},
+	{"webhook-secret", CONFIG_STRING, "AMBIENT_WEBHOOK_SECRET", NULL, "SECRET",
+	 "require Standard Webhooks signatures made with this whsec_<base64> secret (prefer the "
+	 "environment variable: flags show in ps)"},
+	{"webhook-tolerance", CONFIG_INT, NULL, "300", "SECONDS",
+	 "how far webhook-timestamp may be from the server's clock", 1, 86400},
+	{"max-body", CONFIG_INT, NULL, "1048576", "BYTES",
+	 "largest request body accepted (larger ones get 413)", 1024, 1048576},
+	{"allow-host", CONFIG_STRING, "AMBIENT_FEEDBACK_ALLOW_HOST", NULL, "LIST",
+	 "extra Host/Origin names accepted besides localhost (comma-separated), or '*' for any"},
+	{"pid-file", CONFIG_STRING, NULL, NULL, "PATH",
+	 "write the process id here once listening (removed on a clean stop)"},
+	{NULL},
+};
+
+/* The OpenAPI 3.1 description (info.version is set at start). */
+static const char openapi_text[] =
+	"{\"openapi\": \"3.1.0\", \"info\": {\"title\": \"ambient Event Feedback Server\", "
+	"\"version\": \"0\", \"summary\": \"Receives background-task events from ambient, "
+	"verifies and stores them, and serves them to clients.\", \"description\": "
+	"\"Deliveries are POSTed by ambient's webhook subscriber (or any sender) with Standard "
+	"Webhooks headers. When the server has a secret (--webhook-secret / "
+	"AMBIENT_WEBHOOK_SECRET) every delivery must be signed: webhook-signature is a "
+	"space-separated list of 'v1,<base64 HMAC-SHA256 of "
+	"webhook-id.webhook-timestamp.body>' and webhook-timestamp must be within 5 minutes of "
+	"the server's clock. Deliveries are deduplicated by webhook-id (or the payload's "
+	"event_id) and stored durably; each stored event has a seq, its position in the "
+	"feedback store, used by cursors and as the SSE event id.\", \"license\": {\"name\": "
+	"\"see the ambient distribution\"}}, \"paths\": {\"/process_background_feedback\": "
+	"{\"post\": {\"operationId\": \"processBackgroundFeedback\", \"summary\": \"Receive "
+	"one event delivery\", \"parameters\": [{\"$ref\": \"#/components/parameters/WebhookId"
+	"\"}, {\"$ref\": \"#/components/parameters/WebhookTimestamp\"}, {\"$ref\": "
+	"\"#/components/parameters/WebhookSignature\"}], \"requestBody\": {\"required\": true, "
+	"\"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/FeedbackPayload\"}}}}, \"responses\": {\"200\": "
+	"{\"description\": \"Stored, or already stored (status 'duplicate'); either way the "
+	"sender is done.\", \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/Receipt\"}}}}, \"400\": {\"$ref\": "
+	"\"#/components/responses/BadRequest\"}, \"401\": {\"description\": \"Signature "
+	"missing, not matching, or timestamp outside the tolerance (error: missing_signature, "
+	"invalid_signature, stale_timestamp).\", \"content\": {\"application/json\": "
+	"{\"schema\": {\"$ref\": \"#/components/schemas/Error\"}}}}, \"413\": "
+	"{\"description\": \"The body is larger than --max-body (error: payload_too_large).\", "
+	"\"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/Error\"}}}}, \"503\": {\"description\": \"The store could not "
+	"take the event now (error: store_unavailable); retry later.\", \"content\": "
+	"{\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/Error\"}}}}}}}, "
+	"\"/event_callback\": {\"post\": {\"operationId\": \"eventCallback\", \"summary\": "
+	"\"Alias of POST /process_background_feedback (the later original server's name)\", "
+	"\"parameters\": [{\"$ref\": \"#/components/parameters/WebhookId\"}, {\"$ref\": "
+	"\"#/components/parameters/WebhookTimestamp\"}, {\"$ref\": "
+	"\"#/components/parameters/WebhookSignature\"}], \"requestBody\": {\"required\": true, "
+	"\"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/FeedbackPayload\"}}}}, \"responses\": {\"200\": "
+	"{\"description\": \"As POST /process_background_feedback.\", \"content\": "
+	"{\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/Receipt\"}}}}, "
+	"\"default\": {\"description\": \"As POST /process_background_feedback.\", "
+	"\"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/Error\"}}}}}}}, \"/\": {\"get\": {\"operationId\": "
+	"\"serviceInfo\", \"summary\": \"Service information (JSON), or a page of recent "
+	"events when the client prefers text/html\", \"responses\": {\"200\": "
+	"{\"description\": \"Service information.\", \"content\": {\"application/json\": "
+	"{\"schema\": {\"$ref\": \"#/components/schemas/ServiceInfo\"}}, \"text/html\": "
+	"{\"schema\": {\"type\": \"string\"}}}}}}}, \"/health\": {\"get\": {\"operationId\": "
+	"\"health\", \"summary\": \"Health check\", \"responses\": {\"200\": {\"description\": "
+	"\"Healthy.\", \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/Health\"}}}}, \"503\": {\"description\": \"The store cannot be "
+	"read.\", \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/Health\"}}}}}}}, \"/events\": {\"get\": {\"operationId\": "
+	"\"listEvents\", \"summary\": \"Stored events, newest first (or oldest first with "
+	"order=asc), filtered, one page at a time\", \"parameters\": [{\"$ref\": "
+	"\"#/components/parameters/EventTypeQuery\"}, {\"$ref\": "
+	"\"#/components/parameters/TaskId\"}, {\"$ref\": \"#/components/parameters/Priority\"},"
+	" {\"$ref\": \"#/components/parameters/MinPriority\"}, {\"$ref\": "
+	"\"#/components/parameters/Since\"}, {\"$ref\": \"#/components/parameters/Until\"}, "
+	"{\"$ref\": \"#/components/parameters/Cursor\"}, {\"$ref\": "
+	"\"#/components/parameters/Order\"}, {\"$ref\": \"#/components/parameters/Limit\"}], "
+	"\"responses\": {\"200\": {\"description\": \"One page.\", \"content\": "
+	"{\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/EventPage\"}}}},"
+	" \"400\": {\"$ref\": \"#/components/responses/BadQuery\"}}}}, "
+	"\"/events/{event_type}\": {\"get\": {\"operationId\": \"listEventsOfType\", "
+	"\"summary\": \"Stored events of one event_type (same filters and paging as "
+	"/events)\", \"parameters\": [{\"name\": \"event_type\", \"in\": \"path\", "
+	"\"required\": true, \"schema\": {\"$ref\": \"#/components/schemas/EventType\"}}, "
+	"{\"$ref\": \"#/components/parameters/TaskId\"}, {\"$ref\": "
+	"\"#/components/parameters/Priority\"}, {\"$ref\": \"#/components/parameters/MinPriorit"
+	"y\"}, {\"$ref\": \"#/components/parameters/Since\"}, {\"$ref\": "
+	"\"#/components/parameters/Until\"}, {\"$ref\": \"#/components/parameters/Cursor\"}, "
+	"{\"$ref\": \"#/components/parameters/Order\"}, {\"$ref\": "
+	"\"#/components/parameters/Limit\"}], \"responses\": {\"200\": {\"description\": \"One "
+	"page.\", \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/EventPage\"}}}}, \"400\": {\"$ref\": "
+	"\"#/components/responses/BadQuery\"}}}}, \"/events/recent\": {\"get\": "
+	"{\"operationId\": \"recentEvents\", \"summary\": \"The original server's summary: "
+	"total, the last 10 events (oldest first), the event types seen\", \"responses\": "
+	"{\"200\": {\"description\": \"Summary.\", \"content\": {\"application/json\": "
+	"{\"schema\": {\"$ref\": \"#/components/schemas/Recent\"}}}}}}}, \"/events/stream\": "
+	"{\"get\": {\"operationId\": \"streamEvents\", \"summary\": \"Live events as "
+	"Server-Sent Events; resumable\", \"description\": \"Each stored event that matches "
+	"the filters is sent as an SSE message whose id is its seq and whose data is the event "
+	"(StoredEvent) as JSON. Without Last-Event-ID or after, only events stored from now on "
+	"are sent. Reconnecting with Last-Event-ID (what EventSource does) resumes after that "
+	"seq; after=0 replays everything. Comments (': keepalive') are sent every 15 s.\", "
+	"\"parameters\": [{\"name\": \"Last-Event-ID\", \"in\": \"header\", \"required\": "
+	"false, \"schema\": {\"type\": \"string\", \"pattern\": \"^[0-9]+$\"}, "
+	"\"description\": \"Resume after this seq.\"}, {\"name\": \"after\", \"in\": "
+	"\"query\", \"required\": false, \"schema\": {\"type\": \"integer\", \"minimum\": 0}, "
+	"\"description\": \"Start after this seq (the header wins).\"}, {\"$ref\": "
+	"\"#/components/parameters/EventTypeQuery\"}, {\"$ref\": "
+	"\"#/components/parameters/TaskId\"}, {\"$ref\": \"#/components/parameters/Priority\"},"
+	" {\"$ref\": \"#/components/parameters/MinPriority\"}], \"responses\": {\"200\": "
+	"{\"description\": \"An endless text/event-stream.\", \"content\": "
+	"{\"text/event-stream\": {\"schema\": {\"type\": \"string\"}}}}, \"400\": {\"$ref\": "
+	"\"#/components/responses/BadQuery\"}}}}, \"/metrics\": {\"get\": {\"operationId\": "
+	"\"metrics\", \"summary\": \"Counters in the Prometheus text format\", \"responses\": "
+	"{\"200\": {\"description\": \"Metrics.\", \"content\": {\"text/plain\": {\"schema\": "
+	"{\"type\": \"string\"}}}}}}}, \"/openapi.json\": {\"get\": {\"operationId\": "
+	"\"openapi\", \"summary\": \"This document\", \"responses\": {\"200\": "
+	"{\"description\": \"OpenAPI 3.1.\", \"content\": {\"application/json\": {\"schema\": "
+	"{\"type\": \"object\"}}}}}}}}, \"components\": {\"parameters\": {\"WebhookId\": "
+	"{\"name\": \"webhook-id\", \"in\": \"header\", \"required\": false, \"schema\": "
+	"{\"type\": \"string\", \"maxLength\": 256}, \"description\": \"Unique message id, the "
+	"same for every retry; the deduplication key. Required when the server has a "
+	"secret.\"}, \"WebhookTimestamp\": {\"name\": \"webhook-timestamp\", \"in\": "
+	"\"header\", \"required\": false, \"schema\": {\"type\": \"string\", \"pattern\": "
+	"\"^[0-9]+$\"}, \"description\": \"Unix seconds when the delivery was signed. Required "
+	"when the server has a secret.\"}, \"WebhookSignature\": {\"name\": "
+	"\"webhook-signature\", \"in\": \"header\", \"required\": false, \"schema\": "
+	"{\"type\": \"string\"}, \"description\": \"Space-separated 'v1,<base64 HMAC-SHA256>' "
+	"signatures. Required when the server has a secret.\"}, \"EventTypeQuery\": {\"name\": "
+	"\"event_type\", \"in\": \"query\", \"required\": false, \"schema\": {\"$ref\": "
+	"\"#/components/schemas/EventType\"}}, \"TaskId\": {\"name\": \"task_id\", \"in\": "
+	"\"query\", \"required\": false, \"schema\": {\"$ref\": "
+	"\"#/components/schemas/TaskId\"}}, \"Priority\": {\"name\": \"priority\", \"in\": "
+	"\"query\", \"required\": false, \"schema\": {\"type\": \"integer\", \"minimum\": 1, "
+	"\"maximum\": 5}, \"description\": \"Exactly this priority.\"}, \"MinPriority\": "
+	"{\"name\": \"min_priority\", \"in\": \"query\", \"required\": false, \"schema\": "
+	"{\"type\": \"integer\", \"minimum\": 1, \"maximum\": 5}, \"description\": \"At least "
+	"this priority.\"}, \"Since\": {\"name\": \"since\", \"in\": \"query\", \"required\": "
+	"false, \"schema\": {\"type\": \"string\"}, \"description\": \"Received at or after: "
+	"ISO-8601 (with Z or an offset; naive means the server's local time) or Unix "
+	"seconds.\"}, \"Until\": {\"name\": \"until\", \"in\": \"query\", \"required\": false, "
+	"\"schema\": {\"type\": \"string\"}, \"description\": \"Received before: ISO-8601 or "
+	"Unix seconds.\"}, \"Cursor\": {\"name\": \"cursor\", \"in\": \"query\", \"required\": "
+	"false, \"schema\": {\"type\": \"string\", \"pattern\": \"^[0-9]+$\"}, "
+	"\"description\": \"next_cursor of the previous page (same filters and order).\"}, "
+	"\"Order\": {\"name\": \"order\", \"in\": \"query\", \"required\": false, \"schema\": "
+	"{\"type\": \"string\", \"enum\": [\"desc\", \"asc\"], \"default\": \"desc\"}}, "
+	"\"Limit\": {\"name\": \"limit\", \"in\": \"query\", \"required\": false, \"schema\": "
+	"{\"type\": \"integer\", \"minimum\": 1, \"maximum\": 1000, \"default\": 50}}}, "
+	"\"responses\": {\"BadRequest\": {\"description\": \"The body is not JSON "
+	"(invalid_json), not a valid event (invalid_payload), or a header is malformed "
+	"(invalid_header).\", \"content\": {\"application/json\": {\"schema\": {\"$ref\": "
+	"\"#/components/schemas/Error\"}}}}, \"BadQuery\": {\"description\": \"A query "
+	"argument is not valid (invalid_query).\", \"content\": {\"application/json\": "
+	"{\"schema\": {\"$ref\": \"#/components/schemas/Error\"}}}}}, \"schemas\": "
+	"{\"TaskId\": {\"type\": \"string\", \"pattern\": \"^[A-Za-z0-9._:@+-]{1,128}$\"}, "
+	"\"EventType\": {\"type\": \"string\", \"pattern\": \"^[A-Za-z0-9._:-]{1,100}$\", "
+	"\"examples\": [\"web_content_change\", \"scheduled_trigger\", \"daily_news_digest\", "
+	"\"threshold_breach\"]}, \"FeedbackPayload\": {\"type\": \"object\", \"required\": "
+	"[\"task_id\", \"event_type\"], \"properties\": {\"task_id\": {\"$ref\": "
+	"\"#/components/schemas/TaskId\"}, \"event_type\": {\"$ref\": "
+	"\"#/components/schemas/EventType\"}, \"data\": {\"type\": \"object\", "
+	"\"description\": \"What the task found; {} when absent.\"}, \"timestamp\": {\"type\": "
+	"\"string\", \"description\": \"ISO-8601 date-time of the event.\"}, \"priority\": "
+	"{\"type\": \"integer\", \"minimum\": 1, \"maximum\": 5, \"description\": \"Defaults "
+	"to the event type's catalogue priority (1 for unknown types).\"}, \"event_id\": "
+	"{\"type\": \"string\", \"format\": \"uuid\"}, \"task_type\": {\"type\": \"string\", "
+	"\"maxLength\": 100}, \"user_id\": {\"type\": \"string\", \"maxLength\": 256}, "
+	"\"description\": {\"type\": \"string\", \"maxLength\": 10000}, \"position\": "
+	"{\"type\": \"integer\", \"minimum\": 0, \"description\": \"The event's position in "
+	"the sender's log.\"}, \"notification\": {\"type\": \"object\", \"description\": \"The "
+	"task's notification config, e.g. {\\\"method\\\": \\\"send_sms\\\", "
+	"\\\"phone_number\\\": \\\"+15551234567\\\"}.\"}}, \"additionalProperties\": true}, "
+	"\"StoredEvent\": {\"allOf\": [{\"$ref\": \"#/components/schemas/FeedbackPayload\"}], "
+	"\"type\": \"object\", \"required\": [\"task_id\", \"event_type\", \"data\", "
+	"\"priority\", \"received_at\", \"seq\", \"feedback_id\", \"signature_verified\"], "
+	"\"properties\": {\"received_at\": {\"type\": \"string\", \"description\": \"When it "
+	"was received, local time, ISO-8601 without zone (the original server's form).\"}, "
+	"\"seq\": {\"type\": \"integer\", \"minimum\": 1, \"description\": \"Position in the "
+	"feedback store.\"}, \"feedback_id\": {\"type\": \"string\", \"format\": \"uuid\", "
+	"\"description\": \"Its id in the feedback store (the deduplication key).\"}, "
+	"\"webhook_id\": {\"type\": \"string\"}, \"signature_verified\": {\"type\": "
+	"\"boolean\"}}}, \"EventPage\": {\"type\": \"object\", \"required\": [\"events\", "
+	"\"count\", \"next_cursor\", \"order\"], \"properties\": {\"events\": {\"type\": "
+	"\"array\", \"items\": {\"$ref\": \"#/components/schemas/StoredEvent\"}}, \"count\": "
+	"{\"type\": \"integer\"}, \"next_cursor\": {\"type\": [\"string\", \"null\"], "
+	"\"description\": \"Pass as cursor for the next page; null at the end.\"}, \"order\": "
+	"{\"type\": \"string\", \"enum\": [\"desc\", \"asc\"]}}}, \"Receipt\": {\"type\": "
+	"\"object\", \"required\": [\"status\", \"message\", \"feedback_id\", \"duplicate\"], "
+	"\"properties\": {\"status\": {\"type\": \"string\", \"enum\": [\"received\", "
+	"\"duplicate\"]}, \"message\": {\"type\": \"string\"}, \"feedback_id\": {\"type\": "
+	"\"string\", \"format\": \"uuid\"}, \"seq\": {\"type\": [\"integer\", \"null\"]}, "
+	"\"duplicate\": {\"type\": \"boolean\"}, \"task_id\": {\"type\": \"string\"}, "
+	"\"event_type\": {\"type\": \"string\"}, \"received_at\": {\"type\": \"string\"}}}, "
+	"\"Recent\": {\"type\": \"object\", \"required\": [\"total_events\", "
+	"\"recent_events\", \"event_types\"], \"properties\": {\"total_events\": {\"type\": "
+	"\"integer\"}, \"recent_events\": {\"type\": \"array\", \"items\": {\"$ref\": "
+	"\"#/components/schemas/StoredEvent\"}}, \"event_types\": {\"type\": \"array\", "
+	"\"items\": {\"type\": \"string\"}}}}, \"Health\": {\"type\": \"object\", "
+	"\"required\": [\"status\", \"timestamp\"], \"properties\": {\"status\": {\"type\": "
+	"\"string\", \"enum\": [\"healthy\", \"unhealthy\"]}, \"service\": {\"type\": "
+	"\"string\"}, \"version\": {\"type\": \"string\"}, \"timestamp\": {\"type\": "
+	"\"string\"}, \"events_processed\": {\"type\": \"integer\"}, \"agent_endpoint\": "
+	"{\"type\": [\"string\", \"null\"]}, \"store_position\": {\"type\": \"integer\"}, "
+	"\"signatures_required\": {\"type\": \"boolean\"}, \"error\": {\"type\": "
+	"\"string\"}}}, \"ServiceInfo\": {\"type\": \"object\", \"required\": [\"service\", "
+	"\"version\", \"status\", \"endpoints\"], \"properties\": {\"service\": {\"type\": "
+	"\"string\"}, \"version\": {\"type\": \"string\"}, \"status\": {\"type\": \"string\"}, "
+	"\"purpose\": {\"type\": \"string\"}, \"endpoints\": {\"type\": \"array\", \"items\": "
+	"{\"type\": \"string\"}}, \"agent_endpoint\": {\"type\": [\"string\", \"null\"]}, "
+	"\"events_processed\": {\"type\": \"integer\"}, \"signatures_required\": {\"type\": "
+	"\"boolean\"}, \"store\": {\"type\": \"string\"}}}, \"Error\": {\"type\": \"object\", "
+	"\"required\": [\"error\", \"message\"], \"properties\": {\"error\": {\"type\": "
+	"\"string\", \"description\": \"A stable code: invalid_json, invalid_payload, "
+	"invalid_header, payload_too_large, missing_signature, invalid_signature, "
+	"stale_timestamp, store_unavailable, invalid_query, not_found, method_not_allowed, "
+	"forbidden.\"}, \"message\": {\"type\": \"string\", \"description\": \"What was wrong "
+	"and how to fix it.\"}}}}}}";
+
+struct fbsrv {
+	struct feedback *fb;
+	struct store *s;
+	char *openapi; /* openapi_text with the version filled in */
+	atomic_int sse_clients;
+};
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static int reject_status(enum feedback_reject r)
+{
+	switch (r) {
+	case FEEDBACK_REJECT_TOO_LARGE:
+		return 413;
+	case FEEDBACK_REJECT_MISSING_SIGNATURE:
+	case FEEDBACK_REJECT_INVALID_SIGNATURE:
+	case FEEDBACK_REJECT_STALE_TIMESTAMP:
+		return 401;
+	case FEEDBACK_REJECT_STORE:
+		return 503;
+	default:
+		return 400;
+	}
+}
+
+static void reply_json(struct http_response *res, int status, json_t *j)
+{
+	http_response_json(res, status, json_to_text(j));
+	json_decref(j);
+}
+
+/* Query arguments for feedback_query_parse; a path's event type wins. */
+struct args {
+	const struct http_request *req;
+	const char *path_type;
+};
+
+static const char *args_get(void *ud, const char *name)
+{
+	struct args *a = ud;
+	if (a->path_type && strcmp(name, "event_type") == 0)
+		return a->path_type;
+	return http_request_arg(a->req, name);
+}
+
+static bool prefers_html(const struct http_request *req)
+{
+	const char *accept = http_request_header(req, "Accept");
+	if (!accept)
+		return false;
+	const char *html = strstr(accept, "text/html");
+	const char *json = strstr(accept, "application/json");
+	return html && (!json || html < json);
+}
+
+static void html_escape(struct buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<':
+			buf_puts(b, "&lt;");
+			break;
+		case '>':
+			buf_puts(b, "&gt;");
+			break;
+		case '&':
+			buf_puts(b, "&amp;");
+			break;
+		case '"':
+			buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			buf_puts(b, "&#39;");
+			break;
+		default:
+			buf_append(b, s, 1);
+		}
+	}
+}
+
+/* ---- POST /process_background_feedback ------------------------------------------ */
+
+static void route_receive(void *data, const struct http_request *req, struct http_response *res)
+{
+	struct fbsrv *sv = data;
+	struct feedback_delivery d = {
+		.body = req->body,
+		.len = req->body_len,
+		.webhook_id = http_request_header(req, "webhook-id"),
+		.webhook_timestamp = http_request_header(req, "webhook-timestamp"),
+		.webhook_signature = http_request_header(req, "webhook-signature"),
+	};
+	struct feedback_receipt r;
+	struct err e = {0};
+	if (feedback_receive(sv->fb, &d, &r, &e) != ERR_OK) {
+		int status = reject_status(r.reject);
+		log_info("feedback: refused a delivery (%d %s): %s", status,
+			 feedback_reject_name(r.reject), err_msg(&e));
+		http_response_error(res, status, feedback_reject_name(r.reject), err_msg(&e));
+		if (status == 503)
+			http_response_header(res, "Retry-After", "5");
+		return;
+	}
+	json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:b}", "status",
+			      r.duplicate ? "duplicate" : "received", "message",
+			      r.duplicate ? "Already received (same webhook-id or event_id); not "
+					    "stored again"
+					  : "Event stored",
+			      "feedback_id", r.id, "seq", r.seq ? json_integer(r.seq) : json_null(),
+			      "duplicate", r.duplicate);
+	if (r.event) {
+		static const char *const keys[] = {"task_id", "event_type", "received_at"};
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			json_object_set(j, keys[i], json_object_get(r.event, keys[i]));
+		log_info("feedback: stored %s %s for task %s (seq %" PRId64 ")", r.id,
+			 json_get_str(r.event, "event_type"), json_get_str(r.event, "task_id"),
+			 r.seq);
+		json_decref(r.event);
+	}
+	reply_json(res, 200, j);
+}
+
+/* ---- GET /, /health, /metrics, /openapi.json --------------------------------------- */
+
+static const char *const endpoint_list[] = {
+	"POST /process_background_feedback",
+	"GET /health",
+	"GET /events",
+	"GET /events/{event_type}",
+	"GET /events/recent",
+	"GET /events/stream",
+	"GET /metrics",
+	"GET /openapi.json",
+};
+
+static void root_html(struct fbsrv *sv, struct http_response *res)
+{
+	json_t *rec = NULL;
+	struct err e = {0};
+	struct buf b;
+	buf_init(&b, 4 << 20);
+	buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		     "<title>ambient - " SERVICE_NAME "</title>"
+		     "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+		     "collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+		     "</style></head><body>\n<h1>" SERVICE_NAME "</h1>\n");
+	if (feedback_recent(sv->fb, HTML_N, &rec, &e) != ERR_OK) {
+		buf_puts(&b, "<p>The store cannot be read: ");
+		html_escape(&b, err_msg(&e));
+		buf_puts(&b, "</p>");
+	} else {
+		buf_printf(&b, "<p>%lld events stored. Newest last.</p>\n",
+			   json_get_int(rec, "total_events", 0));
+		buf_puts(&b, "<table><tr><th>seq</th><th>received</th><th>task</th><th>event "
+			     "type</th><th>priority</th><th>description</th></tr>\n");
+		size_t i;
+		json_t *ev;
+		json_array_foreach(json_object_get(rec, "recent_events"), i, ev) {
+			buf_printf(&b, "<tr><td>%lld</td><td>", json_get_int(ev, "seq", 0));
+			html_escape(&b, json_get_str(ev, "received_at"));
+			buf_puts(&b, "</td><td>");
+			html_escape(&b, json_get_str(ev, "task_id"));
+			buf_puts(&b, "</td><td>");
+			html_escape(&b, json_get_str(ev, "event_type"));
+			buf_printf(&b, "</td><td>%lld</td><td>", json_get_int(ev, "priority", 0));
+			html_escape(&b, json_get_str(ev, "description"));
+			buf_puts(&b, "</td></tr>\n");
+		}
+		buf_puts(&b, "</table>\n");
+	}
+	json_decref(rec);
+	buf_puts(&b, "<p>API: <a href=\"/events\">/events</a>, <a href=\"/events/recent\">"
+		     "/events/recent</a>, <a href=\"/events/stream?after=0\">/events/stream</a>, "
+		     "<a href=\"/metrics\">/metrics</a>, <a href=\"/health\">/health</a>, "
+		     "<a href=\"/openapi.json\">/openapi.json</a></p>\n</body></html>\n");
+	res->status = 200;
+	res->content_type = "text/html; charset=utf-8";
+	res->body_len = b.len;
+	res->body = buf_steal(&b);
+	buf_cleanup(&b);
+}
+
+static void route_root(void *data, const struct http_request *req, struct http_response *res)
+{
+	struct fbsrv *sv = data;
+	http_response_header(res, "Vary", "Accept");
+	if (prefers_html(req)) {
+		root_html(sv, res);
+		return;
+	}
+	struct feedback_stats st;
+	feedback_stats(sv->fb, &st, NULL);
+	json_t *eps = json_array();
+	for (size_t i = 0; i < sizeof(endpoint_list) / sizeof(endpoint_list[0]); i++)
+		json_array_append_new(eps, json_string(endpoint_list[i]));
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:o,s:n,s:I,s:b,s:s}", "service", SERVICE_NAME,
+			      "version", AMBIENT_VERSION, "status", "running", "purpose",
+			      "Receives background task events from ambient, verifies and "
+			      "stores them, and serves them to clients (GET /events, SSE at "
+			      "/events/stream)",
+			      "endpoints", eps, "agent_endpoint", "events_processed",
+			      (json_int_t)st.stored, "signatures_required", st.signatures, "store",
+			      store_url(sv->s));
+	reply_json(res, 200, j);
+}
+
+static void route_health(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	struct fbsrv *sv = data;
+	char ts[CLOCK_ISO_MAX];
+	clock_format_local(clock_wall_us(NULL), ts);
+	struct feedback_stats st;
+	struct err e = {0};
+	int rc = feedback_stats(sv->fb, &st, &e);
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:n,s:I,s:b}", "status",
+			      rc == ERR_OK ? "healthy" : "unhealthy", "service", SERVICE_NAME,
+			      "version", AMBIENT_VERSION, "timestamp", ts, "events_processed",
+			      (json_int_t)st.stored, "agent_endpoint", "store_position",
+			      (json_int_t)st.head, "signatures_required", st.signatures);
+	if (rc != ERR_OK)
+		json_object_set_new(j, "error", json_string(err_msg(&e)));
+	reply_json(res, rc == ERR_OK ? 200 : 503, j);
+}
+
+static void metric(struct buf *b, const char *name, const char *type, const char *help,
+		   uint64_t value)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name,
+		   value);
+}
+
+static void route_metrics(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	struct fbsrv *sv = data;
+	struct feedback_stats st;
+	struct err e = {0};
+	int rc = feedback_stats(sv->fb, &st, &e);
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	metric(&b, "ambient_feedback_received_total", "counter",
+	       "Deliveries accepted and stored by this process.", st.received);
+	metric(&b, "ambient_feedback_duplicates_total", "counter",
+	       "Deliveries already stored (same webhook-id or event_id), not stored again.",
+	       st.duplicates);
+	buf_puts(&b, "# HELP ambient_feedback_rejected_total Deliveries refused, by reason.\n"
+		     "# TYPE ambient_feedback_rejected_total counter\n");
+	for (int i = FEEDBACK_OK + 1; i < FEEDBACK_REJECT__COUNT; i++)
+		buf_printf(&b, "ambient_feedback_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+			   feedback_reject_name(i), st.rejected[i]);
+	metric(&b, "ambient_feedback_events_stored", "gauge",
+	       "Feedback events in the store (written by any process sharing it).", st.stored);
+	metric(&b, "ambient_feedback_store_position", "gauge",
+	       "Last position of the feedback event store.", (uint64_t)st.head);
+	metric(&b, "ambient_feedback_decided_total", "counter",
+	       "Events the decide step handled since start.", st.decided);
+	metric(&b, "ambient_feedback_sse_clients", "gauge", "Open /events/stream connections.",
+	       (uint64_t)atomic_load(&sv->sse_clients));
+	metric(&b, "ambient_feedback_signatures_required", "gauge",
+	       "1 when a webhook secret is set and deliveries must be signed.", st.signatures);
+	metric(&b, "ambient_feedback_store_up", "gauge", "1 when the store could be read.",
+	       rc == ERR_OK);
+	res->status = 200;
+	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	res->body_len = b.len;
+	res->body = buf_steal(&b);
+	buf_cleanup(&b);
+}
+
+static void route_openapi(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	struct fbsrv *sv = data;
+	http_response_json(res, 200, xstrdup(sv->openapi));
+}
+
+/* ---- GET /events, /events/{event_type}, /events/recent ----------------------------- */
+
+static void list_events(struct fbsrv *sv, const struct http_request *req, const char *path_type,
+			struct http_response *res)
+{
+	struct args a = {.req = req, .path_type = path_type};
+	struct feedback_query q;
+	struct err e = {0};
+	if (feedback_query_parse(&q, args_get, &a, &e) != ERR_OK) {
+		http_response_error(res, 400, "invalid_query", err_msg(&e));
+		return;
+	}
+	json_t *page = NULL;
+	if (feedback_list(sv->fb, &q, &page, &e) != ERR_OK) {
+		http_response_error(res, 503, "store_unavailable", err_msg(&e));
+		return;
+	}
+	reply_json(res, 200, page);
+}
+
+static void route_events(void *data, const struct http_request *req, struct http_response *res)
+{
+	list_events(data, req, NULL, res);
+}
+
+static void route_events_of_type(void *data, const struct http_request *req,
+				 struct http_response *res)
+{
+	const char *type = req->path + strlen("/events/");
+	if (!*type) {
+		list_events(data, req, NULL, res);
+		return;
+	}
+	if (!feedback_event_type_valid(type)) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "No such path: /events/{event_type} takes an event type of 1-%d letters, "
+			 "digits and . _ : - (e.g. /events/web_content_change)",
+			 FEEDBACK_EVENT_TYPE_MAX);
+		http_response_error(res, 404, "not_found", msg);
+		return;
+	}
+	list_events(data, req, type, res);
+}
+
+static void route_recent(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	struct fbsrv *sv = data;
+	json_t *j = NULL;
+	struct err e = {0};
+	if (feedback_recent(sv->fb, RECENT_N, &j, &e) != ERR_OK) {
+		http_response_error(res, 503, "store_unavailable", err_msg(&e));
+		return;
+	}
+	reply_json(res, 200, j);
+}
+
+/* ---- GET /events/stream ---------------------------------------------------------------- */
+
+struct sse {
+	struct fbsrv *sv;
+	struct feedback_query q; /* strings point into the copies below */
+	char event_type[FEEDBACK_EVENT_TYPE_MAX + 1];
+	char task_id[FEEDBACK_TASK_ID_MAX + 1];
+	int64_t after;
+	char *pending;
+	size_t pending_len, pending_off;
+	bool ended;
+};
+
+static ssize_t sse_read(void *ctx, char *out, size_t max)
+{
+	struct sse *c = ctx;
+	if (!c->pending) {
+		if (c->ended)
+			return -1;
+		json_t *evs = json_array();
+		int64_t covered = c->after;
+		struct err e = {0};
+		int rc = feedback_read_after(c->sv->fb, &c->q, c->after, SSE_BATCH, evs, &covered,
+					     &e);
+		if (rc != ERR_OK) {
+			/* The client reconnects with Last-Event-ID. */
+			log_warn("feedback: SSE stream ends: %s", err_msg(&e));
+			json_decref(evs);
+			return -1;
+		}
+		c->after = covered;
+		if (json_array_size(evs) == 0) {
+			json_decref(evs);
+			feedback_wait(c->sv->fb, c->after, SSE_WAIT_MS, NULL);
+			return 0;
+		}
+		struct buf b;
+		buf_init(&b, (size_t)SSE_BATCH * (STORE_DATA_MAX + 64));
+		size_t i;
+		json_t *ev;
+		json_array_foreach(evs, i, ev) {
+			char *text = json_to_text(ev);
+			buf_printf(&b, "id: %lld\ndata: %s\n\n", json_get_int(ev, "seq", 0), text);
+			free(text);
+		}
+		json_decref(evs);
+		c->pending_len = b.len;
+		c->pending_off = 0;
+		c->pending = buf_steal(&b);
+		buf_cleanup(&b);
+	}
+	size_t n = c->pending_len - c->pending_off;
+	if (n > max)
+		n = max;
+	memcpy(out, c->pending + c->pending_off, n);
+	c->pending_off += n;
+	if (c->pending_off == c->pending_len) {
+		free(c->pending);
+		c->pending = NULL;
+	}
+	return (ssize_t)n;
+}
+
+static void sse_free(void *ctx)
+{
+	struct sse *c = ctx;
+	atomic_fetch_sub(&c->sv->sse_clients, 1);
+	free(c->pending);
+	free(c);
+}
+
+static bool parse_seq(const char *s, int64_t *out)
+{
+	if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))
+		return false;
+	*out = strtoll(s, NULL, 10);
+	return true;
+}
+
+static void route_stream(void *data, const struct http_request *req, struct http_response *res)
+{
+	struct fbsrv *sv = data;
+	struct args a = {.req = req};
+	struct feedback_query q;
+	struct err e = {0};
+	if (feedback_query_parse(&q, args_get, &a, &e) != ERR_OK) {
+		http_response_error(res, 400, "invalid_query", err_msg(&e));
+		return;
+	}
+	int64_t after = 0;
+	const char *last = http_request_header(req, "Last-Event-ID");
+	const char *after_arg = http_request_arg(req, "after");
+	if (last && *last) {
+		if (!parse_seq(last, &after)) {
+			http_response_error(res, 400, "invalid_query",
+					    "Last-Event-ID must be the id (seq) of an event this "
+					    "stream sent");
+			return;
+		}
+	} else if (after_arg && *after_arg) {
+		if (!parse_seq(after_arg, &after)) {
+			http_response_error(res, 400, "invalid_query",
+					    "after must be a seq (0 replays every stored event)");
+			return;
+		}
+	} else if (store_head(sv->s, &after, &e) != ERR_OK) {
+		http_response_error(res, 503, "store_unavailable", err_msg(&e));
+		return;
+	}
+	struct sse *c = xcalloc(1, sizeof(*c));
+	c->sv = sv;
+	c->q = q;
+	if (q.event_type) {
+		snprintf(c->event_type, sizeof(c->event_type), "%s", q.event_type);
+		c->q.event_type = c->event_type;
+	}
+	if (q.task_id) {
+		snprintf(c->task_id, sizeof(c->task_id), "%s", q.task_id);
+		c->q.task_id = c->task_id;
+	}
+	c->after = after;
+	/* First bytes: the reconnection delay and where the stream starts. */
+	c->pending = xasprintf("retry: %d\n: ambient feedback stream after seq %" PRId64 "\n\n",
+			       SSE_RETRY_MS, after);
+	c->pending_len = strlen(c->pending);
+	atomic_fetch_add(&sv->sse_clients, 1);
+	res->status = 200;
+	res->content_type = "text/event-stream";
+	res->stream = (struct http_stream){.read = sse_read, .free = sse_free, .ctx = c};
+}
+
+/* ---- the command ------------------------------------------------------------------------- */
+
+/* Split "a,b,c" into a NULL-terminated array (caller frees both). */
+static char **split_list(const char *s, char **storage)
+{
+	*storage = xstrdup(s ? s : "");
+	size_t n = 0;
+	char **out = xcalloc(strlen(*storage) / 2 + 2, sizeof(*out));
+	char *save = NULL;
+	for (char *tok = strtok_r(*storage, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			out[n++] = tok;
+	}
+	out[n] = NULL;
+	return out;
+}
+
+static void on_reject(void *data, const char *method, const char *path, int status)
+{
+	struct fbsrv *sv = data;
+	if (status == 413) {
+		feedback_count_reject(sv->fb, FEEDBACK_REJECT_TOO_LARGE);
+		log_info("feedback: refused %s %s: body over --max-body", method, path);
+	}
+}
+
+/* sqlite:DATA_DIR/feedback.db, DATA_DIR as for the main store. */
+static char *default_feedback_db(struct cli_ctx *ctx)
+{
+	const char *dir = config_get(&ctx->cfg, "data-dir");
+	if (dir)
+		return xasprintf("sqlite:%s/feedback.db", dir);
+	const char *xdg = getenv("XDG_DATA_HOME");
+	if (xdg && *xdg == '/')
+		return xasprintf("sqlite:%s/ambient/feedback.db", xdg);
+	const char *home = getenv("HOME");
+	return xasprintf("sqlite:%s/.local/share/ambient/feedback.db", home && *home ? home : ".");
+}
+
+static char *openapi_with_version(void)
+{
+	struct err e = {0};
+	json_t *doc = json_parse(openapi_text, (size_t)-1, &e);
+	if (!doc) {
+		/* A bug in the embedded text; serve it as it is. */
+		log_error("feedback: the embedded OpenAPI document is not JSON: %s", err_msg(&e));
+		return xstrdup(openapi_text);
+	}
+	json_object_set_new(json_object_get(doc, "info"), "version", json_string(AMBIENT_VERSION));
+	char *text = json_to_text(doc);
+	json_decref(doc);
+	return text;
+}
+
+int cli_feedback_run(struct cli_ctx *ctx)
+{
+	if (ctx->nargs)
+		return cli_usage_error(ctx, "feedback takes no arguments");
+	const char *listen = config_get(&ctx->cfg, "listen");
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	if (!colon || colon == listen)
+		return cli_usage_error(ctx, "--listen wants HOST:PORT, e.g. 127.0.0.1:8000");
+	char *end = NULL;
+	long port = strtol(colon + 1, &end, 10);
+	if (!end || *end || port < 0 || port > 65535)
+		return cli_usage_error(ctx, "--listen: port must be 0-65535");
+	char *host = xstrndup(listen, (size_t)(colon - listen));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct err e = {0};
+	struct fbsrv sv = {0};
+	struct http_server *h = NULL;
+	char *hosts_storage = NULL, **hosts = NULL;
+	const char *pid_file = config_get(&ctx->cfg, "pid-file");
+	bool pid_written = false;
+	int rc = CLI_FAIL;
+	const char *db = config_get(&ctx->cfg, "feedback-db");
+	char *def_db = db ? NULL : default_feedback_db(ctx);
+	if (store_open(db ? db : def_db, NULL, &sv.s, &e) != ERR_OK) {
+		cli_fail(&e);
+		goto out;
+	}
+	struct feedback_options fo = {
+		.store = sv.s,
+		.secret = config_get(&ctx->cfg, "webhook-secret"),
+		.tolerance_s = (int)config_get_int(&ctx->cfg, "webhook-tolerance"),
+	};
+	if (feedback_new(&fo, &sv.fb, &e) != ERR_OK) {
+		if (e.code == ERR_INVALID)
+			err_prefix(&e, "--webhook-secret / AMBIENT_WEBHOOK_SECRET");
+		cli_fail(&e);
+		goto out;
+	}
+	sv.openapi = openapi_with_version();
+	struct http_route routes[] = {
+		{"POST", "/process_background_feedback", route_receive, &sv},
+		{"POST", "/event_callback", route_receive, &sv},
+		{"GET", "/", route_root, &sv},
+		{"GET", "/health", route_health, &sv},
+		{"GET", "/metrics", route_metrics, &sv},
+		{"GET", "/openapi.json", route_openapi, &sv},
+		{"GET", "/events", route_events, &sv},
+		{"GET", "/events/recent", route_recent, &sv},
+		{"GET", "/events/stream", route_stream, &sv},
+		{"GET", "/events/*", route_events_of_type, &sv},
+	};
+	const char *allow = config_get(&ctx->cfg, "allow-host");
+	hosts = split_list(allow, &hosts_storage);
+	struct http_server_options ho = {
+		.host = host,
+		.port = (int)port,
+		.max_body = (size_t)config_get_int(&ctx->cfg, "max-body"),
+		.allowed_hosts = (const char *const *)hosts,
+		.allow_any_host = allow && strcmp(allow, "*") == 0,
+		.routes = routes,
+		.nroutes = sizeof(routes) / sizeof(routes[0]),
+		.on_reject = on_reject,
+		.on_reject_data = &sv,
+	};
+	if (http_server_start(NULL, &ho, &h, &e)) {
+		cli_fail(&e);
+		goto out;
+	}
+	bool v6 = strchr(host, ':') != NULL;
+	printf("listening http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "",
+	       http_server_port(h));
+	fflush(stdout);
+	if (pid_file) {
+		FILE *pf = fopen(pid_file, "w");
+		if (!pf || fprintf(pf, "%d\n", (int)getpid()) < 0 || fclose(pf) != 0) {
+			err_set(&e, ERR_IO, "cannot write the pid file %s", pid_file);
+			cli_fail(&e);
+			goto out;
+		}
+		pid_written = true;
+	}
+	log_info("feedback server on %s:%d, store %s, signatures %s", host, http_server_port(h),
+		 store_url(sv.s), fo.secret && *fo.secret ? "required" : "not checked");
+	int sig = 0;
+	sigwait(&stop, &sig);
+	log_info("stopping on signal %d", sig);
+	rc = CLI_OK;
+out:
+	http_server_free(h);
+	if (pid_written)
+		unlink(pid_file);
+	feedback_free(sv.fb);
+	store_close(sv.s);
+	free(sv.openapi);
+	free(hosts);
+	free(hosts_storage);
+	free(def_db);
+	free(host);
+	return rc;
+}
