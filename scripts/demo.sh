@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # demo.sh - what ambient can do today, offline, on a throwaway SQLite database.
 #
-# Honest label: this version has the event store, the MCP server and the task
-# engine.  Delivery of events to the feedback server, the feedback server and
-# notifications come in later versions; this demo does not pretend to run
-# them.  It starts a local news site (the test fixture: pages, RSS, a price
-# API) and `ambient serve` with its engine, creates the seed's tasks pointed
-# at that site, changes the site, and shows what the engine records.
+# Honest label: this version has the event store, the MCP server, the task
+# engine, signed delivery of events and the feedback server that receives and
+# stores them.  The feedback server's decisions and notifications (SMS,
+# email) come in a later version; this demo does not pretend to send any.
+# It starts a local news site (the test fixture: pages, RSS, a price API),
+# `ambient feedback` and `ambient serve` (engine + delivery), creates the
+# seed's tasks pointed at that site, changes the site, and shows what the
+# engine records and what the feedback server receives.
 set -euo pipefail
 AMBIENT=${1:-build/ambient}
 FIXTURE=${2:-$(dirname "$AMBIENT")/tests/fixture_web/fixture_web}
@@ -51,7 +53,7 @@ summary() { # the event's type and a few fields, one line
 }
 
 echo "ambient demo on a temporary database ($DIR), offline."
-echo "Not yet in this version: delivery to the feedback server, the feedback server, notifications."
+echo "Not yet in this version: the feedback server's decisions and notifications (SMS, email)."
 
 step "A local news site (pages, RSS and Atom feeds, a CoinGecko-style price API)"
 "$FIXTURE" >"$DIR/site.out" 2>"$DIR/site.err" &
@@ -63,7 +65,16 @@ curl -sf -X PUT -H 'Content-Type: text/html' --data-binary \
 	'<html><head><title>Tech news</title></head><body><h1>Tech news</h1><p>Chip stocks steady.</p><p>New email client released.</p></body></html>' \
 	"$SITE/_control/page/technews" >/dev/null
 
-step "ambient serve: MCP over HTTP plus the task engine"
+step "ambient feedback: the Event Feedback Server, checking Standard Webhooks signatures"
+AMBIENT_WEBHOOK_SECRET="whsec_$(openssl rand -base64 32)"
+export AMBIENT_WEBHOOK_SECRET # both sides read it from the environment (flags show in ps)
+show "$AMBIENT" feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$DIR/feedback.db" >"$DIR/feedback.out" 2>"$DIR/feedback.err" &
+PIDS+=($!)
+FEEDBACK=$(wait_url "$DIR/feedback.out")
+echo "feedback: $FEEDBACK"
+
+step "ambient serve: MCP over HTTP, the task engine, and delivery to the feedback server"
+export EVENT_FEEDBACK_URL="$FEEDBACK/process_background_feedback"
 show "$AMBIENT" serve --listen 127.0.0.1:0 --price-api-url "$SITE" >"$DIR/serve.out" 2>"$DIR/serve.err" &
 PIDS+=($!)
 SERVE=$(wait_url "$DIR/serve.out")
@@ -104,9 +115,18 @@ summary "$BTC" threshold_breach '{metric, current_value, previous_value, thresho
 wait_event "$NEWS" daily_news_digest
 summary "$NEWS" daily_news_digest '{digest_date, total_items, headlines: [.news_summaries[].headlines[]]}'
 
+step "Every finding was delivered, signed, to the feedback server"
+for _ in $(seq 200); do
+	[ "$(curl -s "$FEEDBACK/events?limit=100" | jq '.events | length')" -ge 4 ] && break
+	sleep 0.05
+done
+show curl -s "$FEEDBACK/events?limit=100" | jq -c '.events[] | {event_type, priority, task_type, description}'
+wait_event "$WEB" feedback_delivered
+summary "$WEB" feedback_delivered '{callback_url, status_code, attempts}'
+
 step "Pause stops a task; the engine's view in /health"
 show "$AMBIENT" task pause "$BTC" --reason "seen enough" | sed -n 1p
-curl -s "${SERVE%/mcp}/health" | jq -c .engine
+curl -s "${SERVE%/mcp}/health" | jq -c '{engine, delivery: (.delivery | {delivered, failed, checkpoint, latency_p50_ms})}'
 
 step "The whole log of the web monitor (one JSON object per line)"
 show "$AMBIENT" events --stream "task-$WEB" | jq -c '{position, type, recorded_at}'
