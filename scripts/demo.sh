@@ -17,8 +17,10 @@ export AMBIENT_DB="sqlite:$DIR/ambient.db"
 export AMBIENT_ALLOW_NET=127.0.0.1 # the local site is on loopback, which is refused by default
 PIDS=()
 cleanup() {
+	local rc=$?
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	rm -rf "$DIR"
+	exit "$rc"
 }
 trap cleanup EXIT
 
