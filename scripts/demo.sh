@@ -18,7 +18,7 @@ export AMBIENT_ALLOW_NET=127.0.0.1 # the local site is on loopback, which is ref
 PIDS=()
 cleanup() {
 	local rc=$?
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
 	rm -rf "$DIR"
 	exit "$rc"
 }
@@ -70,14 +70,18 @@ curl -sf -X PUT -H 'Content-Type: text/html' --data-binary \
 step "ambient feedback: the Event Feedback Server, checking Standard Webhooks signatures"
 AMBIENT_WEBHOOK_SECRET="whsec_$(openssl rand -base64 32)"
 export AMBIENT_WEBHOOK_SECRET # both sides read it from the environment (flags show in ps)
-show "$AMBIENT" feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$DIR/feedback.db" >"$DIR/feedback.out" 2>"$DIR/feedback.err" &
+# Background servers are started directly (not through show, whose subshell
+# would get the signal instead of the server).
+printf '$ %s\n' "$AMBIENT feedback --listen 127.0.0.1:0 --feedback-db sqlite:$DIR/feedback.db" >&2
+"$AMBIENT" feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$DIR/feedback.db" >"$DIR/feedback.out" 2>"$DIR/feedback.err" &
 PIDS+=($!)
 FEEDBACK=$(wait_url "$DIR/feedback.out")
 echo "feedback: $FEEDBACK"
 
 step "ambient serve: MCP over HTTP, the task engine, and delivery to the feedback server"
 export EVENT_FEEDBACK_URL="$FEEDBACK/process_background_feedback"
-show "$AMBIENT" serve --listen 127.0.0.1:0 --price-api-url "$SITE" >"$DIR/serve.out" 2>"$DIR/serve.err" &
+printf '$ %s\n' "$AMBIENT serve --listen 127.0.0.1:0 --price-api-url $SITE" >&2
+"$AMBIENT" serve --listen 127.0.0.1:0 --price-api-url "$SITE" >"$DIR/serve.out" 2>"$DIR/serve.err" &
 PIDS+=($!)
 SERVE=$(wait_url "$DIR/serve.out")
 echo "serve: $SERVE"
