@@ -260,6 +260,10 @@ int cli_serve_run(struct cli_ctx *ctx)
 			.default_url = config_get(&ctx->cfg, "feedback-url"),
 			.secret = config_get(&ctx->cfg, "webhook-secret"),
 			.lease_ttl_ms = (int)config_get_int(&ctx->cfg, "lease-ttl"),
+			/* A task's own callback URL comes from whoever created the
+			 * task: it passes the same SSRF policy as its other URLs.
+			 * The operator's --feedback-url is trusted. */
+			.guard = app_tasks_net_guard(),
 		};
 		if (delivery_new(&dopt, &hc.delivery, &e) || delivery_start(hc.delivery, &e)) {
 			cli_fail(&e);
