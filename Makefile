@@ -44,6 +44,7 @@ demo: deps build
 bench: deps build
 	$(BUILD)/bench/bench_append
 	bench/mcp.sh $(BUILD)
+	bench/scale/run.sh $(BUILD)
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

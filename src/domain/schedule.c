@@ -278,7 +278,7 @@ static int get_int(const json_t *cfg, const char *key, long long def, long long 
 /* A daily (days = 0x7f) or weekly time as a cron expression. */
 static int wall_time(struct schedule *s, const json_t *cfg, unsigned days, struct err *e)
 {
-	long long h, m;
+	long long h = 0, m = 0;
 	int rc;
 
 	if ((rc = get_int(cfg, "hour", 8, 0, 23, &h, e)) ||

@@ -548,9 +548,11 @@ static void save_runner(struct engine *en, struct runner *r)
 	r->dirty = false;
 }
 
-static void flush_soft(struct engine *en)
+/* Write the pending batch; with `all`, first the bookkeeping of every
+ * runner that changed (a walk over the whole table: the periodic flush). */
+static void flush_soft_ex(struct engine *en, bool all)
 {
-	for (size_t i = 0; i < en->nrunners; i++)
+	for (size_t i = 0; all && i < en->nrunners; i++)
 		if (en->runners[i]->dirty)
 			save_runner(en, en->runners[i]);
 	size_t n = json_object_size(en->soft_pending);
@@ -574,10 +576,15 @@ static void flush_soft(struct engine *en)
 	free(items);
 }
 
+static void flush_soft(struct engine *en)
+{
+	flush_soft_ex(en, true);
+}
+
 void engine_save_now(struct engine *en, struct runner *r)
 {
 	save_runner(en, r);
-	flush_soft(en);
+	flush_soft_ex(en, false); /* this task's documents (and what else is pending) */
 }
 
 /* Forget every soft document of a deleted task. */

@@ -753,7 +753,7 @@ static int sq_wait(struct store *s, int64_t after, int timeout_ms, struct err *e
 {
 	struct sq *q = sq_of(s);
 	struct timespec now, until;
-	int64_t deadline, pos;
+	int64_t deadline, pos = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
