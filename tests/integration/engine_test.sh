@@ -8,7 +8,7 @@
 #   2. threshold_watch with hysteresis: exactly two breaches
 #   3. news_digest on RSS and an HTML page with feed discovery: only new items
 #   4. interval schedule: first trigger right after creation
-#   5. pause while a (slow) check is in flight: the check records nothing
+#   5. pause, and delete, while a (slow) check is in flight: the check records nothing
 #   6. failures: max_failures in a row pause the task
 #   7. SSRF: a redirect to a blocked address fails "blocked"; create refuses loopback
 #   8. restart: a task created while serve is down runs; nothing runs twice
@@ -388,6 +388,18 @@ if wait_for 5 slow_in_flight; then
 		"$(events "$SLOW" | jq -r .type | tr '\n' ' ')" "task_created task_paused "
 else
 	fail "the engine did not fetch the slow page within 5 s of creating the task"
+fi
+# The same with a delete: the check in flight records nothing either.
+create web_monitor "slow page, deleted" "{\"urls\": [\"$FIX/slow?ms=2000\"], \"notify_on_first_check\": true, \"check_interval_minutes\": 60}"
+SLOW2=$TID
+if wait_for 5 slow_in_flight; then
+	amb task delete "$SLOW2" >/dev/null || fail "delete slow task"
+	wait_for 10 slow_finished || fail "the fixture's slow request did not finish"
+	run_and_wait "$FIRST" "check after the second slow answer"
+	expect_eq "deleted mid-check: nothing recorded" \
+		"$(events "$SLOW2" | jq -r .type | tr '\n' ' ')" "task_created task_deleted "
+else
+	fail "the engine did not fetch the second slow page within 5 s of creating the task"
 fi
 
 # ==== 6. failures ===========================================================================================
