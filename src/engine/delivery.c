@@ -38,6 +38,8 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/samples.h"
+#include "common/timer_heap.h"
 #include "common/uuid.h"
 #include "common/xalloc.h"
 #include "domain/diff.h"
@@ -50,10 +52,9 @@
 #define EV_FAILED "feedback_failed"
 
 #define READ_BATCH 500
-#define READ_PER_STEP 5000 /* events read in one turn, so retries stay on time */
-#define STREAM_BATCH 256   /* events read from one stream at a time (refill) */
-#define REFILL_MIN 16      /* a drained task always gets this many back */
-#define LAT_RING 4096
+#define READ_PER_STEP 5000  /* events read in one turn, so retries stay on time */
+#define STREAM_BATCH 256    /* events read from one stream at a time (refill) */
+#define REFILL_MIN 16       /* a drained task always gets this many back */
 #define ACK_EVERY_US 250000 /* checkpoint writes, at most */
 #define STATUS_EVERY_US 2000000
 #define DISABLED_EVERY_US 5000000 /* re-read the 410 marks (delivery_endpoint_enable) */
@@ -108,10 +109,7 @@ struct dtask {
 	bool in_flight;
 	uint64_t fetch_id;
 	char *attempt_url;
-	/* the timer */
-	int64_t due_us;
-	size_t heap_i;
-	uint64_t seq;
+	struct timer_node timer; /* armed while it waits to run */
 	/* events beyond the memory caps wait in the store */
 	bool overflow;
 	int64_t ovf_version;  /* the stream version to read from */
@@ -147,17 +145,14 @@ struct delivery {
 	int64_t log_read_us, ack_us, status_us, disabled_us;
 	struct dtask **buckets;
 	size_t nbuckets, ntasks;
-	struct dtask **heap;
-	size_t nheap, heap_cap;
-	uint64_t seq;
+	struct timer_heap timers;
 	struct item *whead, *wtail;
 	size_t nwindow, wbytes;
 	struct dtask *ovf;
 	size_t novf;
 	long in_flight;
-	json_t *disabled; /* url -> mark */
-	int64_t lat[LAT_RING];
-	size_t nlat;
+	json_t *disabled;   /* url -> mark */
+	struct samples lat; /* append-to-2xx latencies */
 
 	pthread_mutex_t slock;
 	struct delivery_status st;
@@ -175,12 +170,6 @@ static void count(struct delivery *d, long *field, long n)
 	pthread_mutex_lock(&d->slock);
 	*field += n;
 	pthread_mutex_unlock(&d->slock);
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
 }
 
 static bool is_http_url(const char *u)
@@ -352,7 +341,7 @@ static struct dtask *task_get(struct delivery *d, const char *id)
 	t->d = d;
 	snprintf(t->id, sizeof(t->id), "%s", id);
 	task_stream_name(id, t->stream, sizeof(t->stream));
-	t->heap_i = SIZE_MAX;
+	timer_node_init(&t->timer);
 	size_t k = hash_str(id) & (d->nbuckets - 1);
 	t->hnext = d->buckets[k];
 	d->buckets[k] = t;
@@ -432,76 +421,17 @@ static void window_insert(struct delivery *d, struct item *it, struct item **hin
 		*hint = it;
 }
 
-/* ---- the timer heap: min on (due_us, seq) ---------------------------------------------- */
+/* ---- timers ------------------------------------------------------------------------------ */
 
-static bool heap_less(const struct dtask *a, const struct dtask *b)
+static struct dtask *timer_task(struct timer_node *t)
 {
-	return a->due_us < b->due_us || (a->due_us == b->due_us && a->seq < b->seq);
-}
-
-static void heap_swap(struct delivery *d, size_t i, size_t j)
-{
-	struct dtask *t = d->heap[i];
-	d->heap[i] = d->heap[j];
-	d->heap[j] = t;
-	d->heap[i]->heap_i = i;
-	d->heap[j]->heap_i = j;
-}
-
-static void heap_up(struct delivery *d, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!heap_less(d->heap[i], d->heap[p]))
-			break;
-		heap_swap(d, i, p);
-		i = p;
-	}
-}
-
-static void heap_down(struct delivery *d, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < d->nheap && heap_less(d->heap[l], d->heap[m]))
-			m = l;
-		if (r < d->nheap && heap_less(d->heap[r], d->heap[m]))
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(d, i, m);
-		i = m;
-	}
-}
-
-static void heap_remove(struct delivery *d, struct dtask *t)
-{
-	if (t->heap_i == SIZE_MAX)
-		return;
-	size_t i = t->heap_i;
-	d->nheap--;
-	if (i != d->nheap) {
-		d->heap[i] = d->heap[d->nheap];
-		d->heap[i]->heap_i = i;
-		heap_down(d, i);
-		heap_up(d, i);
-	}
-	t->heap_i = SIZE_MAX;
+	return t ? timer_heap_entry(t, struct dtask, timer) : NULL;
 }
 
 /* Run t at `due_us` (injected monotonic clock). */
 static void task_kick(struct delivery *d, struct dtask *t, int64_t due_us)
 {
-	heap_remove(d, t);
-	t->due_us = due_us;
-	t->seq = ++d->seq;
-	if (d->nheap == d->heap_cap) {
-		d->heap_cap = d->heap_cap ? d->heap_cap * 2 : 64;
-		d->heap = xrealloc(d->heap, d->heap_cap * sizeof(*d->heap));
-	}
-	d->heap[d->nheap] = t;
-	t->heap_i = d->nheap++;
-	heap_up(d, t->heap_i);
+	timer_heap_arm(&d->timers, &t->timer, due_us);
 }
 
 /* ---- task state: callback URL and payload fields -------------------------------------- */
@@ -696,10 +626,13 @@ static void url_disable(struct delivery *d, const char *url, struct dtask *by, c
 		 url);
 	/* Tasks waiting for a retry to that URL fail their events now. */
 	size_t n = 0;
-	struct dtask **waiting = xmalloc((d->nheap + 1) * sizeof(*waiting));
-	for (size_t i = 0; i < d->nheap; i++)
-		if (d->heap[i] != by && strcmp(task_url(d, d->heap[i]), url) == 0)
-			waiting[n++] = d->heap[i];
+	size_t armed = timer_heap_size(&d->timers);
+	struct dtask **waiting = xmalloc((armed + 1) * sizeof(*waiting));
+	for (size_t i = 0; i < armed; i++) {
+		struct dtask *t = timer_task(d->timers.items[i]);
+		if (t != by && strcmp(task_url(d, t), url) == 0)
+			waiting[n++] = t;
+	}
 	for (size_t i = 0; i < n; i++)
 		task_kick(d, waiting[i], mono_us(d));
 	free(waiting);
@@ -795,7 +728,7 @@ static void ovf_refill(struct delivery *d, struct dtask *t, size_t max)
 	}
 	if (caught_up)
 		ovf_leave(d, t);
-	if (t->qhead && !t->in_flight && t->heap_i == SIZE_MAX)
+	if (t->qhead && !t->in_flight && !timer_node_armed(&t->timer))
 		task_kick(d, t, mono_us(d));
 }
 
@@ -825,7 +758,7 @@ static void task_run(struct delivery *d, struct dtask *t);
 
 static void task_remove(struct delivery *d, struct dtask *t)
 {
-	heap_remove(d, t);
+	timer_heap_disarm(&d->timers, &t->timer);
 	ovf_leave(d, t);
 	struct dtask **pp = &d->buckets[hash_str(t->id) & (d->nbuckets - 1)];
 	while (*pp && *pp != t)
@@ -846,8 +779,7 @@ static void task_remove(struct delivery *d, struct dtask *t)
 static void record_latency(struct delivery *d, const struct item *h)
 {
 	int64_t lat = clock_wall_us(d->clock) - h->recorded_at_us;
-	d->lat[d->nlat % LAT_RING] = lat < 0 ? 0 : lat;
-	d->nlat++;
+	samples_add(&d->lat, lat);
 }
 
 static void decide(struct item *h, enum outcome o, const char *url, long status, const char *error)
@@ -969,7 +901,7 @@ static void task_idle(struct delivery *d, struct dtask *t)
 		ovf_refill(d, t, refill_size(d));
 		return;
 	}
-	if (d->ntasks > TASK_CACHE_MAX && t->heap_i == SIZE_MAX && !t->in_flight)
+	if (d->ntasks > TASK_CACHE_MAX && !timer_node_armed(&t->timer) && !t->in_flight)
 		task_remove(d, t);
 }
 
@@ -977,7 +909,7 @@ static void task_idle(struct delivery *d, struct dtask *t)
  * be off the heap and not in flight. */
 static void task_run(struct delivery *d, struct dtask *t)
 {
-	while (t->qhead && !t->in_flight && t->heap_i == SIZE_MAX) {
+	while (t->qhead && !t->in_flight && !timer_node_armed(&t->timer)) {
 		struct item *h = t->qhead;
 		if (h->outcome != OUT_NONE) {
 			if (record_outcome(d, t, h) != ERR_OK) {
@@ -1004,7 +936,7 @@ static void task_run(struct delivery *d, struct dtask *t)
 		start_attempt(d, t, h, url);
 		return;
 	}
-	if (!t->qhead && !t->in_flight && t->heap_i == SIZE_MAX)
+	if (!t->qhead && !t->in_flight && !timer_node_armed(&t->timer))
 		task_idle(d, t);
 }
 
@@ -1081,9 +1013,10 @@ static void run_due(struct delivery *d)
 {
 	int64_t now = mono_us(d);
 	size_t n = 0;
-	while (d->nheap && d->heap[0]->due_us <= now && n < 100000 && !atomic_load(&d->stop)) {
-		struct dtask *t = d->heap[0];
-		heap_remove(d, t);
+	struct dtask *t;
+	while ((t = timer_task(timer_heap_first(&d->timers))) && t->timer.due_us <= now &&
+	       n < 100000 && !atomic_load(&d->stop)) {
+		timer_heap_disarm(&d->timers, &t->timer);
 		task_run(d, t);
 		n++;
 	}
@@ -1134,7 +1067,7 @@ static void on_log_event(struct delivery *d, const struct store_event *ev)
 		return;
 	}
 	enqueue(d, t, item_from_event(d, t, ev), NULL);
-	if (!t->in_flight && t->heap_i == SIZE_MAX)
+	if (!t->in_flight && !timer_node_armed(&t->timer))
 		task_kick(d, t, mono_us(d));
 }
 
@@ -1202,19 +1135,14 @@ static void ack(struct delivery *d, bool force)
 static void status_publish(struct delivery *d, bool write)
 {
 	long retrying = 0;
-	for (size_t i = 0; i < d->nheap; i++)
-		if (d->heap[i]->qhead && d->heap[i]->qhead->attempts > 0)
+	for (size_t i = 0; i < timer_heap_size(&d->timers); i++) {
+		struct dtask *t = timer_task(d->timers.items[i]);
+		if (t->qhead && t->qhead->attempts > 0)
 			retrying++;
-	size_t n = d->nlat < LAT_RING ? d->nlat : LAT_RING;
-	int64_t p50 = d->st.latency_p50_us, p99 = d->st.latency_p99_us;
-	if (n && write) { /* a sort: only when publishing */
-		int64_t *copy = xmalloc(n * sizeof(*copy));
-		memcpy(copy, d->lat, n * sizeof(*copy));
-		qsort(copy, n, sizeof(*copy), cmp_i64);
-		p50 = copy[n / 2];
-		p99 = copy[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
-		free(copy);
 	}
+	int64_t p50 = d->st.latency_p50_us, p99 = d->st.latency_p99_us;
+	if (write) /* a sort: only when publishing */
+		samples_percentiles(&d->lat, &p50, &p99);
 	pthread_mutex_lock(&d->slock);
 	d->st.leader = d->leader;
 	d->st.retrying = retrying;
@@ -1276,7 +1204,6 @@ static void drop_all(struct delivery *d)
 		}
 	}
 	d->in_flight = 0;
-	d->nheap = 0;
 	store_sub_free(d->sub);
 	d->sub = NULL;
 }
@@ -1359,8 +1286,9 @@ void delivery_step(struct delivery *d, int timeout_ms)
 		status_publish(d, false);
 	}
 	int64_t wait_ms = more ? 0 : timeout_ms;
-	if (d->leader && d->nheap && wait_ms > 0) {
-		int64_t until = (d->heap[0]->due_us - mono_us(d) + 999) / 1000;
+	struct timer_node *first = timer_heap_first(&d->timers);
+	if (d->leader && first && wait_ms > 0) {
+		int64_t until = (first->due_us - mono_us(d) + 999) / 1000;
 		if (until < wait_ms)
 			wait_ms = until < 0 ? 0 : until;
 	}
@@ -1541,7 +1469,7 @@ void delivery_free(struct delivery *d)
 	}
 	store_sub_free(d->sub);
 	free(d->buckets);
-	free(d->heap);
+	timer_heap_cleanup(&d->timers);
 	json_decref(d->disabled);
 	pthread_mutex_destroy(&d->slock);
 	free_config(d);

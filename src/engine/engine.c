@@ -25,6 +25,8 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/samples.h"
+#include "common/timer_heap.h"
 #include "common/tz.h"
 #include "common/uuid.h"
 #include "common/xalloc.h"
@@ -33,10 +35,9 @@
 #define FLUSH_EVERY_US 1000000
 #define STATUS_EVERY_US 2000000
 #define STATUS_LIVE_MAX 10000 /* tables up to this size publish their status every turn */
-#define LOG_POLL_US 1000000 /* read the log at least this often, woken or not */
+#define LOG_POLL_US 1000000   /* read the log at least this often, woken or not */
 #define IDLE_WAIT_MS 1000
 #define LOG_BATCH 1000
-#define LAG_RING 8192
 #define SNAP_KEY_MAX 256
 
 struct engine {
@@ -60,14 +61,11 @@ struct engine {
 	int64_t log_read_us;     /* monotonic time of the last read */
 	struct runner **runners; /* sorted by id (bsearch) */
 	size_t nrunners, cap;
-	struct runner **heap;
-	size_t nheap, heap_cap;
-	uint64_t seq;
+	struct timer_heap timers; /* one timer per runner with a next run */
 	int64_t flush_us, status_us;
 	json_t *soft_pending;   /* key -> doc (null: delete) */
 	struct fetch_ctx *ctxs; /* fetches in flight */
-	int64_t lags[LAG_RING];
-	size_t nlags;
+	struct samples lags;    /* start minus due time of recent runs */
 
 	/* status, read by other threads */
 	pthread_mutex_t slock;
@@ -98,12 +96,6 @@ static void count(struct engine *en, long *field, long n)
 	pthread_mutex_unlock(&en->slock);
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 static void status_publish(struct engine *en, bool write)
 {
 	long in_flight = 0, active = 0;
@@ -111,16 +103,9 @@ static void status_publish(struct engine *en, bool write)
 		in_flight += en->runners[i]->in_check;
 		active += en->runners[i]->active;
 	}
-	size_t n = en->nlags < LAG_RING ? en->nlags : LAG_RING;
 	int64_t p50 = en->st.lag_p50_us, p99 = en->st.lag_p99_us;
-	if (n && write) { /* sorting the ring is the costly part: every 2 s only */
-		int64_t *copy = xmalloc(n * sizeof(*copy));
-		memcpy(copy, en->lags, n * sizeof(*copy));
-		qsort(copy, n, sizeof(*copy), cmp_i64);
-		p50 = copy[n / 2];
-		p99 = copy[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
-		free(copy);
-	}
+	if (write) /* sorting the ring is the costly part: every 2 s only */
+		samples_percentiles(&en->lags, &p50, &p99);
 	struct fetch_stats fs;
 	fetcher_stats(en->fetcher, &fs);
 	pthread_mutex_lock(&en->slock);
@@ -154,80 +139,22 @@ void engine_status(struct engine *en, struct engine_status *st)
 	pthread_mutex_unlock(&en->slock);
 }
 
-/* ---- the timer heap: min on (fire_us, seq) -------------------------------- */
+/* ---- timers ------------------------------------------------------------------ */
 
-static bool heap_less(const struct runner *a, const struct runner *b)
+static struct runner *first_timer(struct engine *en)
 {
-	return a->fire_us < b->fire_us || (a->fire_us == b->fire_us && a->seq < b->seq);
+	struct timer_node *t = timer_heap_first(&en->timers);
+	return t ? timer_heap_entry(t, struct runner, timer) : NULL;
 }
 
-static void heap_swap(struct engine *en, size_t i, size_t j)
-{
-	struct runner *t = en->heap[i];
-	en->heap[i] = en->heap[j];
-	en->heap[j] = t;
-	en->heap[i]->heap_i = i;
-	en->heap[j]->heap_i = j;
-}
-
-static void heap_up(struct engine *en, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!heap_less(en->heap[i], en->heap[p]))
-			break;
-		heap_swap(en, i, p);
-		i = p;
-	}
-}
-
-static void heap_down(struct engine *en, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < en->nheap && heap_less(en->heap[l], en->heap[m]))
-			m = l;
-		if (r < en->nheap && heap_less(en->heap[r], en->heap[m]))
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(en, i, m);
-		i = m;
-	}
-}
-
-static void heap_remove(struct engine *en, struct runner *r)
-{
-	if (r->heap_i == SIZE_MAX)
-		return;
-	size_t i = r->heap_i;
-	en->nheap--;
-	if (i != en->nheap) {
-		en->heap[i] = en->heap[en->nheap];
-		en->heap[i]->heap_i = i;
-		heap_down(en, i);
-		heap_up(en, i);
-	}
-	r->heap_i = SIZE_MAX;
-}
-
-/* Put r on the heap to fire at `fire_us` for slot `due_us` (due_us 0:
- * take it off). */
+/* Arm r's timer to fire at `fire_us` for slot `due_us` (due_us 0: disarm). */
 static void timer_set(struct engine *en, struct runner *r, int64_t due_us, int64_t fire_us)
 {
-	heap_remove(en, r);
 	r->due_us = due_us;
-	r->fire_us = fire_us;
-	if (!due_us)
-		return;
-	r->seq = ++en->seq;
-	if (en->nheap == en->heap_cap) {
-		en->heap_cap = en->heap_cap ? en->heap_cap * 2 : 64;
-		en->heap = xrealloc(en->heap, en->heap_cap * sizeof(*en->heap));
-	}
-	en->heap[en->nheap] = r;
-	r->heap_i = en->nheap++;
-	heap_up(en, r->heap_i);
+	if (due_us)
+		timer_heap_arm(&en->timers, &r->timer, fire_us);
+	else
+		timer_heap_disarm(&en->timers, &r->timer);
 }
 
 /* Plan r's next slot from its last one (the durable-timer rule of
@@ -318,7 +245,7 @@ static void runner_free(struct runner *r)
 
 static void remove_runner(struct engine *en, struct runner *r)
 {
-	heap_remove(en, r);
+	timer_heap_disarm(&en->timers, &r->timer);
 	struct runner **p =
 		bsearch(r->id, en->runners, en->nrunners, sizeof(*en->runners), runner_cmp);
 	if (p) {
@@ -408,7 +335,7 @@ static struct runner *runner_from_state(struct engine *en, const json_t *state, 
 	r->version = json_get_int(state, "version", 0);
 	const char *status = task_state_status(state);
 	r->active = status && strcmp(status, "active") == 0;
-	r->heap_i = SIZE_MAX;
+	timer_node_init(&r->timer);
 	r->mon = json_object();
 	const char *since = json_get_str(state, "config_since");
 	if (!since)
@@ -734,8 +661,7 @@ void engine_check_fail(struct runner *r, const char *kind, const char *url, long
 
 static void record_lag(struct engine *en, int64_t lag)
 {
-	en->lags[en->nlags % LAG_RING] = lag < 0 ? 0 : lag;
-	en->nlags++;
+	samples_add(&en->lags, lag);
 }
 
 /* Start a check of r for `slot_us` (0: run_task_now, outside the schedule). */
@@ -751,7 +677,7 @@ static void start_check(struct engine *en, struct runner *r, int64_t slot_us)
 	r->run_catch_up = slot_us && r->catch_up;
 	r->run_missed = slot_us ? r->missed : 0;
 	if (slot_us) {
-		record_lag(en, now - r->fire_us);
+		record_lag(en, now - r->timer.due_us);
 		r->last_slot_us = slot_us;
 		/* The next slot counts from this one, so a slow check does not
 		 * shift the schedule. */
@@ -1135,9 +1061,9 @@ void engine_step(struct engine *en, int timeout_ms)
 	}
 	int64_t now = now_us(en);
 	size_t started = 0;
-	while (en->leader && en->nheap && en->heap[0]->fire_us <= now && started < 10000 &&
+	struct runner *r;
+	while (en->leader && (r = first_timer(en)) && r->timer.due_us <= now && started < 10000 &&
 	       !atomic_load(&en->stop)) {
-		struct runner *r = en->heap[0];
 		started++;
 		if (r->in_check) {
 			/* The previous check still runs: skip this slot rather
@@ -1165,8 +1091,8 @@ void engine_step(struct engine *en, int timeout_ms)
 	int64_t wait_ms = timeout_ms;
 	if (started >= 10000)
 		wait_ms = 0;
-	if (en->leader && en->nheap && wait_ms > 0) {
-		int64_t until = (en->heap[0]->fire_us - now_us(en) + 999) / 1000;
+	if (en->leader && (r = first_timer(en)) && wait_ms > 0) {
+		int64_t until = (r->timer.due_us - now_us(en) + 999) / 1000;
 		if (until < wait_ms)
 			wait_ms = until < 0 ? 0 : until;
 	}
@@ -1302,7 +1228,7 @@ void engine_free(struct engine *en)
 	}
 	drop_all(en);
 	free(en->runners);
-	free(en->heap);
+	timer_heap_cleanup(&en->timers);
 	netguard_free(en->guard);
 	json_decref(en->soft_pending);
 	pthread_mutex_destroy(&en->slock);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/timer_heap.h"
 #include "domain/diff.h"
 #include "domain/schedule.h"
 #include "engine/engine.h"
@@ -44,9 +45,7 @@ struct runner {
 	int64_t jitter_us;
 	int64_t created_us;   /* start of the schedule: creation or the last config change */
 	int64_t due_us;       /* next slot (without jitter); 0 = none */
-	int64_t fire_us;      /* due_us + jitter: the heap key */
-	size_t heap_i;        /* index in the heap, or SIZE_MAX */
-	uint64_t seq;         /* heap tie-break */
+	struct timer_node timer; /* armed at due_us + jitter (or a retry) */
 	int64_t last_slot_us; /* slot of the last scheduled run (durable timer) */
 	int64_t last_check_us;
 	int failures; /* consecutive failed checks */

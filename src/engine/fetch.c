@@ -38,6 +38,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/timer_heap.h"
 #include "common/xalloc.h"
 
 #define DEF_MAX_TOTAL 64
@@ -85,8 +86,7 @@ struct xfer {
 	struct xfer *anext, *aprev; /* all requests */
 	struct xfer *hnext;         /* id hash chain */
 	struct xfer *dnext;         /* done list */
-	size_t heap_idx;
-	int64_t due_us;
+	struct timer_node timer; /* armed while waiting for a retry */
 
 	/* the current attempt */
 	CURL *easy;
@@ -145,8 +145,7 @@ struct fetcher {
 	struct xfer *all;
 	struct host *rhead, *rtail; /* runnable hosts */
 
-	struct xfer **heap;
-	size_t nheap, heap_cap;
+	struct timer_heap timers; /* retries waiting for their time */
 
 	struct xfer *done_head, *done_tail;
 
@@ -520,63 +519,12 @@ static void dequeue(struct fetcher *f, struct xfer *x)
 	f->st.queued--;
 }
 
-/* ---- retry timers (min-heap on due time) -------------------------------- */
+/* ---- retry timers ------------------------------------------------------- */
 
-static void heap_swap(struct fetcher *f, size_t a, size_t b)
+static struct xfer *first_timer(struct fetcher *f)
 {
-	struct xfer *t = f->heap[a];
-	f->heap[a] = f->heap[b];
-	f->heap[b] = t;
-	f->heap[a]->heap_idx = a;
-	f->heap[b]->heap_idx = b;
-}
-
-static void heap_up(struct fetcher *f, size_t i)
-{
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (f->heap[p]->due_us <= f->heap[i]->due_us)
-			break;
-		heap_swap(f, p, i);
-		i = p;
-	}
-}
-
-static void heap_down(struct fetcher *f, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < f->nheap && f->heap[l]->due_us < f->heap[m]->due_us)
-			m = l;
-		if (r < f->nheap && f->heap[r]->due_us < f->heap[m]->due_us)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(f, i, m);
-		i = m;
-	}
-}
-
-static void heap_push(struct fetcher *f, struct xfer *x)
-{
-	if (f->nheap == f->heap_cap) {
-		f->heap_cap = f->heap_cap ? f->heap_cap * 2 : 64;
-		f->heap = xrealloc(f->heap, f->heap_cap * sizeof *f->heap);
-	}
-	x->heap_idx = f->nheap;
-	f->heap[f->nheap++] = x;
-	heap_up(f, x->heap_idx);
-}
-
-static void heap_remove(struct fetcher *f, struct xfer *x)
-{
-	size_t i = x->heap_idx;
-	f->nheap--;
-	if (i != f->nheap) {
-		heap_swap(f, i, f->nheap);
-		heap_down(f, i);
-		heap_up(f, i);
-	}
+	struct timer_node *t = timer_heap_first(&f->timers);
+	return t ? timer_heap_entry(t, struct xfer, timer) : NULL;
 }
 
 /* ---- curl callbacks ----------------------------------------------------- */
@@ -980,10 +928,9 @@ static bool maybe_retry(struct fetcher *f, struct xfer *x, struct err *e)
 	log_debug("fetch: %s; attempt %d of %d in %lld ms", e->msg, x->attempts + 1,
 		  x->retry.max_attempts, (long long)delay_ms);
 	x->st = X_WAITING;
-	x->due_us = now_us() + delay_ms * 1000;
 	f->st.waiting++;
 	f->st.retries++;
-	heap_push(f, x);
+	timer_heap_arm(&f->timers, &x->timer, now_us() + delay_ms * 1000);
 	return true;
 }
 
@@ -1182,9 +1129,9 @@ static void deliver(struct fetcher *f, struct xfer *x, int code, enum fetch_fail
 static void fire_timers(struct fetcher *f)
 {
 	int64_t t = now_us();
-	while (f->nheap && f->heap[0]->due_us <= t) {
-		struct xfer *x = f->heap[0];
-		heap_remove(f, x);
+	struct xfer *x;
+	while ((x = first_timer(f)) && x->timer.due_us <= t) {
+		timer_heap_disarm(&f->timers, &x->timer);
 		f->st.waiting--;
 		char *key = NULL;
 		struct err e = {0};
@@ -1267,8 +1214,9 @@ int fetcher_poll(struct fetcher *f, int timeout_ms)
 	if (n > 0 || timeout_ms == 0 || f->done_head)
 		return n;
 	int64_t wait = timeout_ms < 0 ? INT_MAX : timeout_ms;
-	if (f->nheap) {
-		int64_t until = (f->heap[0]->due_us - now_us() + 999) / 1000;
+	struct xfer *first = first_timer(f);
+	if (first) {
+		int64_t until = (first->timer.due_us - now_us() + 999) / 1000;
 		if (until < 0)
 			until = 0;
 		if (until < wait)
@@ -1357,6 +1305,7 @@ uint64_t fetcher_submit(struct fetcher *f, const struct fetch_request *rq, fetch
 			void *ud)
 {
 	struct xfer *x = xcalloc(1, sizeof *x);
+	timer_node_init(&x->timer);
 	x->id = f->next_id++;
 	x->f = f;
 	x->cb = cb;
@@ -1437,7 +1386,7 @@ static bool cancel_one(struct fetcher *f, struct xfer *x)
 		break;
 	}
 	case X_WAITING:
-		heap_remove(f, x);
+		timer_heap_disarm(&f->timers, &x->timer);
 		f->st.waiting--;
 		break;
 	case X_RUNNING:
@@ -1522,7 +1471,7 @@ void fetcher_free(struct fetcher *f)
 	free(f->pool);
 	free(f->hosts);
 	free(f->ids);
-	free(f->heap);
+	timer_heap_cleanup(&f->timers);
 	curl_multi_cleanup(f->multi);
 	free(f->user_agent);
 	free(f->proxy);
