@@ -4,10 +4,12 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/tasks.h"
 #include "common/log.h"
@@ -171,14 +173,66 @@ int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-/* $XDG_DATA_HOME/ambient, or ~/.local/share/ambient. */
-static char *default_data_dir(void)
+char *cli_data_dir(struct cli_ctx *ctx)
 {
+	const char *dir = config_get(&ctx->cfg, "data-dir");
+	if (dir)
+		return xstrdup(dir);
 	const char *xdg = getenv("XDG_DATA_HOME");
 	const char *home = getenv("HOME");
 	if (xdg && *xdg == '/')
 		return xasprintf("%s/ambient", xdg);
 	return xasprintf("%s/.local/share/ambient", home && *home ? home : ".");
+}
+
+char **cli_split_list(const char *s, char **storage)
+{
+	*storage = xstrdup(s ? s : "");
+	size_t n = 0;
+	char **out = xcalloc(strlen(*storage) / 2 + 2, sizeof(*out));
+	char *save = NULL;
+	for (char *tok = strtok_r(*storage, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			out[n++] = tok;
+	}
+	out[n] = NULL;
+	return out;
+}
+
+int cli_parse_listen(struct cli_ctx *ctx, const char *listen, char **host, int *port)
+{
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	*host = NULL;
+	if (!colon || colon == listen)
+		return cli_usage_error(ctx, "--listen wants HOST:PORT, e.g. 127.0.0.1:8001");
+	char *end = NULL;
+	long p = strtol(colon + 1, &end, 10);
+	if (!end || *end || colon[1] == 0 || p < 0 || p > 65535)
+		return cli_usage_error(ctx, "--listen: port must be 0-65535");
+	char *h = xstrndup(listen, (size_t)(colon - listen));
+	size_t n = strlen(h);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		memmove(h, h + 1, n - 2);
+		h[n - 2] = 0;
+	}
+	*host = h;
+	*port = (int)p;
+	return CLI_OK;
+}
+
+int cli_write_pid_file(const char *path)
+{
+	FILE *pf = fopen(path, "w");
+	bool ok = pf && fprintf(pf, "%d\n", (int)getpid()) > 0;
+	if (pf && fclose(pf) != 0)
+		ok = false;
+	if (ok)
+		return CLI_OK;
+	struct err e = {0};
+	err_set(&e, ERR_IO, "cannot write the pid file %s: %s", path, strerror(errno));
+	return cli_fail(&e);
 }
 
 int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out)
@@ -189,10 +243,9 @@ int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out)
 	int rc;
 
 	if (!db) {
-		const char *dir = config_get(&ctx->cfg, "data-dir");
-		char *def = dir ? NULL : default_data_dir();
-		url = xasprintf("sqlite:%s/ambient.db", dir ? dir : def);
-		free(def);
+		char *dir = cli_data_dir(ctx);
+		url = xasprintf("sqlite:%s/ambient.db", dir);
+		free(dir);
 		db = url;
 	}
 	rc = app_store_open(db, read_only, out, &e);

@@ -44,9 +44,25 @@ int cli_main(int argc, char **argv);
 /* Open the store named by --db / AMBIENT_DB / the data directory. */
 int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out);
 
+/* The data directory: --data-dir, else $XDG_DATA_HOME/ambient, else
+ * ~/.local/share/ambient (heap string). */
+char *cli_data_dir(struct cli_ctx *ctx);
+
+/* Split "a, b,c" into a NULL-terminated array of its non-empty entries;
+ * *storage holds the strings (caller frees both). */
+char **cli_split_list(const char *s, char **storage);
+
+/* Parse --listen HOST:PORT ("[::1]:8001" too) into a heap *host and *port;
+ * CLI_OK, or a usage error already printed. */
+int cli_parse_listen(struct cli_ctx *ctx, const char *listen, char **host, int *port);
+
+/* Write this process's id to path; CLI_OK, or the error printed (CLI_FAIL). */
+int cli_write_pid_file(const char *path);
+
 /* Print an error as "ambient: <message>" on stderr; returns CLI_FAIL. */
 int cli_fail(const struct err *e);
-int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Commands, one file each. */
 extern const struct cli_command cli_task_commands[];

@@ -736,23 +736,6 @@ static void route_stream(void *data, const struct http_request *req, struct http
 
 /* ---- the command ------------------------------------------------------------------------- */
 
-/* Split "a,b,c" into a NULL-terminated array (caller frees both). */
-static char **split_list(const char *s, char **storage)
-{
-	*storage = xstrdup(s ? s : "");
-	size_t n = 0;
-	char **out = xcalloc(strlen(*storage) / 2 + 2, sizeof(*out));
-	char *save = NULL;
-	for (char *tok = strtok_r(*storage, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ')
-			tok++;
-		if (*tok)
-			out[n++] = tok;
-	}
-	out[n] = NULL;
-	return out;
-}
-
 static void on_reject(void *data, const char *method, const char *path, int status)
 {
 	struct fbsrv *sv = data;
@@ -765,14 +748,10 @@ static void on_reject(void *data, const char *method, const char *path, int stat
 /* sqlite:DATA_DIR/feedback.db, DATA_DIR as for the main store. */
 static char *default_feedback_db(struct cli_ctx *ctx)
 {
-	const char *dir = config_get(&ctx->cfg, "data-dir");
-	if (dir)
-		return xasprintf("sqlite:%s/feedback.db", dir);
-	const char *xdg = getenv("XDG_DATA_HOME");
-	if (xdg && *xdg == '/')
-		return xasprintf("sqlite:%s/ambient/feedback.db", xdg);
-	const char *home = getenv("HOME");
-	return xasprintf("sqlite:%s/.local/share/ambient/feedback.db", home && *home ? home : ".");
+	char *dir = cli_data_dir(ctx);
+	char *url = xasprintf("sqlite:%s/feedback.db", dir);
+	free(dir);
+	return url;
 }
 
 static char *openapi_with_version(void)
@@ -794,19 +773,11 @@ int cli_feedback_run(struct cli_ctx *ctx)
 {
 	if (ctx->nargs)
 		return cli_usage_error(ctx, "feedback takes no arguments");
-	const char *listen = config_get(&ctx->cfg, "listen");
-	const char *colon = listen ? strrchr(listen, ':') : NULL;
-	if (!colon || colon == listen)
-		return cli_usage_error(ctx, "--listen wants HOST:PORT, e.g. 127.0.0.1:8000");
-	char *end = NULL;
-	long port = strtol(colon + 1, &end, 10);
-	if (!end || *end || port < 0 || port > 65535)
-		return cli_usage_error(ctx, "--listen: port must be 0-65535");
-	char *host = xstrndup(listen, (size_t)(colon - listen));
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = 0;
-	}
+	char *host = NULL;
+	int port = 0;
+	int rc = cli_parse_listen(ctx, config_get(&ctx->cfg, "listen"), &host, &port);
+	if (rc)
+		return rc;
 
 	sigset_t stop;
 	sigemptyset(&stop);
@@ -821,7 +792,7 @@ int cli_feedback_run(struct cli_ctx *ctx)
 	char *hosts_storage = NULL, **hosts = NULL;
 	const char *pid_file = config_get(&ctx->cfg, "pid-file");
 	bool pid_written = false;
-	int rc = CLI_FAIL;
+	rc = CLI_FAIL;
 	const char *db = config_get(&ctx->cfg, "feedback-db");
 	char *def_db = db ? NULL : default_feedback_db(ctx);
 	if (store_open(db ? db : def_db, NULL, &sv.s, &e) != ERR_OK) {
@@ -853,10 +824,10 @@ int cli_feedback_run(struct cli_ctx *ctx)
 		{"GET", "/events/*", route_events_of_type, &sv},
 	};
 	const char *allow = config_get(&ctx->cfg, "allow-host");
-	hosts = split_list(allow, &hosts_storage);
+	hosts = cli_split_list(allow, &hosts_storage);
 	struct http_server_options ho = {
 		.host = host,
-		.port = (int)port,
+		.port = port,
 		.max_body = (size_t)config_get_int(&ctx->cfg, "max-body"),
 		.allowed_hosts = (const char *const *)hosts,
 		.allow_any_host = allow && strcmp(allow, "*") == 0,
@@ -874,12 +845,8 @@ int cli_feedback_run(struct cli_ctx *ctx)
 	       http_server_port(h));
 	fflush(stdout);
 	if (pid_file) {
-		FILE *pf = fopen(pid_file, "w");
-		if (!pf || fprintf(pf, "%d\n", (int)getpid()) < 0 || fclose(pf) != 0) {
-			err_set(&e, ERR_IO, "cannot write the pid file %s", pid_file);
-			cli_fail(&e);
+		if (cli_write_pid_file(pid_file))
 			goto out;
-		}
 		pid_written = true;
 	}
 	log_info("feedback server on %s:%d, store %s, signatures %s", host, http_server_port(h),

@@ -168,18 +168,6 @@ static void plan_free(struct spawn_plan *p)
 		close(p->null_fd);
 }
 
-/* $XDG_DATA_HOME/ambient or ~/.local/share/ambient, as cli.c defaults it. */
-static char *data_dir_of(struct cli_ctx *ctx)
-{
-	const char *dir = config_get(&ctx->cfg, "data-dir");
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	if (dir)
-		return xstrdup(dir);
-	if (xdg && *xdg == '/')
-		return xasprintf("%s/ambient", xdg);
-	return xasprintf("%s/.local/share/ambient", home && *home ? home : ".");
-}
-
 static bool is_dir(const char *path)
 {
 	struct stat st;
@@ -215,7 +203,7 @@ static int plan_spawn(struct cli_ctx *ctx, struct store *s, struct spawn_plan *p
 		free(abs);
 	} else {
 		db = xstrdup(url);
-		dir = data_dir_of(ctx);
+		dir = cli_data_dir(ctx);
 		if (!is_dir(dir)) {
 			free(dir);
 			dir = NULL;

@@ -61,22 +61,6 @@ const struct config_option cli_serve_options[] = {
 	{NULL},
 };
 
-/* Split "a,b,c" into a NULL-terminated array (caller frees both). */
-static char **split_list(const char *s, char **storage)
-{
-	*storage = xstrdup(s ? s : "");
-	size_t n = 0;
-	char **out = xcalloc(strlen(*storage) / 2 + 2, sizeof(*out));
-	for (char *tok = strtok(*storage, ","); tok; tok = strtok(NULL, ",")) {
-		while (*tok == ' ')
-			tok++;
-		if (*tok)
-			out[n++] = tok;
-	}
-	out[n] = NULL;
-	return out;
-}
-
 struct keys {
 	char **list;
 };
@@ -185,21 +169,11 @@ int cli_serve_run(struct cli_ctx *ctx)
 {
 	if (ctx->nargs)
 		return cli_usage_error(ctx, "serve takes no arguments");
-	const char *listen = config_get(&ctx->cfg, "listen");
-	const char *colon = listen ? strrchr(listen, ':') : NULL;
-	if (!colon || colon == listen)
-		return cli_usage_error(ctx, "--listen wants HOST:PORT, e.g. 127.0.0.1:8001");
-	char *host = xstrndup(listen, (size_t)(colon - listen));
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = 0;
-	}
-	char *end = NULL;
-	long port = strtol(colon + 1, &end, 10);
-	if (!end || *end || port < 0 || port > 65535) {
-		free(host);
-		return cli_usage_error(ctx, "--listen: port must be 0-65535");
-	}
+	char *host = NULL;
+	int port = 0;
+	int rc = cli_parse_listen(ctx, config_get(&ctx->cfg, "listen"), &host, &port);
+	if (rc)
+		return rc;
 
 	/* Block the stop signals in every thread; main waits for them. */
 	sigset_t stop;
@@ -210,7 +184,7 @@ int cli_serve_run(struct cli_ctx *ctx)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct store *s = NULL;
-	int rc = cli_open_store(ctx, false, &s);
+	rc = cli_open_store(ctx, false, &s);
 	if (rc) {
 		free(host);
 		return rc;
@@ -271,13 +245,13 @@ int cli_serve_run(struct cli_ctx *ctx)
 		}
 	}
 	const char *allow = config_get(&ctx->cfg, "allow-host");
-	hosts = split_list(allow, &hosts_storage);
+	hosts = cli_split_list(allow, &hosts_storage);
 	const char *api_keys = config_get(&ctx->cfg, "api-keys");
 	if (api_keys)
-		keys.list = split_list(api_keys, &keys_storage);
+		keys.list = cli_split_list(api_keys, &keys_storage);
 	struct http_server_options ho = {
 		.host = host,
-		.port = (int)port,
+		.port = port,
 		.endpoint = config_get(&ctx->cfg, "endpoint"),
 		.stateless = config_get_bool(&ctx->cfg, "stateless"),
 		.max_body = (size_t)config_get_int(&ctx->cfg, "max-body"),
@@ -297,12 +271,8 @@ int cli_serve_run(struct cli_ctx *ctx)
 	       http_server_port(h), ho.endpoint);
 	fflush(stdout);
 	if (pid_file) {
-		FILE *pf = fopen(pid_file, "w");
-		if (!pf || fprintf(pf, "%d\n", (int)getpid()) < 0 || fclose(pf) != 0) {
-			err_set(&e, ERR_IO, "cannot write the pid file %s", pid_file);
-			cli_fail(&e);
+		if (cli_write_pid_file(pid_file))
 			goto out;
-		}
 		pid_written = true;
 	}
 	log_info("serving MCP on %s:%d%s%s", host, http_server_port(h), ho.endpoint,

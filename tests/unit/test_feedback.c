@@ -703,7 +703,7 @@ static void test_recent_and_live(void **state)
 
 /* ---- the decide seam ------------------------------------------------------------- */
 
-static json_t *decide_stub(void *ud, const json_t *event, struct err *e)
+static json_t *decide_by_priority(void *ud, const json_t *event, struct err *e)
 {
 	(void)ud;
 	if (strcmp(json_get_str(event, "event_type"), "boom") == 0) {
@@ -729,7 +729,7 @@ static bool checkpoint_reached(void *ud)
 static void test_decider(void **state)
 {
 	struct fx *f = *state;
-	struct feedback_decider dec = {.decide = decide_stub};
+	struct feedback_decider dec = {.decide = decide_by_priority};
 	fx_open(f, NULL, &dec);
 	struct feedback_receipt r;
 	assert_int_equal(post(f, MINIMAL("a", "threshold_breach"), NULL, NULL, NULL, &r), ERR_OK);
