@@ -26,6 +26,7 @@
 #include "cron.h"
 #include "extract.h"
 #include "metric.h"
+#include "notify_target.h"
 
 enum kind {
 	K_INT,
@@ -65,7 +66,6 @@ static const char *const keywords_modes[] = {"any", "all", NULL};
 static const char *const schedule_types[] = {"daily", "interval", "weekly", "once", "cron", NULL};
 static const char *const missed_policies[] = {"skip", "once", NULL};
 static const char *const comparisons[] = {"above", "below", "crosses_above", "crosses_below", NULL};
-static const char *const notify_methods[] = {"send_sms", "send_email", "webhook", NULL};
 
 /* clang-format off */
 #define NOTIFICATION_ROW {"notification", K_NOTIFICATION, 0, 0, 0, NULL, NULL, NULL, NULL}
@@ -437,9 +437,13 @@ static void describe(const struct field *f, char *out, size_t size)
 			     f->max);
 		break;
 	case K_NOTIFICATION:
-		n = snprintf(out, size,
-			     "an object such as {\"method\": \"send_sms\", "
-			     "\"phone_number\": \"+1234567890\"}");
+		n = snprintf(
+			out, size,
+			"an object such as {\"method\": \"send_sms\", "
+			"\"phone_number\": \"+1234567890\"} (methods send_sms, send_email, "
+			"webhook, ntfy), a notification URL such as \"mailto:me@example.com\", "
+			"\"twilio://SID:TOKEN@FROM/TO\" or \"ntfy://topic\", or a non-empty "
+			"array of them");
 		break;
 	}
 	if (f->example && n >= 0 && (size_t)n < size)
@@ -484,76 +488,34 @@ static bool in_choices(const char *s, const char *const *c)
 	return false;
 }
 
-static bool is_phone(const char *s)
+/* Any form notify_targets_parse accepts: the seed's objects (send_sms,
+ * send_email, webhook, ntfy), Apprise URL strings, arrays of them and
+ * {"urls": [...]}.  Its messages name the element ("notification[1].email
+ * must be ..."); here they get the prefix ("config.").  A value of the wrong
+ * shape (a number, an empty array, a string that is no URL) gets the row's
+ * description of every form. */
+static int check_notification(const char *prefix, const struct field *f, json_t *n, struct err *e)
 {
-	int nd = 0;
+	struct notify_target *t;
+	size_t count;
+	const char *s;
+	int rc;
 
-	for (const char *p = s; *p; p++) {
-		if (isdigit((unsigned char)*p))
-			nd++;
-		else if (!(*p == '+' && p == s) && !strchr(" -().", *p))
-			return false;
+	s = json_string_value(n);
+	if (!(json_is_object(n) || (json_is_array(n) && json_array_size(n) > 0) ||
+	      (s && (strstr(s, "://") || strncasecmp(s, "mailto:", 7) == 0))))
+		return must_be(e, prefix, f, n);
+	t = xcalloc(NOTIFY_TARGETS_MAX, sizeof *t);
+	rc = notify_targets_parse(n, t, NOTIFY_TARGETS_MAX, &count, e);
+	memset(t, 0, NOTIFY_TARGETS_MAX * sizeof *t); /* credentials */
+	free(t);
+	if (rc && e) {
+		char msg[ERR_MSG_MAX];
+
+		memcpy(msg, e->msg, sizeof msg);
+		err_set(e, rc, "%s%s", prefix, msg);
 	}
-	return nd >= 3 && nd <= 15;
-}
-
-static bool is_email(const char *s)
-{
-	const char *at = strchr(s, '@');
-
-	if (!at || at == s || !at[1] || strchr(at + 1, '@'))
-		return false;
-	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
-
-static int check_notification(json_t *n, struct err *e)
-{
-	static const struct field method = {
-		.name = "method", .kind = K_ENUM, .choices = notify_methods};
-	const char *m, *key, *what;
-	json_t *v;
-	bool ok;
-
-	m = json_string_value(json_object_get(n, "method"));
-	if (!json_object_get(n, "method"))
-		return err_set(e, ERR_INVALID,
-			       "config.notification.method is required: one of send_sms, "
-			       "send_email, webhook");
-	if (!in_choices(m, notify_methods))
-		return must_be(e, "config.notification.", &method, json_object_get(n, "method"));
-	if (strcmp(m, "send_sms") == 0) {
-		key = "phone_number";
-		what = "a phone number such as \"+1234567890\"";
-	} else if (strcmp(m, "send_email") == 0) {
-		key = "email";
-		what = "an e-mail address such as \"me@example.com\"";
-	} else {
-		key = "url";
-		what = "an http:// or https:// URL";
-	}
-	v = json_object_get(n, key);
-	if (!v)
-		return err_set(e, ERR_INVALID, "config.notification.%s is required for %s: %s", key,
-			       m, what);
-	if (!json_is_string(v))
-		ok = false;
-	else if (strcmp(key, "phone_number") == 0)
-		ok = is_phone(json_string_value(v));
-	else if (strcmp(key, "email") == 0)
-		ok = is_email(json_string_value(v));
-	else
-		ok = task_config_is_http_url(json_string_value(v));
-	if (!ok) {
-		char g[GOT_MAX + 4];
-
-		got_text(v, g);
-		return err_set(e, ERR_INVALID, "config.notification.%s must be %s (got %s)", key,
-			       what, g);
-	}
-	return ERR_OK;
+	return rc;
 }
 
 /* An integer, or a real with an integral value (30.0), within the row's range;
@@ -750,7 +712,7 @@ static int check_field(json_t *cfg, const char *prefix, const struct field *f, s
 	case K_WEEKDAYS:
 		return check_weekdays(cfg, prefix, f, v, e);
 	case K_NOTIFICATION:
-		return json_is_object(v) ? check_notification(v, e) : must_be(e, prefix, f, v);
+		return check_notification(prefix, f, v, e);
 	default:
 		return check_string_kind(prefix, f, v, e);
 	}

@@ -1778,6 +1778,77 @@ static void test_app_run_now(void **state)
 	assert_null(r);
 }
 
+/* "notification" takes every form notify_targets_parse takes: the seed's
+ * objects (and ntfy), Apprise URL strings, arrays and {"urls": [...]}; it is
+ * kept as given. */
+static void test_notification_forms(void **state)
+{
+	static const char *const ok[] = {
+		"\"mailto:me@example.com\"",
+		"\"twilio://AC123:token@+15551230000/+15557654321\"",
+		"\"mailtos://me%40gmail.com:pw@smtp.gmail.com/?to=me@example.com\"",
+		"\"ntfy://my-alerts\"",
+		"\"jsons://hooks.example/in\"",
+		"{\"method\": \"ntfy\", \"topic\": \"alerts\", \"server\": \"https://ntfy.sh\"}",
+		"{\"method\": \"send_email\", \"email\": \"me@example.com\", \"min_priority\": 3}",
+		"[{\"method\": \"send_sms\", \"phone_number\": \"+1234567890\"}, "
+		"\"mailto:me@example.com\"]",
+		"{\"urls\": [\"ntfy://a\", \"mailto:b@c.d\"], \"min_priority\": 2}",
+	};
+	static const struct reject bad[] = {
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://a.example\"], \"notification\": \"slack://T0/B0/x\"}",
+		 "config.notification: unsupported notification URL scheme \"slack://\"",
+		 "mailto:addr"},
+		{TASK_WEB_MONITOR, "{\"urls\": [\"https://a.example\"], \"notification\": 5}",
+		 "config.notification must be an object such as", "a notification URL"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://a.example\"], \"notification\": [\"mailto:a@b.c\", 5]}",
+		 "config.notification[1] must be an object", "(got 5)"},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://a.example\"], \"notification\": {\"urls\": "
+		 "[\"mailto:nobody\"]}}",
+		 "config.notification.urls[0]: \"nobody\" is not an e-mail address", NULL},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://a.example\"], \"notification\": {\"method\": \"ntfy\"}}",
+		 "config.notification.topic is required for ntfy", NULL},
+		{TASK_WEB_MONITOR,
+		 "{\"urls\": [\"https://a.example\"], \"notification\": "
+		 "\"twilio://AC1:tok@+15551230000\"}",
+		 "config.notification: the twilio:// URL names no recipient", NULL},
+		{TASK_SCHEDULE,
+		 "{\"type\": \"daily\", \"notification\": {\"method\": \"send_sms\", "
+		 "\"phone_number\": \"5551234\"}}",
+		 "config.notification.phone_number must be a phone number in international form",
+		 "(got \"5551234\")"},
+		{TASK_NEWS_DIGEST, "{\"notification\": \"https://hooks.example/x\"}",
+		 "config.notification: a plain https:// URL is not a notification target", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		char text[600];
+		json_t *out, *in;
+
+		snprintf(text, sizeof text,
+			 "{\"urls\": [\"https://x.example\"], \"notification\": %s}", ok[i]);
+		out = valid(TASK_WEB_MONITOR, text);
+		in = J(ok[i]);
+		assert_true(json_equal(json_object_get(out, "notification"), in));
+		json_decref(in);
+		json_decref(out);
+	}
+	check_rejects(bad, sizeof bad / sizeof bad[0]);
+	{
+		/* null means "not given" */
+		json_t *out = valid(TASK_WEB_MONITOR, "{\"urls\": [\"https://x.example\"], "
+						      "\"notification\": null}");
+
+		assert_null(json_object_get(out, "notification"));
+		json_decref(out);
+	}
+}
+
 int main(void)
 {
 	unsetenv("TZDIR"); /* the messages name the default directory */
@@ -1795,6 +1866,7 @@ int main(void)
 		cmocka_unit_test(test_reject_schedule),
 		cmocka_unit_test(test_reject_digest_threshold),
 		cmocka_unit_test(test_reject_limits),
+		cmocka_unit_test(test_notification_forms),
 		cmocka_unit_test(test_config_parse),
 		cmocka_unit_test(test_shape_helpers),
 		cmocka_unit_test(test_types_and_streams),
