@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # demo.sh - what ambient can do today, offline, on a throwaway SQLite database.
 #
-# Honest label: this version has the event store, the MCP server, the task
-# engine, signed delivery of events and the feedback server that receives and
-# stores them.  The feedback server's decisions and notifications (SMS,
-# email) come in a later version; this demo does not pretend to send any.
-# It starts a local news site (the test fixture: pages, RSS, a price API),
-# `ambient feedback` and `ambient serve` (engine + delivery), creates the
-# seed's tasks pointed at that site, changes the site, and shows what the
-# engine records and what the feedback server receives.
+# It starts a local news site (the test fixture: pages, RSS, a price API), a
+# local stand-in for Twilio's SMS API and an SMTP server (tests/fixture_sinks:
+# nothing leaves this machine), `ambient feedback` (which decides and notifies)
+# and `ambient serve` (engine + delivery), creates the seed's tasks pointed at
+# that site, changes the site, and shows what the engine records, what the
+# feedback server receives and decides, and the SMS and e-mail that went out.
+# Not in this version yet: the chat client and `ambient demo` itself.
 set -euo pipefail
 AMBIENT=${1:-build/ambient}
 FIXTURE=${2:-$(dirname "$AMBIENT")/tests/fixture_web/fixture_web}
+SINKS=${3:-$(dirname "$AMBIENT")/tests/fixture_sinks/fixture_sinks}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/ambient-demo-XXXXXX")
 export AMBIENT_DB="sqlite:$DIR/ambient.db"
 export AMBIENT_ALLOW_NET=127.0.0.1 # the local site is on loopback, which is refused by default
@@ -55,7 +55,7 @@ summary() { # the event's type and a few fields, one line
 }
 
 echo "ambient demo on a temporary database ($DIR), offline."
-echo "Not yet in this version: the feedback server's decisions and notifications (SMS, email)."
+echo "SMS and e-mail go to local stand-ins speaking Twilio's API and SMTP; nothing leaves this machine."
 
 step "A local news site (pages, RSS and Atom feeds, a CoinGecko-style price API)"
 "$FIXTURE" >"$DIR/site.out" 2>"$DIR/site.err" &
@@ -67,13 +67,28 @@ curl -sf -X PUT -H 'Content-Type: text/html' --data-binary \
 	'<html><head><title>Tech news</title></head><body><h1>Tech news</h1><p>Chip stocks steady.</p><p>New email client released.</p></body></html>' \
 	"$SITE/_control/page/technews" >/dev/null
 
+step "Local stand-ins for Twilio's SMS API and an SMTP server (fixture_sinks)"
+TWILIO_ACCOUNT_SID="AC$(openssl rand -hex 16)"
+TWILIO_AUTH_TOKEN=$(openssl rand -hex 16)
+export TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_PHONE_NUMBER=+15550001111
+"$SINKS" --twilio-sid "$TWILIO_ACCOUNT_SID" --twilio-token "$TWILIO_AUTH_TOKEN" \
+	--port-file "$DIR/sinks.ports" >"$DIR/sinks.out" 2>"$DIR/sinks.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$DIR/sinks.ports" ] && break; sleep 0.1; done
+read -r SINK_HTTP SINK_SMTP <"$DIR/sinks.ports"
+export TWILIO_API_BASE="http://127.0.0.1:$SINK_HTTP" AMBIENT_SMTP_URL="smtp://127.0.0.1:$SINK_SMTP"
+echo "Twilio API: $TWILIO_API_BASE   SMTP: $AMBIENT_SMTP_URL"
+
 step "ambient feedback: the Event Feedback Server, checking Standard Webhooks signatures"
 AMBIENT_WEBHOOK_SECRET="whsec_$(openssl rand -base64 32)"
 export AMBIENT_WEBHOOK_SECRET # both sides read it from the environment (flags show in ps)
 # Background servers are started directly (not through show, whose subshell
 # would get the signal instead of the server).
-printf '$ %s\n' "$AMBIENT feedback --listen 127.0.0.1:0 --feedback-db sqlite:$DIR/feedback.db" >&2
-"$AMBIENT" feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$DIR/feedback.db" >"$DIR/feedback.out" 2>"$DIR/feedback.err" &
+# Events of tasks without a notification config go to this address by e-mail.
+printf '$ %s\n' "$AMBIENT feedback --listen 127.0.0.1:0 --feedback-db sqlite:$DIR/feedback.db --notify mailto:me@example.com --smtp-from ambient@example.com" >&2
+"$AMBIENT" feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$DIR/feedback.db" \
+	--notify mailto:me@example.com --smtp-from ambient@example.com \
+	>"$DIR/feedback.out" 2>"$DIR/feedback.err" &
 PIDS+=($!)
 FEEDBACK=$(wait_url "$DIR/feedback.out")
 echo "feedback: $FEEDBACK"
@@ -129,6 +144,17 @@ done
 show curl -s "$FEEDBACK/events?limit=100" | jq -c '.events[] | {event_type, priority, task_type, description}'
 wait_event "$WEB" feedback_delivered
 summary "$WEB" feedback_delivered '{callback_url, status_code, attempts}'
+
+step "The feedback server decided, and told the person (SMS via the Twilio API, e-mail via SMTP)"
+for _ in $(seq 200); do
+	[ "$(curl -s "$FEEDBACK/notifications?outcome=sent&limit=100" | jq '.count')" -ge 4 ] && break
+	sleep 0.05
+done
+show curl -s "$FEEDBACK/notifications?limit=100" | jq -c '.notifications[] | {type, event_type, to, message, provider_id}'
+echo "What the Twilio stand-in received:"
+curl -s "$TWILIO_API_BASE/sms" | jq -c '.messages[] | {to, from, body}'
+echo "What the SMTP server received:"
+curl -s "$TWILIO_API_BASE/emails" | jq -c '.emails[] | {to, subject}'
 
 step "Pause stops a task; the engine's view in /health"
 show "$AMBIENT" task pause "$BTC" --reason "seen enough" | sed -n 1p

@@ -11,7 +11,7 @@ PACKAGES=(
 	libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
 	libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev
 	tzdata curl jq openssl
-	wrk
+	wrk nginx chromium
 )
 
 SUDO=

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/json.h"
@@ -120,29 +121,13 @@ static bool hmac_sign(const struct feedback_key *key, const char *id, const char
 	return ok;
 }
 
-static void format_uuid(const unsigned char b[16], char out[UUID_STR_LEN + 1])
-{
-	snprintf(out, UUID_STR_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
-}
-
-/* A UUID (version 8, RFC 9562 custom) derived from kind and text by
- * SHA-256: the same input always gives the same id. */
+/* A UUID (version 8) derived from kind and text: the same input always
+ * gives the same id (kind: "decided", "webhook-id"). */
 static void derive_uuid(const char *kind, const char *text, char out[UUID_STR_LEN + 1])
 {
 	char *s = xasprintf("ambient-feedback:%s:%s", kind, text);
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (!EVP_Digest(s, strlen(s), d, &n, EVP_sha256(), NULL) || n < 16) {
-		log_error("feedback: SHA-256 is unavailable in this OpenSSL");
-		abort();
-	}
+	uuid_from_name(s, out);
 	free(s);
-	d[6] = (unsigned char)((d[6] & 0x0f) | 0x80);
-	d[8] = (unsigned char)((d[8] & 0x3f) | 0x80);
-	format_uuid(d, out);
 }
 
 static void lower_uuid(const char *in, char out[UUID_STR_LEN + 1])
@@ -377,10 +362,11 @@ enum feedback_reject feedback_validate(const json_t *payload, json_t **out, stru
 		goto bad;
 	}
 	v = json_object_get(o, "notification");
-	if (v && !json_is_object(v)) {
+	if (v && !json_is_object(v) && !json_is_array(v) && !json_is_string(v)) {
 		err_set(e, ERR_INVALID,
 			"notification must be a JSON object such as {\"method\": \"send_sms\", "
-			"\"phone_number\": \"+15551234567\"}");
+			"\"phone_number\": \"+15551234567\"}, an Apprise-style URL string "
+			"(\"mailto:me@example.com\") or an array of them");
 		goto bad;
 	}
 	for (size_t i = 0; i < sizeof(opt_strings) / sizeof(opt_strings[0]); i++) {
@@ -975,6 +961,8 @@ int feedback_read_after(struct feedback *fb, const struct feedback_query *q, int
 	*covered = after;
 	char stream[STORE_STREAM_MAX + 1];
 	struct store_filter f = query_filter(q, stream);
+	if (q->with_notifications)
+		f.type = NULL; /* every type of the streams; filtered below */
 	int64_t head = 0;
 	int rc = store_head(fb->s, &head, e);
 	if (rc)
@@ -985,9 +973,17 @@ int feedback_read_after(struct feedback *fb, const struct feedback_query *q, int
 	rc = store_read_all(fb->s, after, false, max, &f, &l, e);
 	if (rc == ERR_OK) {
 		for (size_t i = 0; i < l.count; i++) {
-			if (matches(q, &l.items[i]))
-				json_array_append_new(events, feedback_event_json(&l.items[i]));
-			*covered = l.items[i].position;
+			const struct store_event *ev = &l.items[i];
+			*covered = ev->position;
+			if (feedback_is_notification(ev->type)) {
+				const char *t = json_get_str(ev->data, "event_type");
+				if (!q->event_type || (t && strcmp(t, q->event_type) == 0))
+					json_array_append_new(events,
+							      feedback_notification_json(ev));
+			} else if (strcmp(ev->type, FEEDBACK_EVENT_RECEIVED) == 0 &&
+				   matches(q, ev)) {
+				json_array_append_new(events, feedback_event_json(ev));
+			}
 		}
 		if (l.count < max && head > *covered)
 			*covered = head; /* head was read first: all up to it was seen */
@@ -999,4 +995,152 @@ int feedback_read_after(struct feedback *fb, const struct feedback_query *q, int
 int feedback_wait(struct feedback *fb, int64_t after, int timeout_ms, struct err *e)
 {
 	return store_wait(fb->s, after, timeout_ms, e);
+}
+
+/* ---- notification outcomes ------------------------------------------------------------ */
+
+static const char *const outcome_names[] = {"sent", "failed", "skipped", "suppressed"};
+
+bool feedback_is_notification(const char *type)
+{
+	size_t n = strlen(FEEDBACK_NOTIFICATION_PREFIX);
+	return type && strncmp(type, FEEDBACK_NOTIFICATION_PREFIX, n) == 0;
+}
+
+json_t *feedback_notification_json(const struct store_event *ev)
+{
+	json_t *o = json_is_object(ev->data) ? json_deep_copy(ev->data) : json_object();
+	char at[CLOCK_ISO_MAX];
+	clock_format_utc(ev->recorded_at_us, at);
+	json_object_set_new(o, "seq", json_integer(ev->position));
+	json_object_set_new(o, "type", json_string(ev->type));
+	json_object_set_new(o, "outcome",
+			    json_string(ev->type + strlen(FEEDBACK_NOTIFICATION_PREFIX)));
+	json_object_set_new(o, "recorded_at", json_string(at));
+	json_object_set_new(o, "kind", json_string("notification"));
+	return o;
+}
+
+int feedback_notify_query_parse(struct feedback_notify_query *q,
+				const char *(*get)(void *ud, const char *name), void *ud,
+				struct err *e)
+{
+	memset(q, 0, sizeof(*q));
+	const char *v;
+	long long n;
+#define ARG(name) ((v = get(ud, name)) && *v)
+	if (ARG("task_id")) {
+		if (!feedback_task_id_valid(v))
+			return err_set(e, ERR_INVALID,
+				       "task_id must be 1-%d letters, digits and . _ : @ + -",
+				       FEEDBACK_TASK_ID_MAX);
+		q->task_id = v;
+	}
+	if (ARG("channel")) {
+		if (strcmp(v, "sms") && strcmp(v, "email") && strcmp(v, "webhook") &&
+		    strcmp(v, "ntfy"))
+			return err_set(e, ERR_INVALID,
+				       "channel must be one of sms, email, webhook, ntfy");
+		q->channel = v;
+	}
+	if (ARG("outcome")) {
+		bool ok = false;
+		for (size_t i = 0; i < sizeof(outcome_names) / sizeof(*outcome_names); i++)
+			ok |= strcmp(v, outcome_names[i]) == 0;
+		if (!ok)
+			return err_set(e, ERR_INVALID,
+				       "outcome must be one of sent, failed, skipped, suppressed");
+		q->outcome = v;
+	}
+	if (ARG("feedback_id")) {
+		if (!uuid_valid(v))
+			return err_set(e, ERR_INVALID,
+				       "feedback_id must be the feedback_id (a UUID) of an event");
+		q->feedback_id = v;
+	}
+	if (ARG("event")) {
+		if (!parse_bounded(v, 1, INT64_MAX, &n))
+			return err_set(e, ERR_INVALID, "event must be the seq of an event");
+		q->event = n;
+	}
+	if (ARG("cursor") && !parse_int64(v, &q->cursor))
+		return err_set(e, ERR_INVALID,
+			       "cursor must be the next_cursor of a previous page (a number)");
+	if (ARG("limit")) {
+		if (!parse_bounded(v, 1, FEEDBACK_LIMIT_MAX, &n))
+			return err_set(e, ERR_INVALID, "limit must be an integer from 1 to %d",
+				       FEEDBACK_LIMIT_MAX);
+		q->limit = (size_t)n;
+	}
+#undef ARG
+	return ERR_OK;
+}
+
+static bool notify_matches(const struct feedback_notify_query *q, const struct store_event *ev)
+{
+	if (!feedback_is_notification(ev->type))
+		return false;
+	const char *outcome = ev->type + strlen(FEEDBACK_NOTIFICATION_PREFIX);
+	if (q->outcome && strcmp(outcome, q->outcome) != 0)
+		return false;
+	const char *ch = json_get_str(ev->data, "channel");
+	if (q->channel && (!ch || strcmp(ch, q->channel) != 0))
+		return false;
+	const char *fid = json_get_str(ev->data, "feedback_id");
+	if (q->feedback_id && (!fid || strcasecmp(fid, q->feedback_id) != 0))
+		return false;
+	if (q->event && json_get_int(ev->data, "event", 0) != q->event)
+		return false;
+	return true;
+}
+
+int feedback_notifications(struct feedback *fb, const struct feedback_notify_query *q,
+			   json_t **page, struct err *e)
+{
+	*page = NULL;
+	char stream[STORE_STREAM_MAX + 1];
+	struct store_filter f = {.stream_prefix = FEEDBACK_STREAM_PREFIX};
+	if (q->task_id) {
+		snprintf(stream, sizeof(stream), FEEDBACK_STREAM_PREFIX "%s", q->task_id);
+		f.stream = stream;
+		f.stream_prefix = NULL;
+	}
+	size_t limit = q->limit ? q->limit : FEEDBACK_LIMIT_DEFAULT;
+	json_t *items = json_array();
+	int64_t pos = q->cursor;
+	size_t scanned = 0;
+	bool end = false;
+	while (!end && json_array_size(items) < limit && scanned < FEEDBACK_SCAN_MAX) {
+		size_t want = FEEDBACK_SCAN_MAX - scanned;
+		if (want > READ_BATCH)
+			want = READ_BATCH;
+		struct store_event_list l = {0};
+		int rc = store_read_all(fb->s, pos, true, want, &f, &l, e);
+		if (rc) {
+			store_event_list_cleanup(&l);
+			json_decref(items);
+			return rc;
+		}
+		size_t i = 0;
+		for (; i < l.count; i++) {
+			scanned++;
+			pos = l.items[i].position;
+			if (notify_matches(q, &l.items[i])) {
+				json_array_append_new(items, feedback_notification_json(&l.items[i]));
+				if (json_array_size(items) >= limit) {
+					i++;
+					break;
+				}
+			}
+		}
+		if (i == l.count && l.count < want)
+			end = true;
+		store_event_list_cleanup(&l);
+	}
+	char cursor[32];
+	snprintf(cursor, sizeof(cursor), "%" PRId64, pos);
+	*page = json_pack("{s:o,s:i,s:o}", "notifications", items, "count",
+			  (int)json_array_size(items), "next_cursor",
+			  end ? json_null() : json_string(cursor));
+	return ERR_OK;
 }

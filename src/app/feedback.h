@@ -48,6 +48,7 @@
 #define FEEDBACK_STREAM_PREFIX "feedback-" /* + task_id */
 #define FEEDBACK_EVENT_RECEIVED "feedback_received"
 #define FEEDBACK_EVENT_DECIDED "feedback_decided"
+#define FEEDBACK_NOTIFICATION_PREFIX "notification_" /* + sent|failed|skipped|suppressed */
 #define FEEDBACK_DECIDE_CHECKPOINT "feedback-decide"
 #define FEEDBACK_TASK_ID_MAX 128
 #define FEEDBACK_EVENT_TYPE_MAX 100
@@ -201,6 +202,10 @@ struct feedback_query {
 	int64_t cursor;   /* continue after this seq (in the page's order) */
 	bool ascending;   /* oldest first (default newest first) */
 	size_t limit;     /* 0: FEEDBACK_LIMIT_DEFAULT */
+	/* feedback_read_after only: also notification_* events (those of the
+	 * query's task and event_type), as feedback_notification_json shows
+	 * them. */
+	bool with_notifications;
 };
 
 /* Fill a query from text arguments as a URL gives them: get(ud, name)
@@ -233,6 +238,37 @@ int feedback_read_after(struct feedback *fb, const struct feedback_query *q, int
 /* Block until the store has an event after `after`, or timeout_ms passes
  * (ERR_TIMEOUT). */
 int feedback_wait(struct feedback *fb, int64_t after, int timeout_ms, struct err *e);
+
+/* Filters and paging of the notification outcomes (notification_sent,
+ * _failed, _skipped, _suppressed), newest first; zero values match all. */
+struct feedback_notify_query {
+	const char *task_id;
+	const char *channel;     /* "sms", "email", "webhook", "ntfy" */
+	const char *outcome;     /* "sent", "failed", "skipped", "suppressed" */
+	const char *feedback_id; /* of the feedback_received event they are about */
+	int64_t event;           /* seq of that event */
+	int64_t cursor;          /* continue before this seq */
+	size_t limit;            /* 0: FEEDBACK_LIMIT_DEFAULT */
+};
+
+/* Fill a notification query from URL arguments (task_id, channel, outcome,
+ * feedback_id, event, cursor, limit).  ERR_INVALID naming the argument. */
+int feedback_notify_query_parse(struct feedback_notify_query *q,
+				const char *(*get)(void *ud, const char *name), void *ud,
+				struct err *e);
+
+/* One page: {"notifications": [...], "count": n, "next_cursor": "<seq>" or
+ * null}.  Same scan bound as feedback_list. */
+int feedback_notifications(struct feedback *fb, const struct feedback_notify_query *q,
+			   json_t **page, struct err *e);
+
+/* A notification outcome as the API shows it: its data plus "seq", "type"
+ * (notification_sent, ...), "outcome" (sent, ...), "recorded_at" (ISO-8601)
+ * and "kind": "notification".  New reference. */
+json_t *feedback_notification_json(const struct store_event *ev);
+
+/* Whether an event type is a notification outcome. */
+bool feedback_is_notification(const char *type);
 
 /* A stored event as the API shows it: its data (payload + received_at) plus
  * "seq" (position in the feedback store), "feedback_id" (its event id),

@@ -4,12 +4,14 @@
  * Routes (no MCP endpoint; src/app/feedback.c does the work, this file maps
  * requests to it and rejections to statuses):
  *   POST /process_background_feedback  receive a delivery (alias /event_callback)
- *   GET  /                             service info (JSON; HTML for browsers)
+ *   GET  /                             service info (JSON); the dashboard for browsers
+ *   GET  /assets/...                   the dashboard's CSS and JS
  *   GET  /health                       health check
  *   GET  /events                       stored events, filtered, cursor-paged
  *   GET  /events/{event_type}          the same for one type
  *   GET  /events/recent                the original server's summary
  *   GET  /events/stream                SSE, resumable with Last-Event-ID = seq
+ *   GET  /notifications                notification outcomes (src/app/notifier.c)
  *   GET  /metrics                      Prometheus text format
  *   GET  /openapi.json                 OpenAPI 3.1 description of all this
  *
@@ -17,6 +19,7 @@
  * is bound (with --listen HOST:0 it carries the port the kernel chose).
  * SIGINT/SIGTERM stop it cleanly.  docs/feedback.md is the user's page.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +31,9 @@
 #include <unistd.h>
 
 #include "app/feedback.h"
+#include "app/notifier.h"
+#include "app/tasks.h"
+#include "web_api.h"
 #include "cli.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -38,7 +44,6 @@
 
 #define SERVICE_NAME "Event Feedback Server"
 #define RECENT_N 10   /* events in /events/recent, as the original */
-#define HTML_N 20     /* events on the HTML page */
 #define SSE_BATCH 100 /* stored events looked at per SSE read */
 #define SSE_WAIT_MS 500
 #define SSE_RETRY_MS 2000
@@ -60,6 +65,44 @@ const struct config_option cli_feedback_options[] = {
 	 "extra Host/Origin names accepted besides localhost (comma-separated), or '*' for any"},
 	{"pid-file", CONFIG_STRING, NULL, NULL, "PATH",
 	 "write the process id here once listening (removed on a clean stop)"},
+	/* Deciding and notifying (docs/feedback.md#notifications). */
+	{"no-notify", CONFIG_BOOL, NULL, "false", NULL,
+	 "only receive and store: no decisions, no notifications"},
+	{"notify", CONFIG_STRING, "AMBIENT_NOTIFY", NULL, "TARGETS",
+	 "who to tell about events whose task has no notification config: Apprise-style URLs "
+	 "(mailto:me@example.com, twilio://..., ntfy://topic, json://host/path), "
+	 "comma-separated, or a JSON notification value"},
+	{"notify-rules", CONFIG_STRING, "AMBIENT_NOTIFY_RULES", NULL, "JSON|@FILE",
+	 "decision rules: min_priority per channel, dedupe_window, quiet_hours, rate_limit, "
+	 "batch (a JSON object, or @path of a file holding one)"},
+	{"twilio-account-sid", CONFIG_STRING, "TWILIO_ACCOUNT_SID", NULL, "SID",
+	 "Twilio account for SMS"},
+	{"twilio-auth-token", CONFIG_STRING, "TWILIO_AUTH_TOKEN", NULL, "TOKEN",
+	 "Twilio auth token (prefer the environment variable: flags show in ps)"},
+	{"twilio-phone-number", CONFIG_STRING, "TWILIO_PHONE_NUMBER", NULL, "E164",
+	 "the number SMS are sent from"},
+	{"twilio-api-base", CONFIG_STRING, "TWILIO_API_BASE", "https://api.twilio.com", "URL",
+	 "Twilio's REST API base URL (a local stand-in in tests and the demo)"},
+	{"smtp-url", CONFIG_STRING, "AMBIENT_SMTP_URL", NULL, "URL",
+	 "mail server for e-mail: smtp://host:587 (STARTTLS) or smtps://host:465"},
+	{"smtp-user", CONFIG_STRING, "AMBIENT_SMTP_USER", NULL, "USER", "SMTP login"},
+	{"smtp-password", CONFIG_STRING, "AMBIENT_SMTP_PASSWORD", NULL, "PASSWORD",
+	 "SMTP password (prefer the environment variable)"},
+	{"smtp-from", CONFIG_STRING, "AMBIENT_SMTP_FROM", NULL, "ADDRESS",
+	 "sender of e-mail (default: the login, or ambient@SMTP-HOST)"},
+	{"ntfy-url", CONFIG_STRING, "AMBIENT_NTFY_URL", "https://ntfy.sh", "URL",
+	 "ntfy server for ntfy://topic targets"},
+	{"notify-webhook-secret", CONFIG_STRING, "AMBIENT_NOTIFY_WEBHOOK_SECRET", NULL, "SECRET",
+	 "whsec_<base64> secret that signs webhook notifications"},
+	{"no-llm", CONFIG_BOOL, NULL, "false", NULL,
+	 "decide by the rules alone even when OPENAI_API_KEY is set"},
+	{"openai-api-key", CONFIG_STRING, "OPENAI_API_KEY", NULL, "KEY",
+	 "an OpenAI-compatible API key: an LLM then decides whether to notify and writes the "
+	 "message (prefer the environment variable)"},
+	{"openai-api-base", CONFIG_STRING, "OPENAI_API_BASE", "https://api.openai.com/v1", "URL",
+	 "OpenAI-compatible API base URL (llama.cpp, vLLM, Ollama ...)"},
+	{"openai-model", CONFIG_STRING, "OPENAI_MODEL", "gpt-4o-mini", "MODEL",
+	 "model for the notification decision"},
 	{NULL},
 };
 
@@ -144,7 +187,26 @@ static const char openapi_text[] =
 	"{\"operationId\": \"recentEvents\", \"summary\": \"The original server's summary: "
 	"total, the last 10 events (oldest first), the event types seen\", \"responses\": "
 	"{\"200\": {\"description\": \"Summary.\", \"content\": {\"application/json\": "
-	"{\"schema\": {\"$ref\": \"#/components/schemas/Recent\"}}}}}}}, \"/events/stream\": "
+	"{\"schema\": {\"$ref\": \"#/components/schemas/Recent\"}}}}}}}, \"/notifications"
+	"\": {\"get\": {\"operationId\": \"listNotifications\", \"summary\": \"Notificati"
+	"on outcomes (sent, failed, skipped, suppressed), newest first\", \"parameters\":"
+	" [{\"$ref\": \"#/components/parameters/TaskId\"}, {\"name\": \"channel\", \"in\""
+	": \"query\", \"required\": false, \"schema\": {\"type\": \"string\", \"enum\": ["
+	"\"sms\", \"email\", \"webhook\", \"ntfy\"]}}, {\"name\": \"outcome\", \"in\": \""
+	"query\", \"required\": false, \"schema\": {\"type\": \"string\", \"enum\": [\"se"
+	"nt\", \"failed\", \"skipped\", \"suppressed\"]}}, {\"name\": \"feedback_id\", \""
+	"in\": \"query\", \"required\": false, \"schema\": {\"type\": \"string\", \"forma"
+	"t\": \"uuid\"}}, {\"name\": \"event\", \"in\": \"query\", \"required\": false, \""
+	"schema\": {\"type\": \"integer\", \"minimum\": 1}, \"description\": \"The seq of"
+	" the received event.\"}, {\"$ref\": \"#/components/parameters/Limit\"}, {\"$ref\""
+	": \"#/components/parameters/Cursor\"}], \"responses\": {\"200\": {\"description\""
+	": \"One page.\", \"content\": {\"application/json\": {\"schema\": {\"type\": \"o"
+	"bject\", \"required\": [\"notifications\", \"count\", \"next_cursor\"], \"proper"
+	"ties\": {\"notifications\": {\"type\": \"array\", \"items\": {\"type\": \"object"
+	"\", \"required\": [\"seq\", \"type\", \"outcome\", \"recorded_at\", \"task_id\","
+	" \"channel\", \"to\"]}}, \"count\": {\"type\": \"integer\"}, \"next_cursor\": {\""
+	"type\": [\"string\", \"null\"]}}}}}}, \"400\": {\"$ref\": \"#/components/respons"
+	"es/BadQuery\"}}}}, \"/events/stream\": "
 	"{\"get\": {\"operationId\": \"streamEvents\", \"summary\": \"Live events as "
 	"Server-Sent Events; resumable\", \"description\": \"Each stored event that matches "
 	"the filters is sent as an SSE message whose id is its seq and whose data is the event "
@@ -270,6 +332,7 @@ static const char openapi_text[] =
 
 struct fbsrv {
 	struct feedback *fb;
+	struct notifier *nt; /* NULL with --no-notify */
 	struct store *s;
 	char *openapi; /* openapi_text with the version filled in */
 	atomic_int sse_clients;
@@ -323,31 +386,6 @@ static bool prefers_html(const struct http_request *req)
 	return html && (!json || html < json);
 }
 
-static void html_escape(struct buf *b, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<':
-			buf_puts(b, "&lt;");
-			break;
-		case '>':
-			buf_puts(b, "&gt;");
-			break;
-		case '&':
-			buf_puts(b, "&amp;");
-			break;
-		case '"':
-			buf_puts(b, "&quot;");
-			break;
-		case '\'':
-			buf_puts(b, "&#39;");
-			break;
-		default:
-			buf_append(b, s, 1);
-		}
-	}
-}
-
 /* ---- POST /process_background_feedback ------------------------------------------ */
 
 static void route_receive(void *data, const struct http_request *req, struct http_response *res)
@@ -399,63 +437,17 @@ static const char *const endpoint_list[] = {
 	"GET /events/{event_type}",
 	"GET /events/recent",
 	"GET /events/stream",
+	"GET /notifications",
 	"GET /metrics",
 	"GET /openapi.json",
 };
-
-static void root_html(struct fbsrv *sv, struct http_response *res)
-{
-	json_t *rec = NULL;
-	struct err e = {0};
-	struct buf b;
-	buf_init(&b, 4 << 20);
-	buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		     "<title>ambient - " SERVICE_NAME "</title>"
-		     "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-		     "collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-		     "</style></head><body>\n<h1>" SERVICE_NAME "</h1>\n");
-	if (feedback_recent(sv->fb, HTML_N, &rec, &e) != ERR_OK) {
-		buf_puts(&b, "<p>The store cannot be read: ");
-		html_escape(&b, err_msg(&e));
-		buf_puts(&b, "</p>");
-	} else {
-		buf_printf(&b, "<p>%lld events stored. Newest last.</p>\n",
-			   json_get_int(rec, "total_events", 0));
-		buf_puts(&b, "<table><tr><th>seq</th><th>received</th><th>task</th><th>event "
-			     "type</th><th>priority</th><th>description</th></tr>\n");
-		size_t i;
-		json_t *ev;
-		json_array_foreach(json_object_get(rec, "recent_events"), i, ev) {
-			buf_printf(&b, "<tr><td>%lld</td><td>", json_get_int(ev, "seq", 0));
-			html_escape(&b, json_get_str(ev, "received_at"));
-			buf_puts(&b, "</td><td>");
-			html_escape(&b, json_get_str(ev, "task_id"));
-			buf_puts(&b, "</td><td>");
-			html_escape(&b, json_get_str(ev, "event_type"));
-			buf_printf(&b, "</td><td>%lld</td><td>", json_get_int(ev, "priority", 0));
-			html_escape(&b, json_get_str(ev, "description"));
-			buf_puts(&b, "</td></tr>\n");
-		}
-		buf_puts(&b, "</table>\n");
-	}
-	json_decref(rec);
-	buf_puts(&b, "<p>API: <a href=\"/events\">/events</a>, <a href=\"/events/recent\">"
-		     "/events/recent</a>, <a href=\"/events/stream?after=0\">/events/stream</a>, "
-		     "<a href=\"/metrics\">/metrics</a>, <a href=\"/health\">/health</a>, "
-		     "<a href=\"/openapi.json\">/openapi.json</a></p>\n</body></html>\n");
-	res->status = 200;
-	res->content_type = "text/html; charset=utf-8";
-	res->body_len = b.len;
-	res->body = buf_steal(&b);
-	buf_cleanup(&b);
-}
 
 static void route_root(void *data, const struct http_request *req, struct http_response *res)
 {
 	struct fbsrv *sv = data;
 	http_response_header(res, "Vary", "Accept");
 	if (prefers_html(req)) {
-		root_html(sv, res);
+		web_api_page(res, "feedback.html"); /* the dashboard */
 		return;
 	}
 	struct feedback_stats st;
@@ -488,6 +480,19 @@ static void route_health(void *data, const struct http_request *req, struct http
 			      "version", AMBIENT_VERSION, "timestamp", ts, "events_processed",
 			      (json_int_t)st.stored, "agent_endpoint", "store_position",
 			      (json_int_t)st.head, "signatures_required", st.signatures);
+	if (sv->nt) {
+		struct notifier_stats ns;
+		notifier_stats(sv->nt, &ns);
+		json_object_set_new(
+			j, "notifications",
+			json_pack("{s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled", 1, "llm", ns.llm,
+				  "decided", (json_int_t)ns.decided, "sent", (json_int_t)ns.sent,
+				  "failed", (json_int_t)ns.failed, "skipped",
+				  (json_int_t)ns.skipped, "suppressed", (json_int_t)ns.suppressed,
+				  "pending", (json_int_t)ns.pending));
+	} else {
+		json_object_set_new(j, "notifications", json_pack("{s:b}", "enabled", 0));
+	}
 	if (rc != ERR_OK)
 		json_object_set_new(j, "error", json_string(err_msg(&e)));
 	reply_json(res, rc == ERR_OK ? 200 : 503, j);
@@ -531,6 +536,29 @@ static void route_metrics(void *data, const struct http_request *req, struct htt
 	       "1 when a webhook secret is set and deliveries must be signed.", st.signatures);
 	metric(&b, "ambient_feedback_store_up", "gauge", "1 when the store could be read.",
 	       rc == ERR_OK);
+	if (sv->nt) {
+		struct notifier_stats ns;
+		notifier_stats(sv->nt, &ns);
+		buf_puts(&b, "# HELP ambient_notifications_total Notification outcomes since "
+			     "start, by outcome.\n"
+			     "# TYPE ambient_notifications_total counter\n");
+		buf_printf(&b, "ambient_notifications_total{outcome=\"sent\"} %" PRIu64 "\n",
+			   ns.sent);
+		buf_printf(&b, "ambient_notifications_total{outcome=\"failed\"} %" PRIu64 "\n",
+			   ns.failed);
+		buf_printf(&b, "ambient_notifications_total{outcome=\"skipped\"} %" PRIu64 "\n",
+			   ns.skipped);
+		buf_printf(&b,
+			   "ambient_notifications_total{outcome=\"suppressed\"} %" PRIu64 "\n",
+			   ns.suppressed);
+		metric(&b, "ambient_notifications_pending", "gauge",
+		       "Notifications waiting: held for quiet hours, batched, retrying or due.",
+		       ns.pending);
+		metric(&b, "ambient_notify_llm_calls_total", "counter",
+		       "Decisions asked of the LLM.", ns.llm_calls);
+		metric(&b, "ambient_notify_llm_errors_total", "counter",
+		       "LLM calls that failed (the rules decided instead).", ns.llm_errors);
+	}
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	res->body_len = b.len;
@@ -590,6 +618,25 @@ static void route_events_of_type(void *data, const struct http_request *req,
 	list_events(data, req, type, res);
 }
 
+static void route_notifications(void *data, const struct http_request *req,
+				struct http_response *res)
+{
+	struct fbsrv *sv = data;
+	struct args a = {.req = req};
+	struct feedback_notify_query q;
+	struct err e = {0};
+	if (feedback_notify_query_parse(&q, args_get, &a, &e) != ERR_OK) {
+		http_response_error(res, 400, "invalid_query", err_msg(&e));
+		return;
+	}
+	json_t *page = NULL;
+	if (feedback_notifications(sv->fb, &q, &page, &e) != ERR_OK) {
+		http_response_error(res, 503, "store_unavailable", err_msg(&e));
+		return;
+	}
+	reply_json(res, 200, page);
+}
+
 static void route_recent(void *data, const struct http_request *req, struct http_response *res)
 {
 	(void)req;
@@ -645,6 +692,11 @@ static ssize_t sse_read(void *ctx, char *out, size_t max)
 		json_t *ev;
 		json_array_foreach(evs, i, ev) {
 			char *text = json_to_text(ev);
+			/* Received events are unnamed ("message") frames, as
+			 * before; outcomes are "notification" frames. */
+			const char *kind = json_get_str(ev, "kind");
+			if (kind && strcmp(kind, "notification") == 0)
+				buf_puts(&b, "event: notification\n");
 			buf_printf(&b, "id: %lld\ndata: %s\n\n", json_get_int(ev, "seq", 0), text);
 			free(text);
 		}
@@ -724,6 +776,7 @@ static void route_stream(void *data, const struct http_request *req, struct http
 		c->q.task_id = c->task_id;
 	}
 	c->after = after;
+	c->q.with_notifications = true;
 	/* First bytes: the reconnection delay and where the stream starts. */
 	c->pending = xasprintf("retry: %d\n: ambient feedback stream after seq %" PRId64 "\n\n",
 			       SSE_RETRY_MS, after);
@@ -735,6 +788,112 @@ static void route_stream(void *data, const struct http_request *req, struct http
 }
 
 /* ---- the command ------------------------------------------------------------------------- */
+
+#define RULES_FILE_MAX (64 * 1024)
+
+/* --notify: a JSON notification value, or comma-separated Apprise-style
+ * URLs.  NULL (and no error) when unset. */
+static json_t *parse_notify_option(const char *v, struct err *e)
+{
+	if (!v || !*v)
+		return NULL;
+	const char *p = v + strspn(v, " \t");
+	if (*p == '[' || *p == '{' || *p == '"') {
+		struct err je = {0};
+		json_t *j = json_parse(p, strlen(p), &je);
+		if (!j)
+			err_set(e, ERR_INVALID, "--notify / AMBIENT_NOTIFY is not valid JSON: %s",
+				err_msg(&je));
+		return j;
+	}
+	char *storage = NULL;
+	char **items = cli_split_list(v, &storage);
+	json_t *a = json_array();
+	for (size_t i = 0; items && items[i]; i++)
+		json_array_append_new(a, json_string(items[i]));
+	free(items);
+	free(storage);
+	return a;
+}
+
+/* --notify-rules: JSON text or @FILE, over the defaults. */
+static int parse_rules_option(const char *v, struct notify_rules *r, struct err *e)
+{
+	notify_rules_defaults(r);
+	if (!v || !*v)
+		return ERR_OK;
+	char *text = NULL;
+	if (*v == '@') {
+		FILE *f = fopen(v + 1, "rb");
+		if (!f)
+			return err_set(e, ERR_INVALID, "--notify-rules: cannot read %s: %s", v + 1,
+				       strerror(errno));
+		text = xmalloc(RULES_FILE_MAX + 1);
+		size_t n = fread(text, 1, RULES_FILE_MAX + 1, f);
+		fclose(f);
+		if (n > RULES_FILE_MAX) {
+			free(text);
+			return err_set(e, ERR_INVALID, "--notify-rules: %s is larger than %d bytes",
+				       v + 1, RULES_FILE_MAX);
+		}
+		text[n] = 0;
+	} else {
+		text = xstrdup(v);
+	}
+	struct err je = {0};
+	json_t *j = json_parse(text, strlen(text), &je);
+	free(text);
+	if (!j)
+		return err_set(e, ERR_INVALID, "--notify-rules is not valid JSON: %s",
+			       err_msg(&je));
+	int rc = notify_rules_parse(j, r, e);
+	json_decref(j);
+	return rc;
+}
+
+/* The notifier from the options (nothing with --no-notify). */
+static int start_notifier(struct cli_ctx *ctx, struct fbsrv *sv, struct channel_config *ch,
+			  struct llm_config *llm, struct err *e)
+{
+	const struct config *c = &ctx->cfg;
+	if (config_get_bool(c, "no-notify"))
+		return ERR_OK;
+	struct notify_rules rules;
+	int rc = parse_rules_option(config_get(c, "notify-rules"), &rules, e);
+	if (rc)
+		return rc;
+	json_t *targets = parse_notify_option(config_get(c, "notify"), e);
+	if (e->code)
+		return e->code;
+	*ch = (struct channel_config){
+		.twilio_sid = config_get(c, "twilio-account-sid"),
+		.twilio_token = config_get(c, "twilio-auth-token"),
+		.twilio_from = config_get(c, "twilio-phone-number"),
+		.twilio_base_url = config_get(c, "twilio-api-base"),
+		.smtp_url = config_get(c, "smtp-url"),
+		.smtp_user = config_get(c, "smtp-user"),
+		.smtp_password = config_get(c, "smtp-password"),
+		.smtp_from = config_get(c, "smtp-from"),
+		.ntfy_base_url = config_get(c, "ntfy-url"),
+		.webhook_secret = config_get(c, "notify-webhook-secret"),
+		.guard = app_tasks_net_guard(),
+	};
+	*llm = (struct llm_config){
+		.api_key = config_get_bool(c, "no-llm") ? NULL : config_get(c, "openai-api-key"),
+		.base_url = config_get(c, "openai-api-base"),
+		.model = config_get(c, "openai-model"),
+	};
+	struct notifier_options no = {
+		.store = sv->s,
+		.rules = &rules,
+		.channels = ch,
+		.llm = llm,
+		.default_targets = targets,
+	};
+	rc = notifier_new(&no, &sv->nt, e);
+	json_decref(targets);
+	return rc;
+}
 
 static void on_reject(void *data, const char *method, const char *path, int status)
 {
@@ -799,10 +958,17 @@ int cli_feedback_run(struct cli_ctx *ctx)
 		cli_fail(&e);
 		goto out;
 	}
+	struct channel_config ch = {0};
+	struct llm_config llm = {0};
+	if (start_notifier(ctx, &sv, &ch, &llm, &e) != ERR_OK) {
+		cli_fail(&e);
+		goto out;
+	}
 	struct feedback_options fo = {
 		.store = sv.s,
 		.secret = config_get(&ctx->cfg, "webhook-secret"),
 		.tolerance_s = (int)config_get_int(&ctx->cfg, "webhook-tolerance"),
+		.decider = sv.nt ? notifier_decider(sv.nt) : NULL,
 	};
 	if (feedback_new(&fo, &sv.fb, &e) != ERR_OK) {
 		if (e.code == ERR_INVALID)
@@ -815,11 +981,13 @@ int cli_feedback_run(struct cli_ctx *ctx)
 		{"POST", "/process_background_feedback", route_receive, &sv},
 		{"POST", "/event_callback", route_receive, &sv},
 		{"GET", "/", route_root, &sv},
+		{"GET", "/assets/*", web_api_route_asset, NULL},
 		{"GET", "/health", route_health, &sv},
 		{"GET", "/metrics", route_metrics, &sv},
 		{"GET", "/openapi.json", route_openapi, &sv},
 		{"GET", "/events", route_events, &sv},
 		{"GET", "/events/recent", route_recent, &sv},
+		{"GET", "/notifications", route_notifications, &sv},
 		{"GET", "/events/stream", route_stream, &sv},
 		{"GET", "/events/*", route_events_of_type, &sv},
 	};
@@ -849,8 +1017,10 @@ int cli_feedback_run(struct cli_ctx *ctx)
 			goto out;
 		pid_written = true;
 	}
-	log_info("feedback server on %s:%d, store %s, signatures %s", host, http_server_port(h),
-		 store_url(sv.s), fo.secret && *fo.secret ? "required" : "not checked");
+	log_info("feedback server on %s:%d, store %s, signatures %s, notifications %s%s", host,
+		 http_server_port(h), store_url(sv.s),
+		 fo.secret && *fo.secret ? "required" : "not checked", sv.nt ? "on" : "off",
+		 sv.nt && llm.api_key && *llm.api_key ? " (LLM decides)" : "");
 	int sig = 0;
 	sigwait(&stop, &sig);
 	log_info("stopping on signal %d", sig);
@@ -859,7 +1029,8 @@ out:
 	http_server_free(h);
 	if (pid_written)
 		unlink(pid_file);
-	feedback_free(sv.fb);
+	feedback_free(sv.fb); /* stops the decider before the notifier goes */
+	notifier_free(sv.nt);
 	store_close(sv.s);
 	free(sv.openapi);
 	free(hosts);

@@ -1,6 +1,7 @@
 /*
  * cmd_serve.c - `ambient serve`: MCP over Streamable HTTP at /mcp, plus
- * GET /health, on one event store.
+ * GET /health and the task dashboard (GET / and its JSON API under /api/,
+ * src/cli/web_api.h), on one event store.
  *
  * The first line on stdout is "listening http://HOST:PORT/mcp" once the
  * socket is bound (tests and scripts wait for it; with --listen HOST:0 it
@@ -15,6 +16,7 @@
 
 #include "app/mcp_app.h"
 #include "app/tasks.h"
+#include "web_api.h"
 #include "cli.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -41,8 +43,8 @@ const struct config_option cli_serve_options[] = {
 	 "serve MCP only; do not run the task engine (another process runs the tasks)"},
 	{"pid-file", CONFIG_STRING, NULL, NULL, "PATH",
 	 "write the process id here once listening (removed on a clean stop)"},
-	{"price-api-url", CONFIG_STRING, "AMBIENT_PRICE_API_URL", "https://api.coingecko.com", "URL",
-	 "base URL of the CoinGecko-style price API behind the bitcoin_price metric"},
+	{"price-api-url", CONFIG_STRING, "AMBIENT_PRICE_API_URL", "https://api.coingecko.com",
+	 "URL", "base URL of the CoinGecko-style price API behind the bitcoin_price metric"},
 	{"max-failures", CONFIG_INT, "AMBIENT_MAX_FAILURES", "10", "N",
 	 "failed checks in a row before a task is paused (a task config's max_failures wins)", 1,
 	 1000},
@@ -89,7 +91,7 @@ static int check_key(void *data, const char *token, char **principal)
 
 struct health {
 	struct store *store;
-	struct engine *engine; /* NULL with --no-engine */
+	struct engine *engine;     /* NULL with --no-engine */
 	struct delivery *delivery; /* NULL with --no-delivery */
 };
 
@@ -101,8 +103,8 @@ static json_t *delivery_json(struct delivery *d)
 			 "holder", st.holder, "delivered", (json_int_t)st.delivered, "failed",
 			 (json_int_t)st.failed, "retrying", (json_int_t)st.retrying, "in_flight",
 			 (json_int_t)st.in_flight, "queued", (json_int_t)st.queued, "disabled",
-			 (json_int_t)st.disabled, "checkpoint", (json_int_t)st.checkpoint, "position",
-			 (json_int_t)st.position, "latency_p50_ms",
+			 (json_int_t)st.disabled, "checkpoint", (json_int_t)st.checkpoint,
+			 "position", (json_int_t)st.position, "latency_p50_ms",
 			 (double)st.latency_p50_us / 1000.0, "latency_p99_ms",
 			 (double)st.latency_p99_us / 1000.0);
 }
@@ -152,9 +154,10 @@ static void route_health(void *data, const struct http_request *req, struct http
 	int64_t head = 0;
 	struct err e;
 	int rc = store_head(hc->store, &head, &e);
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I}", "status", rc == ERR_OK ? "healthy" : "unhealthy",
-			      "service", "ambient", "version", AMBIENT_VERSION, "timestamp", ts,
-			      "store_position", (json_int_t)head);
+	json_t *j =
+		json_pack("{s:s,s:s,s:s,s:s,s:I}", "status", rc == ERR_OK ? "healthy" : "unhealthy",
+			  "service", "ambient", "version", AMBIENT_VERSION, "timestamp", ts,
+			  "store_position", (json_int_t)head);
 	if (rc != ERR_OK)
 		json_object_set_new(j, "error", json_string(err_msg(&e)));
 	if (hc->engine)
@@ -206,9 +209,11 @@ int cli_serve_run(struct cli_ctx *ctx)
 	char *hosts_storage = NULL, *keys_storage = NULL;
 	char **hosts = NULL;
 	struct keys keys = {0};
-	struct http_route routes[] = {
+	struct web_api *web = NULL;
+	struct http_route routes[1 + WEB_API_MAX_ROUTES] = {
 		{"GET", "/health", route_health, &hc},
 	};
+	size_t nroutes = 1;
 	rc = CLI_FAIL;
 	if (app_mcp_register(app, srv, &e) || app_mcp_watch_start(app, srv, &e)) {
 		cli_fail(&e);
@@ -249,6 +254,9 @@ int cli_serve_run(struct cli_ctx *ctx)
 	const char *api_keys = config_get(&ctx->cfg, "api-keys");
 	if (api_keys)
 		keys.list = cli_split_list(api_keys, &keys_storage);
+	struct web_api_options wo = {.store = s, .require_auth = keys.list && keys.list[0]};
+	web = web_api_new(&wo);
+	nroutes += web_api_routes(web, routes + nroutes, WEB_API_MAX_ROUTES);
 	struct http_server_options ho = {
 		.host = host,
 		.port = port,
@@ -260,7 +268,7 @@ int cli_serve_run(struct cli_ctx *ctx)
 		.auth = keys.list && keys.list[0] ? check_key : NULL,
 		.auth_data = &keys,
 		.routes = routes,
-		.nroutes = sizeof(routes) / sizeof(routes[0]),
+		.nroutes = nroutes,
 	};
 	if (http_server_start(srv, &ho, &h, &e)) {
 		cli_fail(&e);
@@ -283,6 +291,7 @@ int cli_serve_run(struct cli_ctx *ctx)
 	rc = CLI_OK;
 out:
 	http_server_free(h);
+	web_api_free(web);
 	delivery_free(hc.delivery);
 	engine_free(hc.engine);
 	if (pid_written)

@@ -1,4 +1,10 @@
-/* uuid.c - UUID v4 and v7. */
+/* uuid.c - UUID v4, v7 and name-derived v8. */
+/* <openssl/types.h> declares a type ERR_STATE, which is also one of our
+ * error codes (common/err.h, included by uuid.h via clock.h). */
+#define ERR_STATE OPENSSL_ERR_STATE
+#include <openssl/evp.h>
+#undef ERR_STATE
+
 #include "uuid.h"
 
 #include <pthread.h>
@@ -93,4 +99,17 @@ bool uuid_valid(const char *s)
 		}
 	}
 	return true;
+}
+
+void uuid_from_name(const char *name, char out[UUID_STR_LEN + 1])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!EVP_Digest(name, strlen(name), d, &n, EVP_sha256(), NULL) || n < 16) {
+		fputs("ambient: SHA-256 is unavailable in this OpenSSL\n", stderr);
+		abort();
+	}
+	d[6] = (unsigned char)((d[6] & 0x0f) | 0x80);
+	d[8] = (unsigned char)((d[8] & 0x3f) | 0x80);
+	format(d, out);
 }

@@ -19,6 +19,11 @@
 void uuid_v4(char out[UUID_STR_LEN + 1]);
 void uuid_v7(struct clock *clk, char out[UUID_STR_LEN + 1]);
 
+/* A version 8 UUID that is a function of name (its SHA-256): the id of an
+ * event derived from others ("outcome of X"), so that recording it again
+ * after a restart stores it once. */
+void uuid_from_name(const char *name, char out[UUID_STR_LEN + 1]);
+
 /* Any version, canonical 8-4-4-4-12 hex form (either case). */
 bool uuid_valid(const char *s);
 

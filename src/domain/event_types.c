@@ -50,6 +50,27 @@ static const struct event_type_info catalogue[] = {
 	{"feedback_failed", 1, EVENT_SOURCE_DELIVERY,
 	 "delivering an event to the callback URL failed for good",
 	 "event_id, position, callback_url, error, attempts, status_code?"},
+	/* the feedback server's store (stream feedback-<task_id>) */
+	{"feedback_received", 1, EVENT_SOURCE_FEEDBACK,
+	 "the feedback server stored a delivered event",
+	 "the payload (task_id, event_type, data, timestamp, priority, event_id?, task_type?, "
+	 "user_id?, description?, position?, notification?), received_at"},
+	{"feedback_decided", 1, EVENT_SOURCE_FEEDBACK,
+	 "the feedback server decided whether and how to tell the person",
+	 "event, feedback_id, decision{action, decided_by, reason, targets[], message?, model?, "
+	 "llm_error?}"},
+	{"notification_sent", 1, EVENT_SOURCE_FEEDBACK, "a provider accepted a notification",
+	 "event, feedback_id, task_id, event_type, priority, channel, to, provider_id?, message, "
+	 "subject?, status, attempts, digest?"},
+	{"notification_failed", 1, EVENT_SOURCE_FEEDBACK,
+	 "a notification was refused, or still failed after its retries",
+	 "event, feedback_id, task_id, event_type, priority, channel, to, error, status, attempts"},
+	{"notification_skipped", 1, EVENT_SOURCE_FEEDBACK,
+	 "a notification was not attempted: its channel has no credentials",
+	 "event, feedback_id, task_id, event_type, priority, channel, to, reason"},
+	{"notification_suppressed", 1, EVENT_SOURCE_FEEDBACK,
+	 "a rule or the LLM decided the person need not hear about it",
+	 "event, feedback_id, task_id, event_type, priority, channel, to, rule, reason"},
 };
 
 #define CATALOGUE_LEN (sizeof catalogue / sizeof catalogue[0])
@@ -90,6 +111,8 @@ const char *event_source_name(enum event_source s)
 		return "monitor";
 	case EVENT_SOURCE_DELIVERY:
 		return "delivery";
+	case EVENT_SOURCE_FEEDBACK:
+		return "feedback";
 	}
 	return "unknown";
 }

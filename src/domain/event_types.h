@@ -18,6 +18,8 @@ enum event_source {
 	EVENT_SOURCE_LIFECYCLE, /* task commands: create, update, pause, ... */
 	EVENT_SOURCE_MONITOR,   /* a running task found something */
 	EVENT_SOURCE_DELIVERY,  /* the feedback webhook subscriber */
+	EVENT_SOURCE_FEEDBACK,  /* the feedback server's own store: received, decided,
+				 * notified */
 };
 
 struct event_type_info {

@@ -1007,7 +1007,8 @@ static void load_tasks(struct engine *en)
 		if (r)
 			en->runners[en->nrunners++] = r;
 	}
-	qsort(en->runners, en->nrunners, sizeof(*en->runners), runner_sort_cmp);
+	if (en->nrunners) /* qsort's array may not be NULL, even for no elements */
+		qsort(en->runners, en->nrunners, sizeof(*en->runners), runner_sort_cmp);
 	for (size_t i = first; i < en->nrunners; i++)
 		plan_next(en, en->runners[i]);
 	json_decref(docs);

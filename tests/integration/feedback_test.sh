@@ -146,7 +146,7 @@ expect_eq "GET / signatures" "$(jq -r .signatures_required <<<"$ROOT")" "true"
 jq -e '.endpoints | index("POST /process_background_feedback")' <<<"$ROOT" >/dev/null && ok ||
 	fail "GET / endpoints: $ROOT"
 CT=$(curl -s -o "$WORK/root.html" -w '%{content_type}' -H 'Accept: text/html,*/*' "$URL/")
-[[ "$CT" == text/html* ]] && grep -q '<table>' "$WORK/root.html" && ok || fail "GET / as HTML: $CT"
+[[ "$CT" == text/html* ]] && grep -q 'id="events"' "$WORK/root.html" && ok || fail "GET / as HTML: $CT"
 H=$(get /health)
 expect_eq "health" "$(jq -r .status <<<"$H")" healthy
 expect_eq "health events" "$(jq -r .events_processed <<<"$H")" 0

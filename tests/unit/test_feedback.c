@@ -203,7 +203,7 @@ static void test_validate(void **state)
 		"{\"task_id\":\"t\",\"event_type\":\"x\",\"timestamp\":1718900000}",
 		"{\"task_id\":\"t\",\"event_type\":\"x\",\"event_id\":\"abc\"}",
 		"{\"task_id\":\"t\",\"event_type\":\"x\",\"position\":-1}",
-		"{\"task_id\":\"t\",\"event_type\":\"x\",\"notification\":\"sms\"}",
+		"{\"task_id\":\"t\",\"event_type\":\"x\",\"notification\":5}",
 		"{\"task_id\":\"t\",\"event_type\":\"x\",\"user_id\":5}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
