@@ -39,9 +39,10 @@
 #include "common/workpool.h"
 #include "common/xalloc.h"
 #include "mcp/jsonrpc.h"
+#include "transport/websocket.h"
 
-#define KEEPALIVE_S 15           /* SSE comment to notice dead peers */
-#define STANDALONE_BACKLOG 1000  /* unsolicited events kept for a GET */
+#define KEEPALIVE_S 15          /* SSE comment to notice dead peers */
+#define STANDALONE_BACKLOG 1000 /* unsolicited events kept for a GET */
 #define MAX_STREAMS_PER_SESSION 256
 #define MAX_SESSIONS 10000
 
@@ -62,17 +63,17 @@ struct stream {
 	pthread_cond_t cond;
 	struct event *events; /* events[i].seq ascending */
 	size_t nevents, cap;
-	uint64_t next_seq;    /* seq of the next event (starts at 1) */
-	uint64_t delivered;   /* highest seq written to a connection */
-	bool done;            /* the request finished: no more events */
-	bool cut;             /* the server asked to end the current connection */
-	uint64_t cut_seq;     /* last event that connection may still send */
-	bool attached;        /* a connection is reading it */
-	unsigned reader_gen;  /* bumped when a new connection takes over */
-	bool dead;            /* session gone or server stopping */
-	bool standalone;      /* the session's GET stream */
+	uint64_t next_seq;   /* seq of the next event (starts at 1) */
+	uint64_t delivered;  /* highest seq written to a connection */
+	bool done;           /* the request finished: no more events */
+	bool cut;            /* the server asked to end the current connection */
+	uint64_t cut_seq;    /* last event that connection may still send */
+	bool attached;       /* a connection is reading it */
+	unsigned reader_gen; /* bumped when a new connection takes over */
+	bool dead;           /* session gone or server stopping */
+	bool standalone;     /* the session's GET stream */
 	int retry_ms;
-	struct stream *next;  /* session's list */
+	struct stream *next; /* session's list */
 };
 
 static struct stream *stream_new(uint64_t no, bool standalone)
@@ -126,7 +127,8 @@ static int stream_append(struct stream *st, const char *msg, size_t len, bool fi
 		st->cap = st->cap ? st->cap * 2 : 4;
 		st->events = xrealloc(st->events, st->cap * sizeof(*st->events));
 	}
-	st->events[st->nevents++] = (struct event){.seq = st->next_seq++, .data = xstrndup(msg, len)};
+	st->events[st->nevents++] =
+		(struct event){.seq = st->next_seq++, .data = xstrndup(msg, len)};
 	if (final)
 		st->done = true;
 	pthread_cond_broadcast(&st->cond);
@@ -179,8 +181,8 @@ struct hsession {
 	struct mcp_session *ms;
 	char *principal;
 	atomic_int refs;
-	int64_t last_used;   /* monotonic seconds */
-	bool gone;           /* deleted or expired */
+	int64_t last_used; /* monotonic seconds */
+	bool gone;         /* deleted or expired */
 	uint64_t next_stream;
 	struct stream *standalone;
 	struct stream *streams; /* POST streams kept for resumption */
@@ -200,6 +202,7 @@ struct http_server {
 	struct hsession *sessions;
 	size_t nsessions;
 	atomic_bool stopping;
+	atomic_int ws_active; /* WebSocket connections whose threads still run */
 };
 
 static int64_t mono_s(void)
@@ -325,17 +328,20 @@ static struct stream *session_stream(struct http_server *h, struct hsession *hs)
 
 /* ---- Requests ---------------------------------------------------------------- */
 
+struct ws_conn;
+
 struct req {
 	struct buf body;
 	bool too_big;
-	bool rejected; /* a response was queued on the first call */
+	bool rejected;      /* a response was queued on the first call */
+	struct ws_conn *ws; /* an upgrade queued, not yet taken over */
 };
 
 static enum MHD_Result queue_text(struct MHD_Connection *c, int status, const char *ctype,
 				  const char *body, const char *session_id)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (ctype)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (session_id)
@@ -357,7 +363,8 @@ static enum MHD_Result queue_rpc_error(struct MHD_Connection *c, int status, con
 
 static enum MHD_Result queue_status(struct MHD_Connection *c, int status)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -482,7 +489,8 @@ static bool authenticate(struct http_server *h, struct MHD_Connection *c, char *
 	*principal = NULL;
 	if (!h->opt.auth)
 		return true;
-	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *a =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!a || strncasecmp(a, "Bearer ", 7) != 0)
 		return false;
 	const char *tok = a + 7;
@@ -495,8 +503,8 @@ static enum MHD_Result queue_unauthorized(struct MHD_Connection *c)
 {
 	const char *body = "{\"error\":\"unauthorized\",\"message\":\"Send an API key as "
 			   "'Authorization: Bearer <key>'.\"}";
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								 MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 				"Bearer realm=\"ambient\", error=\"invalid_token\"");
@@ -516,11 +524,11 @@ static bool accepts(const char *accept, const char *type)
 struct sse_reader {
 	struct http_server *h;
 	struct stream *st;
-	struct hsession *hs;  /* reference held, may be NULL (stateless) */
-	uint64_t after;       /* last seq written */
-	unsigned gen;         /* st->reader_gen when this reader attached */
+	struct hsession *hs; /* reference held, may be NULL (stateless) */
+	uint64_t after;      /* last seq written */
+	unsigned gen;        /* st->reader_gen when this reader attached */
 	bool primed;
-	char *pending;        /* formatted bytes not yet handed to MHD */
+	char *pending; /* formatted bytes not yet handed to MHD */
 	size_t pending_len, pending_off;
 	bool end_after_pending;
 };
@@ -594,7 +602,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 			if (ev->seq > st->delivered)
 				st->delivered = ev->seq;
 			sse_format(r, "id: %llu.%llu\nevent: message\ndata: %s\n\n",
-				   (unsigned long long)st->no, (unsigned long long)ev->seq, ev->data);
+				   (unsigned long long)st->no, (unsigned long long)ev->seq,
+				   ev->data);
 			pthread_mutex_unlock(&st->lock);
 			continue;
 		}
@@ -626,9 +635,8 @@ static void sse_free(void *cls)
 
 /* Answer with the stream as SSE from seq `after` on.  Takes over the
  * caller's references to st and hs. */
-static enum MHD_Result queue_sse(struct http_server *h, struct MHD_Connection *c,
-				 struct stream *st, struct hsession *hs, uint64_t after,
-				 const char *session_id)
+static enum MHD_Result queue_sse(struct http_server *h, struct MHD_Connection *c, struct stream *st,
+				 struct hsession *hs, uint64_t after, const char *session_id)
 {
 	struct sse_reader *r = xcalloc(1, sizeof(*r));
 	r->h = h;
@@ -642,8 +650,8 @@ static enum MHD_Result queue_sse(struct http_server *h, struct MHD_Connection *c
 	r->gen = ++st->reader_gen;
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, r, sse_free);
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+								      sse_read, r, sse_free);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: do not buffer */
@@ -712,15 +720,18 @@ static struct hsession *session_of(struct http_server *h, struct MHD_Connection 
 	return hs;
 }
 
-static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection *c,
-				   struct req *rq, const char *principal)
+static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection *c, struct req *rq,
+				   const char *principal)
 {
-	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ctype =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
-		return queue_rpc_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, JSONRPC_INVALID_REQUEST,
+		return queue_rpc_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+				       JSONRPC_INVALID_REQUEST,
 				       "Unsupported Media Type: send the JSON-RPC message with "
 				       "Content-Type: application/json");
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *accept =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	bool json_ok = accepts(accept, "application/json");
 	bool sse_ok = accepts(accept, "text/event-stream");
 	if (!json_ok && !sse_ok)
@@ -735,7 +746,8 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 	err_clear(&pe);
 	if (jsonrpc_parse(buf_str(&rq->body), rq->body.len, h->opt.max_body, &m, &code, &bad_id,
 			  &pe) != ERR_OK) {
-		enum MHD_Result rc = queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, bad_id, code, err_msg(&pe));
+		enum MHD_Result rc =
+			queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, bad_id, code, err_msg(&pe));
 		json_decref(bad_id);
 		return rc;
 	}
@@ -781,7 +793,8 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 		pthread_mutex_unlock(&h->lock);
 		if (full) {
 			jsonrpc_msg_cleanup(&m);
-			return queue_rpc_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, JSONRPC_INTERNAL_ERROR,
+			return queue_rpc_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+					       JSONRPC_INTERNAL_ERROR,
 					       "Too many sessions; try again later");
 		}
 		hs = create_session(h, principal);
@@ -863,7 +876,8 @@ static enum MHD_Result handle_get(struct http_server *h, struct MHD_Connection *
 				  "Method Not Allowed: this server is stateless and has no "
 				  "server-to-client stream",
 				  NULL);
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *accept =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	if (accept && !accepts(accept, "text/event-stream"))
 		return queue_rpc_error(c, MHD_HTTP_NOT_ACCEPTABLE, NULL, JSONRPC_INVALID_REQUEST,
 				       "Not Acceptable: GET needs Accept: text/event-stream");
@@ -1012,6 +1026,309 @@ static void route_stream_free(void *cls)
 	free(rs);
 }
 
+/* ---- WebSocket connections ------------------------------------------------------- */
+
+#define WS_POLL_MS 200 /* reader: how often it checks for shutdown */
+#define WS_SEND_TIMEOUT_MS 10000
+#define WS_CLOSE_WAIT_MS 2000 /* for the peer's close after ours */
+#define WS_READ_CHUNK 16384
+#define WS_KEEPALIVE_MS 30000 /* a ping after this long without sending */
+
+struct ws_conn {
+	struct http_server *h;
+	struct http_websocket hw;
+	MHD_socket sock;
+	struct MHD_UpgradeResponseHandle *urh;
+	struct ws_parser parser;
+	char *extra; /* bytes MHD read past the request */
+	size_t extra_len;
+	pthread_mutex_t wlock; /* one frame at a time on the socket */
+	atomic_int refs;       /* reader and writer */
+	atomic_bool closing;   /* stop both threads */
+	atomic_bool close_sent;
+	int64_t close_sent_ms;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void http_response_websocket(struct http_response *res, const struct http_websocket *ws)
+{
+	res->ws = *ws;
+	res->status = MHD_HTTP_SWITCHING_PROTOCOLS;
+	res->content_type = NULL;
+}
+
+static void ws_conn_unref(struct ws_conn *wc)
+{
+	if (atomic_fetch_sub(&wc->refs, 1) != 1)
+		return;
+	struct http_server *h = wc->h;
+	if (wc->urh)
+		MHD_upgrade_action(wc->urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (wc->hw.free)
+		wc->hw.free(wc->hw.ctx);
+	ws_parser_cleanup(&wc->parser);
+	pthread_mutex_destroy(&wc->wlock);
+	free(wc->extra);
+	free(wc);
+	atomic_fetch_sub(&h->ws_active, 1); /* last touch of h */
+}
+
+/* Send all of p, waiting for room up to WS_SEND_TIMEOUT_MS (lock held). */
+static bool ws_send_all(struct ws_conn *wc, const uint8_t *p, size_t n)
+{
+	int64_t deadline = mono_ms() + WS_SEND_TIMEOUT_MS;
+	while (n) {
+		ssize_t k = send(wc->sock, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return false;
+		if (mono_ms() > deadline || atomic_load(&wc->h->stopping))
+			return false;
+		struct pollfd pf = {.fd = wc->sock, .events = POLLOUT};
+		poll(&pf, 1, WS_POLL_MS);
+	}
+	return true;
+}
+
+/* One frame to the peer; false when the connection is unusable. */
+static bool ws_send_frame(struct ws_conn *wc, int opcode, const void *payload, size_t len)
+{
+	uint8_t small[WS_FRAME_HEADER_MAX + WS_CONTROL_MAX + 2];
+	uint8_t *frame = len <= WS_CONTROL_MAX + 2 ? small : xmalloc(WS_FRAME_HEADER_MAX + len);
+	size_t n = ws_frame_encode(frame, true, opcode, payload, len, NULL);
+	pthread_mutex_lock(&wc->wlock);
+	bool ok = !atomic_load(&wc->close_sent) && ws_send_all(wc, frame, n);
+	if (opcode == WS_OP_CLOSE && !atomic_load(&wc->close_sent)) {
+		atomic_store(&wc->close_sent, true);
+		wc->close_sent_ms = mono_ms();
+	}
+	pthread_mutex_unlock(&wc->wlock);
+	if (frame != small)
+		free(frame);
+	if (!ok)
+		atomic_store(&wc->closing, true);
+	return ok;
+}
+
+static void ws_send_close(struct ws_conn *wc, int code, const char *reason)
+{
+	uint8_t p[WS_CONTROL_MAX];
+	size_t n = 0;
+	if (code != WS_CLOSE_NO_STATUS) {
+		p[n++] = (uint8_t)(code >> 8);
+		p[n++] = (uint8_t)code;
+		size_t rl = reason ? strlen(reason) : 0;
+		if (rl > WS_CONTROL_MAX - 2)
+			rl = WS_CONTROL_MAX - 2;
+		memcpy(p + n, reason, rl);
+		n += rl;
+	}
+	ws_send_frame(wc, WS_OP_CLOSE, p, n);
+}
+
+/* Handle what the parser has; false when the connection is to end. */
+static bool ws_drain(struct ws_conn *wc)
+{
+	for (;;) {
+		struct ws_message m;
+		ws_parser_next(&wc->parser, &m);
+		switch (m.ev) {
+		case WS_EV_NONE:
+			return true;
+		case WS_EV_TEXT:
+		case WS_EV_BINARY:
+			if (atomic_load(&wc->close_sent))
+				break; /* closing: ignore data */
+			if (wc->hw.on_message &&
+			    wc->hw.on_message(wc->hw.ctx, (const char *)m.data, m.len,
+					      m.ev == WS_EV_BINARY) != 0) {
+				ws_send_close(wc, WS_CLOSE_NORMAL, "");
+			}
+			break;
+		case WS_EV_PING:
+			ws_send_frame(wc, WS_OP_PONG, m.data, m.len);
+			break;
+		case WS_EV_PONG:
+			break;
+		case WS_EV_CLOSE:
+			/* Echo the code (none when the peer sent none), then end. */
+			ws_send_close(wc, m.code, "");
+			return false;
+		case WS_EV_ERROR:
+			log_debug("http: websocket: %s; closing with %d", m.error, m.code);
+			ws_send_close(wc, m.code, m.error);
+			return false;
+		}
+		if (atomic_load(&wc->closing))
+			return false;
+	}
+}
+
+static void *ws_reader(void *arg)
+{
+	struct ws_conn *wc = arg;
+	bool go = true;
+	if (wc->extra_len)
+		go = ws_parser_feed(&wc->parser, wc->extra, wc->extra_len) && ws_drain(wc);
+	char *chunk = xmalloc(WS_READ_CHUNK);
+	while (go && !atomic_load(&wc->closing)) {
+		if (atomic_load(&wc->h->stopping)) {
+			ws_send_close(wc, WS_CLOSE_GOING_AWAY, "server stopping");
+			break;
+		}
+		if (atomic_load(&wc->close_sent) &&
+		    mono_ms() - wc->close_sent_ms > WS_CLOSE_WAIT_MS)
+			break; /* the peer never answered our close */
+		struct pollfd pf = {.fd = wc->sock, .events = POLLIN};
+		int pr = poll(&pf, 1, WS_POLL_MS);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (pr <= 0)
+			continue;
+		ssize_t k = recv(wc->sock, chunk, WS_READ_CHUNK, MSG_DONTWAIT);
+		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			break; /* the peer left */
+		if (k < 0)
+			continue;
+		if (!ws_parser_feed(&wc->parser, chunk, (size_t)k)) {
+			ws_send_close(wc, WS_CLOSE_TOO_BIG, "frame too large");
+			break;
+		}
+		go = ws_drain(wc);
+	}
+	free(chunk);
+	atomic_store(&wc->closing, true);
+	ws_conn_unref(wc);
+	return NULL;
+}
+
+static void *ws_writer(void *arg)
+{
+	struct ws_conn *wc = arg;
+	int64_t last = mono_ms();
+	while (!atomic_load(&wc->closing) && !atomic_load(&wc->close_sent) &&
+	       !atomic_load(&wc->h->stopping)) {
+		char *text = NULL;
+		size_t len = 0;
+		int r = wc->hw.next(wc->hw.ctx, &text, &len);
+		if (r > 0 && text) {
+			ws_send_frame(wc, WS_OP_TEXT, text, len);
+			last = mono_ms();
+		} else if (r == 0 && mono_ms() - last >= WS_KEEPALIVE_MS) {
+			/* keeps proxies from closing an idle feed */
+			ws_send_frame(wc, WS_OP_PING, "", 0);
+			last = mono_ms();
+		} else if (r < 0) {
+			ws_send_close(wc, WS_CLOSE_NORMAL, "");
+			free(text);
+			break;
+		}
+		free(text);
+	}
+	ws_conn_unref(wc);
+	return NULL;
+}
+
+static void ws_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+			size_t extra_in_size, MHD_socket sock,
+			struct MHD_UpgradeResponseHandle *urh)
+{
+	(void)cls, (void)c;
+	struct req *rq = con_cls;
+	struct ws_conn *wc = rq ? rq->ws : NULL;
+	if (!wc) { /* cannot happen: every upgrade response carries one */
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	rq->ws = NULL;
+	wc->sock = sock;
+	wc->urh = urh;
+	if (extra_in_size) {
+		wc->extra = xmalloc(extra_in_size);
+		memcpy(wc->extra, extra_in, extra_in_size);
+		wc->extra_len = extra_in_size;
+	}
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 256 * 1024);
+	pthread_t t;
+	atomic_init(&wc->refs, 2);
+	if (pthread_create(&t, &at, ws_reader, wc) != 0) {
+		atomic_store(&wc->refs, 1);
+		ws_conn_unref(wc);
+	} else if (pthread_create(&t, &at, ws_writer, wc) != 0) {
+		atomic_store(&wc->closing, true);
+		ws_conn_unref(wc); /* the reader ends and drops the other */
+	}
+	pthread_attr_destroy(&at);
+}
+
+/* The upgrade response, or NULL (ctx freed) with *status and *why set for
+ * an invalid request. */
+static struct MHD_Response *ws_response(struct http_server *h, struct MHD_Connection *c,
+					const char *method, struct req *rq,
+					const struct http_websocket *hw, int *status,
+					const char **why)
+{
+	const char *upg = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection");
+	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	char accept[WS_ACCEPT_LEN + 1];
+	*status = MHD_HTTP_BAD_REQUEST;
+	if (strcmp(method, "GET") != 0)
+		*why = "a WebSocket handshake is a GET request";
+	else if (!upg || !ws_header_has_token(upg, "websocket") || !conn ||
+		 !ws_header_has_token(conn, "upgrade")) {
+		*status = MHD_HTTP_UPGRADE_REQUIRED;
+		*why = "this path speaks WebSocket only: send Upgrade: websocket and "
+		       "Connection: Upgrade";
+	} else if (!ver || strcmp(ver, "13") != 0) {
+		*status = MHD_HTTP_UPGRADE_REQUIRED;
+		*why = "unsupported Sec-WebSocket-Version: use 13";
+	} else if (!ws_accept_key(key, accept))
+		*why = "missing or malformed Sec-WebSocket-Key (base64 of 16 bytes)";
+	else
+		*why = NULL;
+	if (*why) {
+		if (hw->free)
+			hw->free(hw->ctx);
+		return NULL;
+	}
+	struct ws_conn *wc = xcalloc(1, sizeof(*wc));
+	wc->h = h;
+	wc->hw = *hw;
+	wc->sock = MHD_INVALID_SOCKET;
+	pthread_mutex_init(&wc->wlock, NULL);
+	ws_parser_init(&wc->parser, true, 0, hw->max_message);
+	atomic_init(&wc->refs, 1);
+	atomic_fetch_add(&h->ws_active, 1);
+	struct MHD_Response *r = MHD_create_response_for_upgrade(ws_upgraded, NULL);
+	if (!r) { /* libmicrohttpd without upgrade support */
+		ws_conn_unref(wc);
+		*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		*why = "this server cannot upgrade connections (libmicrohttpd without upgrade "
+		       "support)";
+		return NULL;
+	}
+	rq->ws = wc;
+	MHD_add_response_header(r, "Upgrade", "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	*status = MHD_HTTP_SWITCHING_PROTOCOLS;
+	return r;
+}
+
 static enum MHD_Result run_route(struct http_server *h, struct MHD_Connection *c,
 				 const struct http_route *r, const char *method, const char *url,
 				 struct req *rq, const char *principal)
@@ -1029,6 +1346,26 @@ static enum MHD_Result run_route(struct http_server *h, struct MHD_Connection *c
 	r->fn(r->data, &hr, &res);
 	struct MHD_Response *resp;
 	bool sse = false;
+	if (res.ws.next) {
+		free(res.body);
+		if (res.stream.free)
+			res.stream.free(res.stream.ctx);
+		int status;
+		const char *why;
+		resp = ws_response(h, c, method, rq, &res.ws, &status, &why);
+		if (!resp) {
+			char *text = error_text("websocket_required", why);
+			resp = MHD_create_response_from_buffer(strlen(text), text,
+							       MHD_RESPMEM_MUST_FREE);
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+						"application/json");
+			if (status == MHD_HTTP_UPGRADE_REQUIRED)
+				MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
+		}
+		enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+		MHD_destroy_response(resp);
+		return rc;
+	}
 	if (res.stream.read) {
 		free(res.body);
 		struct route_stream *rs = xcalloc(1, sizeof(*rs));
@@ -1060,8 +1397,8 @@ static enum MHD_Result run_route(struct http_server *h, struct MHD_Connection *c
 /* ---- The access handler -------------------------------------------------------------------- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	struct http_server *h = cls;
@@ -1157,8 +1494,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	} else if (strcmp(method, "DELETE") == 0) {
 		rc = handle_delete(h, c, principal);
 	} else {
-		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"",
-									 MHD_RESPMEM_PERSISTENT);
+		struct MHD_Response *r =
+			MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST, DELETE");
 		rc = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 		MHD_destroy_response(r);
@@ -1174,6 +1511,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct req *rq = *con_cls;
 	if (!rq)
 		return;
+	if (rq->ws) { /* the upgrade never happened */
+		rq->ws->urh = NULL;
+		ws_conn_unref(rq->ws);
+	}
 	buf_cleanup(&rq->body);
 	free(rq);
 	*con_cls = NULL;
@@ -1212,8 +1553,8 @@ int http_server_start(struct mcp_server *srv, const struct http_server_options *
 	h->endpoint_slash = xasprintf("%s/", h->opt.endpoint);
 	pthread_mutex_init(&h->lock, NULL);
 
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE};
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *ai = NULL;
 	char port[16];
 	snprintf(port, sizeof(port), "%d", opt->port);
@@ -1228,22 +1569,21 @@ int http_server_start(struct mcp_server *srv, const struct http_server_options *
 		h->loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	} else if (ai->ai_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ai->ai_addr;
-		h->loopback = memcmp(&sin6->sin6_addr, &in6addr_loopback, sizeof(struct in6_addr)) == 0;
+		h->loopback =
+			memcmp(&sin6->sin6_addr, &in6addr_loopback, sizeof(struct in6_addr)) == 0;
 	}
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h->pool = workpool_new(2, 256);
 	h->d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, on_request, h,
-				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+				on_completed, h, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 				MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-				MHD_OPTION_END);
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		err_set(e, ERR_IO,
@@ -1257,7 +1597,7 @@ int http_server_start(struct mcp_server *srv, const struct http_server_options *
 	socklen_t sl = sizeof(ss);
 	if (info && getsockname(info->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
 		h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							  : ((struct sockaddr_in *)&ss)->sin_port);
+							 : ((struct sockaddr_in *)&ss)->sin_port);
 	*out = h;
 	return ERR_OK;
 fail:
@@ -1289,6 +1629,15 @@ void http_server_free(struct http_server *h)
 			stream_kill(st);
 	}
 	pthread_mutex_unlock(&h->lock);
+	/* WebSocket threads see `stopping` within a poll interval, or when the
+	 * route's next() returns (about a second), send 1001 and close. */
+	for (int i = 0; i < 1000 && atomic_load(&h->ws_active) > 0; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&h->ws_active) > 0)
+		log_warn("http: %d WebSocket connection(s) did not end within 10 s",
+			 atomic_load(&h->ws_active));
 	MHD_stop_daemon(h->d);
 	workpool_free(h->pool); /* finishes tools still running */
 	pthread_mutex_lock(&h->lock);

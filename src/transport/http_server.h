@@ -19,7 +19,8 @@
  * or a prefix ending in '*'); a path that has routes for other methods only
  * gets 405 with Allow.  A route answers with a body, or with a stream (e.g.
  * SSE) that the server pulls from until it ends, the client goes away or the
- * server stops.  Without an mcp_server (srv NULL) the server has no MCP
+ * server stops, or with a WebSocket connection (http_response_websocket).
+ * Without an mcp_server (srv NULL) the server has no MCP
  * endpoint and serves only its routes; its own errors (403, 404, 405, 413)
  * are then plain JSON {"error": CODE, "message": TEXT} rather than JSON-RPC.
  *
@@ -46,7 +47,7 @@ struct http_request {
 	const char *query; /* always "": use http_request_arg */
 	const char *body;
 	size_t body_len;
-	const char *principal; /* from the authenticator, or NULL */
+	const char *principal;       /* from the authenticator, or NULL */
 	struct MHD_Connection *conn; /* for http_request_header() */
 };
 const char *http_request_header(const struct http_request *req, const char *name);
@@ -66,6 +67,36 @@ struct http_stream {
 	void *ctx;
 };
 
+/* A WebSocket answer (RFC 6455): the route accepts the upgrade and the
+ * server runs the connection with two threads of its own.
+ *
+ *  - next() is called in a loop on the writer thread: return 1 with a text
+ *    message in *text (a new string of *len bytes, valid UTF-8; the server
+ *    frees it), 0 when none is ready after waiting for at most about a
+ *    second (the server then checks for shutdown and for the peer leaving),
+ *    or -1 to close the connection normally (code 1000).
+ *  - on_message() (may be NULL: messages are ignored) is called on the reader
+ *    thread for each whole message from the peer (data NUL-terminated, text
+ *    checked for UTF-8), possibly while next() runs on the writer thread:
+ *    ctx must be safe for both.  Return 0 to go on, non-zero to close.
+ *  - free(ctx) is called exactly once, after both threads are done with ctx:
+ *    when the connection closed (by either side, or because the server
+ *    stops), or when the request was not a valid upgrade (then the route's
+ *    answer becomes 400 or 426 and neither callback runs).
+ *
+ * The peer leaving is noticed within about a second: next() is no longer
+ * called and free(ctx) follows.  Pings are answered by the server, which
+ * also sends one after 30 s without a message (idle proxies); frames
+ * over max_message (default 1 MiB), bad frames and bad UTF-8 close the
+ * connection with 1009, 1002 or 1007. */
+struct http_websocket {
+	int (*next)(void *ctx, char **text, size_t *len);
+	int (*on_message)(void *ctx, const char *data, size_t len, bool binary);
+	void (*free)(void *ctx);
+	void *ctx;
+	size_t max_message; /* 0: 1 MiB */
+};
+
 #define HTTP_RESPONSE_MAX_HEADERS 4
 
 /* A route's answer: status, content type and body (owned: freed by the
@@ -77,6 +108,7 @@ struct http_response {
 	char *body;
 	size_t body_len;
 	struct http_stream stream; /* used when stream.read is set */
+	struct http_websocket ws;  /* used when ws.next is set (http_response_websocket) */
 	struct {
 		const char *name, *value;
 	} headers[HTTP_RESPONSE_MAX_HEADERS];
@@ -97,19 +129,19 @@ struct http_route {
 typedef int (*http_auth_fn)(void *data, const char *token, char **principal);
 
 struct http_server_options {
-	const char *host;            /* listen address; default "127.0.0.1" */
-	int port;                    /* 0: ephemeral (see http_server_port) */
-	const char *endpoint;        /* default "/mcp" */
+	const char *host;     /* listen address; default "127.0.0.1" */
+	int port;             /* 0: ephemeral (see http_server_port) */
+	const char *endpoint; /* default "/mcp" */
 	bool stateless;
-	size_t max_body;             /* default 4 MiB (JSONRPC_MAX_MESSAGE) */
+	size_t max_body;                  /* default 4 MiB (JSONRPC_MAX_MESSAGE) */
 	const char *const *allowed_hosts; /* NULL-terminated extra Host/Origin names */
-	bool allow_any_host;         /* skip the DNS-rebinding check (behind a proxy) */
-	http_auth_fn auth;           /* NULL: no authentication */
+	bool allow_any_host;              /* skip the DNS-rebinding check (behind a proxy) */
+	http_auth_fn auth;                /* NULL: no authentication */
 	void *auth_data;
 	const struct http_route *routes; /* plain routes, may be NULL */
 	size_t nroutes;
-	int session_idle_s;          /* sessions idle longer are dropped; default 3600 */
-	int sse_retry_ms;            /* retry hint in priming events; default 1000 */
+	int session_idle_s; /* sessions idle longer are dropped; default 3600 */
+	int sse_retry_ms;   /* retry hint in priming events; default 1000 */
 	/* Called for each new session (after initialize), e.g. to attach the
 	 * principal as session user data.  May be NULL. */
 	void (*on_session)(void *data, struct mcp_session *s, const char *principal);
@@ -136,6 +168,9 @@ void http_response_json(struct http_response *res, int status, char *text);
 /* Build a plain JSON error {"error": code, "message": message}. */
 void http_response_error(struct http_response *res, int status, const char *code,
 			 const char *message);
+/* Answer with a WebSocket upgrade (see struct http_websocket); ws is copied.
+ * Give the route method "GET". */
+void http_response_websocket(struct http_response *res, const struct http_websocket *ws);
 /* Add a header (static strings) to a route response; ignored when full. */
 void http_response_header(struct http_response *res, const char *name, const char *value);
 
