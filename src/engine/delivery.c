@@ -15,8 +15,19 @@
  *
  * One turn (delivery_step): lease; read the log after the subscription's
  * position; refill overflowed tasks; run the tasks whose time has come (an
- * attempt, or recording an outcome); move the checkpoint; wait in the
- * fetcher until a transfer finishes, a retry is due or the log grows.
+ * attempt); collect the outcomes the recorder made durable; move the
+ * checkpoint; wait in the fetcher until a transfer finishes, a retry is due
+ * or the log grows; hand the outcomes decided meanwhile to the recorder.
+ *
+ * Outcomes (feedback_delivered/failed) are recorded in batches, off the
+ * loop: a decided head leaves its task's FIFO at once (the task's next event
+ * may start) and joins the outbox, still in the window, so the checkpoint
+ * cannot pass it.  The recorder thread appends a batch, one store_append per
+ * task stream, all at once from a small pool so the store's group commit
+ * makes them one transaction and one fsync; then the loop drops the items
+ * from the window.  A batch the store refused goes back to the front of the
+ * outbox (per-stream order kept) and is tried again after RECORD_RETRY_US.
+ * In manual mode the batch is recorded inline at the end of the turn.
  */
 #define _GNU_SOURCE
 /* <openssl/types.h> declares a type ERR_STATE, which is also one of our
@@ -41,6 +52,7 @@
 #include "common/samples.h"
 #include "common/timer_heap.h"
 #include "common/uuid.h"
+#include "common/workpool.h"
 #include "common/xalloc.h"
 #include "domain/diff.h"
 #include "domain/event_types.h"
@@ -55,12 +67,16 @@
 #define READ_PER_STEP 5000  /* events read in one turn, so retries stay on time */
 #define STREAM_BATCH 256    /* events read from one stream at a time (refill) */
 #define REFILL_MIN 16       /* a drained task always gets this many back */
+#define REFILL_MAX 256      /* and its fair share of the window up to this many */
 #define ACK_EVERY_US 250000 /* checkpoint writes, at most */
 #define STATUS_EVERY_US 2000000
 #define DISABLED_EVERY_US 5000000 /* re-read the 410 marks (delivery_endpoint_enable) */
 #define LOG_POLL_US 1000000       /* read the log at least this often */
 #define IDLE_WAIT_MS 1000
 #define RECORD_RETRY_US 1000000 /* an outcome the store refused is retried after */
+#define RECORD_THREADS 64       /* concurrent appends of one outcome batch */
+#define RECORD_EVERY_US 100000  /* a batch of outcomes at most this often... */
+#define RECORD_BATCH_MIN 4000   /* ...unless this many wait */
 #define MAX_RETRY_AFTER_US (INT64_C(24) * 3600 * 1000000)
 #define TASK_CACHE_MAX 50000 /* idle tasks kept (their URL cached) */
 #define RESPONSE_MAX 65536   /* response body kept (and ignored) */
@@ -74,7 +90,9 @@ enum outcome { OUT_NONE, OUT_DELIVERED, OUT_FAILED };
 /* One event to deliver. */
 struct item {
 	struct item *wprev, *wnext; /* the window, by position */
-	struct item *qnext;         /* the task's FIFO */
+	struct item *qnext;         /* the task's FIFO, then the outbox */
+	char stream[80];            /* the task's stream (outcomes go there) */
+	char task_id[64];
 	int64_t position;
 	int64_t recorded_at_us;
 	char event_id[UUID_STR_LEN + 1];
@@ -156,6 +174,23 @@ struct delivery {
 
 	pthread_mutex_t slock;
 	struct delivery_status st;
+
+	/* outcomes: decided (loop) -> recorder -> recorded (loop) */
+	struct item *out_head, *out_tail; /* decided, not handed over (loop thread) */
+	size_t out_count;
+	int64_t out_retry_us; /* hand over no earlier (after a failure) */
+	int64_t out_next_us;  /* nor before (RECORD_EVERY_US) */
+	pthread_t rec_thread;
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+	struct item *rec_batch; /* handed to the recorder */
+	bool rec_busy;          /* the recorder has a batch (loop's view) */
+	struct item *rec_done;  /* the recorded batch, back to the loop */
+	int rec_rc;             /* its result */
+	bool rec_ready;         /* rec_done is set */
+	bool rec_stop;
+	bool threaded; /* the recorder thread runs */
+	struct workpool *rec_pool;
 };
 
 /* ---- small things ------------------------------------------------------------ */
@@ -400,6 +435,16 @@ static void window_insert(struct delivery *d, struct item *it, struct item **hin
 		after = *hint;
 		while (after->wnext && after->wnext->position < it->position)
 			after = after->wnext;
+	} else if (d->whead &&
+		   it->position - d->whead->position < d->wtail->position - it->position) {
+		/* nearer the head (an overflowed task's old events): walk from there */
+		after = d->whead;
+		if (after->position > it->position) {
+			after = NULL;
+		} else {
+			while (after->wnext && after->wnext->position < it->position)
+				after = after->wnext;
+		}
 	} else {
 		after = d->wtail;
 		while (after && after->position > it->position)
@@ -538,7 +583,9 @@ static char *build_body(struct delivery *d, struct dtask *t, const struct store_
 	if (desc)
 		json_object_set_new(p, "description", json_string_lossy(desc));
 	json_object_set_new(p, "position", json_integer(ev->position));
-	if (json_is_object(notification))
+	/* An object (the seed's form), an Apprise-style URL or an array of them. */
+	if (json_is_object(notification) || json_is_array(notification) ||
+	    json_is_string(notification))
 		json_object_set_new(p, "notification", json_deep_copy(notification));
 	char *text = json_to_text(p);
 	json_decref(p);
@@ -557,6 +604,8 @@ static struct item *item_from_event(struct delivery *d, struct dtask *t,
 	const char *corr = json_get_str(ev->metadata, "correlation_id");
 	it->correlation_id = corr ? xstrdup(corr) : NULL;
 	it->body = build_body(d, t, ev, &it->body_len);
+	snprintf(it->stream, sizeof(it->stream), "%s", t->stream);
+	snprintf(it->task_id, sizeof(it->task_id), "%s", t->id);
 	return it;
 }
 
@@ -700,8 +749,10 @@ static void ovf_refill(struct delivery *d, struct dtask *t, size_t max)
 	while (got < max && !caught_up) {
 		struct store_event_list l = {0};
 		struct err e = {0};
-		if (store_read_stream(d->store, t->stream, t->ovf_version, false, STREAM_BATCH, &l,
-				      &e) != ERR_OK) {
+		/* no more than needed: parsing events is most of the cost */
+		size_t want = max - got < STREAM_BATCH ? max - got : STREAM_BATCH;
+		if (store_read_stream(d->store, t->stream, t->ovf_version, false, want, &l, &e) !=
+		    ERR_OK) {
 			log_warn("delivery: cannot read the events of task %s: %s", t->id,
 				 err_msg(&e));
 			free(l.items);
@@ -721,7 +772,7 @@ static void ovf_refill(struct delivery *d, struct dtask *t, size_t max)
 			enqueue(d, t, item_from_event(d, t, ev), &hint);
 			got++;
 		}
-		if (i == l.count && l.count < STREAM_BATCH)
+		if (i == l.count && l.count < want)
 			caught_up = true;
 		store_event_list_cleanup(&l);
 		free(l.items);
@@ -739,7 +790,16 @@ static size_t refill_size(struct delivery *d)
 		room = 0;
 	if (room > d->opt.max_task_queue)
 		room = d->opt.max_task_queue;
-	size_t least = REFILL_MIN < d->opt.max_task_queue ? REFILL_MIN : d->opt.max_task_queue;
+	/* A drained task gets at least its fair share of the window (small reads
+	 * cost a query each), within [REFILL_MIN, REFILL_MAX]: all overflowed
+	 * tasks together overshoot the window by at most its size. */
+	size_t least = d->opt.max_window / (d->novf ? d->novf : 1);
+	if (least < REFILL_MIN)
+		least = REFILL_MIN;
+	if (least > REFILL_MAX)
+		least = REFILL_MAX;
+	if (least > d->opt.max_task_queue)
+		least = d->opt.max_task_queue;
 	return room > least ? room : least;
 }
 
@@ -792,8 +852,10 @@ static void decide(struct item *h, enum outcome o, const char *url, long status,
 	h->error = error ? xstrdup(error) : NULL;
 }
 
-/* Append the outcome of t's head to its stream. */
-static int record_outcome(struct delivery *d, struct dtask *t, struct item *h)
+/* ---- recording outcomes, in batches ------------------------------------------------ */
+
+/* The outcome event of h (data and metadata are new references). */
+static void outcome_event(struct delivery *d, struct item *h, struct store_new_event *ne)
 {
 	bool ok = h->outcome == OUT_DELIVERED;
 	const char *type = ok ? EV_DELIVERED : EV_FAILED;
@@ -813,39 +875,303 @@ static int record_outcome(struct delivery *d, struct dtask *t, struct item *h)
 				 h->event_id, "deliverer", d->owner);
 	if (h->correlation_id)
 		json_object_set_new(meta, "correlation_id", json_string(h->correlation_id));
-	struct store_new_event ne = {.type = type, .data = data, .metadata = meta};
-	outcome_event_id(h->event_id, type, ne.event_id);
-	struct store_append_result res;
-	struct err e = {0};
-	int rc = store_append(d->store, t->stream, STORE_EXPECT_ANY, &ne, 1, &res, &e);
-	json_decref(data);
-	json_decref(meta);
-	if (rc != ERR_OK) {
-		log_warn("delivery: cannot record %s of event %s (task %s): %s; trying again", type,
-			 h->event_id, t->id, err_msg(&e));
-		return rc;
-	}
-	if (ok) {
-		count(d, &d->st.delivered, 1);
-		log_debug("delivery: event %s (%s, task %s) delivered to %s: HTTP %ld, %d "
-			  "attempt(s)",
-			  h->event_id, h->type, t->id, h->url, h->status, h->attempts);
-	} else {
-		count(d, &d->st.failed, 1);
-		log_warn("delivery: event %s (%s, task %s) not delivered to %s: %s", h->event_id,
-			 h->type, t->id, h->url, h->error ? h->error : "failed");
+	*ne = (struct store_new_event){.type = type, .data = data, .metadata = meta};
+	outcome_event_id(h->event_id, type, ne->event_id);
+}
+
+/* The outcomes of one stream, appended by one pool job. */
+struct rec_job {
+	struct delivery *d;
+	struct item **items;
+	size_t n;
+	int rc;
+	struct err e;
+	/* the batch's latch */
+	pthread_mutex_t *mu;
+	pthread_cond_t *cv;
+	size_t *left;
+};
+
+/* Append n outcomes to their stream, at most STORE_APPEND_MAX at a time.  An
+ * append that meets some of its ids already stored (recorded before a crash or
+ * a lost lease) is a conflict: those events then go one at a time, each
+ * idempotent. */
+static int append_outcomes(struct delivery *d, struct item **items, size_t n, struct err *e)
+{
+	for (size_t off = 0; off < n; off += STORE_APPEND_MAX) {
+		size_t k = n - off < STORE_APPEND_MAX ? n - off : STORE_APPEND_MAX;
+		struct store_new_event *evs = xcalloc(k, sizeof(*evs));
+		for (size_t i = 0; i < k; i++)
+			outcome_event(d, items[off + i], &evs[i]);
+		int rc = store_append(d->store, items[off]->stream, STORE_EXPECT_ANY, evs, k, NULL,
+				      e);
+		if (rc == ERR_CONFLICT && k > 1) {
+			rc = ERR_OK;
+			for (size_t i = 0; i < k && rc == ERR_OK; i++)
+				rc = store_append(d->store, items[off]->stream, STORE_EXPECT_ANY,
+						  &evs[i], 1, NULL, e);
+		}
+		for (size_t i = 0; i < k; i++) {
+			json_decref((json_t *)evs[i].data);
+			json_decref((json_t *)evs[i].metadata);
+		}
+		free(evs);
+		if (rc != ERR_OK)
+			return rc;
 	}
 	return ERR_OK;
 }
 
-static void item_done(struct delivery *d, struct dtask *t, struct item *h)
+static void rec_job_run(void *arg)
+{
+	struct rec_job *j = arg;
+	j->rc = append_outcomes(j->d, j->items, j->n, &j->e);
+	pthread_mutex_lock(j->mu);
+	if (--*j->left == 0)
+		pthread_cond_signal(j->cv);
+	pthread_mutex_unlock(j->mu);
+}
+
+static int cmp_item_stream(const void *a, const void *b)
+{
+	const struct item *x = *(struct item *const *)a, *y = *(struct item *const *)b;
+	int c = strcmp(x->stream, y->stream);
+	if (c)
+		return c;
+	return x->position < y->position ? -1 : x->position > y->position;
+}
+
+/* Record a batch (a list through qnext, in decision order): one append per
+ * stream, all at once on the pool (inline without one).  ERR_OK when every
+ * outcome is durable; otherwise none is taken as recorded (those that were
+ * are stored once more as duplicates: nothing written). */
+static int record_batch(struct delivery *d, struct item *list, struct err *e)
+{
+	size_t n = 0;
+	for (struct item *it = list; it; it = it->qnext)
+		n++;
+	if (!n)
+		return ERR_OK;
+	struct item **v = xmalloc(n * sizeof(*v));
+	n = 0;
+	for (struct item *it = list; it; it = it->qnext)
+		v[n++] = it;
+	/* by stream; within a stream by position, which is the task's order */
+	qsort(v, n, sizeof(*v), cmp_item_stream);
+	size_t nstreams = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || strcmp(v[i]->stream, v[i - 1]->stream) != 0)
+			nstreams++;
+	struct rec_job *jobs = xcalloc(nstreams, sizeof(*jobs));
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	size_t left = nstreams, k = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && strcmp(v[j]->stream, v[i]->stream) == 0)
+			j++;
+		jobs[k] = (struct rec_job){
+			.d = d, .items = v + i, .n = j - i, .mu = &mu, .cv = &cv, .left = &left};
+		k++;
+		i = j;
+	}
+	if (d->rec_pool && nstreams > 1) {
+		for (size_t i = 0; i < nstreams; i++)
+			workpool_submit(d->rec_pool, rec_job_run, &jobs[i]);
+		pthread_mutex_lock(&mu);
+		while (left > 0)
+			pthread_cond_wait(&cv, &mu);
+		pthread_mutex_unlock(&mu);
+	} else {
+		for (size_t i = 0; i < nstreams; i++)
+			rec_job_run(&jobs[i]);
+	}
+	int rc = ERR_OK;
+	for (size_t i = 0; i < nstreams; i++) {
+		if (jobs[i].rc != ERR_OK && rc == ERR_OK) {
+			rc = jobs[i].rc;
+			if (e)
+				*e = jobs[i].e;
+		}
+	}
+	pthread_cond_destroy(&cv);
+	pthread_mutex_destroy(&mu);
+	free(jobs);
+	free(v);
+	return rc;
+}
+
+/* The recorder thread: one batch at a time. */
+static void *rec_main(void *arg)
+{
+	struct delivery *d = arg;
+	pthread_mutex_lock(&d->rlock);
+	for (;;) {
+		while (!d->rec_batch && !d->rec_stop)
+			pthread_cond_wait(&d->rcond, &d->rlock);
+		if (!d->rec_batch)
+			break;
+		struct item *batch = d->rec_batch;
+		d->rec_batch = NULL;
+		pthread_mutex_unlock(&d->rlock);
+		struct err e = {0};
+		int rc = record_batch(d, batch, &e);
+		if (rc != ERR_OK)
+			log_warn("delivery: cannot record the outcomes of delivered events: %s; "
+				 "trying again",
+				 err_msg(&e));
+		pthread_mutex_lock(&d->rlock);
+		d->rec_done = batch;
+		d->rec_rc = rc;
+		d->rec_ready = true;
+		pthread_cond_broadcast(&d->rcond);
+		pthread_mutex_unlock(&d->rlock);
+		fetcher_wakeup(d->fetcher);
+		pthread_mutex_lock(&d->rlock);
+	}
+	pthread_mutex_unlock(&d->rlock);
+	return NULL;
+}
+
+/* A decided head leaves its task's FIFO for the outbox (still in the window). */
+static void outbox_push(struct delivery *d, struct dtask *t, struct item *h)
 {
 	t->qhead = h->qnext;
 	if (!t->qhead)
 		t->qtail = NULL;
 	t->qlen--;
-	window_unlink(d, h);
-	item_free(h);
+	h->qnext = NULL;
+	if (d->out_tail)
+		d->out_tail->qnext = h;
+	else
+		d->out_head = h;
+	d->out_tail = h;
+	d->out_count++;
+}
+
+/* A recorded batch: count, log, and forget its items. */
+static void batch_recorded(struct delivery *d, struct item *list)
+{
+	long delivered = 0, failed = 0;
+	for (struct item *it = list, *next; it; it = next) {
+		next = it->qnext;
+		if (it->outcome == OUT_DELIVERED) {
+			delivered++;
+			log_debug("delivery: event %s (%s, task %s) delivered to %s: HTTP %ld, %d "
+				  "attempt(s)",
+				  it->event_id, it->type, it->task_id, it->url, it->status,
+				  it->attempts);
+		} else {
+			failed++;
+			log_warn("delivery: event %s (%s, task %s) not delivered to %s: %s",
+				 it->event_id, it->type, it->task_id, it->url,
+				 it->error ? it->error : "failed");
+		}
+		window_unlink(d, it);
+		item_free(it);
+	}
+	pthread_mutex_lock(&d->slock);
+	d->st.delivered += delivered;
+	d->st.failed += failed;
+	pthread_mutex_unlock(&d->slock);
+}
+
+/* A batch the store refused goes back in front of the outbox. */
+static void batch_refused(struct delivery *d, struct item *list)
+{
+	struct item *tail = list;
+	size_t n = 1;
+	for (; tail->qnext; tail = tail->qnext)
+		n++;
+	tail->qnext = d->out_head;
+	if (!d->out_head)
+		d->out_tail = tail;
+	d->out_head = list;
+	d->out_count += n;
+	d->out_retry_us = mono_us(d) + RECORD_RETRY_US;
+}
+
+/* Take back the batch the recorder finished (waiting for it with `wait`). */
+static void outbox_collect(struct delivery *d, bool wait)
+{
+	if (!d->threaded)
+		return;
+	pthread_mutex_lock(&d->rlock);
+	while (wait && d->rec_busy && !d->rec_ready)
+		pthread_cond_wait(&d->rcond, &d->rlock);
+	struct item *done = NULL;
+	int rc = ERR_OK;
+	if (d->rec_ready) {
+		done = d->rec_done;
+		rc = d->rec_rc;
+		d->rec_done = NULL;
+		d->rec_ready = false;
+		d->rec_busy = false;
+	}
+	pthread_mutex_unlock(&d->rlock);
+	if (!done)
+		return;
+	if (rc == ERR_OK)
+		batch_recorded(d, done);
+	else
+		batch_refused(d, done);
+}
+
+/* Record the outbox here and now (manual mode, shutdown). */
+static void outbox_record_inline(struct delivery *d)
+{
+	if (!d->out_head)
+		return;
+	struct item *batch = d->out_head;
+	d->out_head = d->out_tail = NULL;
+	d->out_count = 0;
+	struct err e = {0};
+	if (record_batch(d, batch, &e) == ERR_OK) {
+		batch_recorded(d, batch);
+	} else {
+		log_warn("delivery: cannot record the outcomes of delivered events: %s; trying "
+			 "again",
+			 err_msg(&e));
+		batch_refused(d, batch);
+	}
+}
+
+/* Take back what the recorder finished and hand it the outbox when it is
+ * idle; manual mode records inline. */
+static void outbox_pump(struct delivery *d)
+{
+	if (!d->threaded) {
+		if (mono_us(d) >= d->out_retry_us)
+			outbox_record_inline(d);
+		return;
+	}
+	outbox_collect(d, false);
+	int64_t now = mono_us(d);
+	/* Few, large batches: an fsync and a round of appends per batch. */
+	if (d->rec_busy || !d->out_head || now < d->out_retry_us ||
+	    (now < d->out_next_us && d->out_count < RECORD_BATCH_MIN))
+		return;
+	pthread_mutex_lock(&d->rlock);
+	d->rec_batch = d->out_head;
+	d->rec_busy = true;
+	pthread_cond_broadcast(&d->rcond);
+	pthread_mutex_unlock(&d->rlock);
+	d->out_head = d->out_tail = NULL;
+	d->out_count = 0;
+	d->out_next_us = now + RECORD_EVERY_US;
+}
+
+/* Forget the outbox (lease lost; the next leader redelivers from the
+ * checkpoint).  The recorder must be idle. */
+static void outbox_drop(struct delivery *d)
+{
+	for (struct item *it = d->out_head, *next; it; it = next) {
+		next = it->qnext;
+		window_unlink(d, it);
+		item_free(it);
+	}
+	d->out_head = d->out_tail = NULL;
+	d->out_count = 0;
 }
 
 static void on_done(struct fetch_result *r, void *ud);
@@ -912,11 +1238,7 @@ static void task_run(struct delivery *d, struct dtask *t)
 	while (t->qhead && !t->in_flight && !timer_node_armed(&t->timer)) {
 		struct item *h = t->qhead;
 		if (h->outcome != OUT_NONE) {
-			if (record_outcome(d, t, h) != ERR_OK) {
-				task_kick(d, t, mono_us(d) + RECORD_RETRY_US);
-				return;
-			}
-			item_done(d, t, h);
+			outbox_push(d, t, h);
 			continue;
 		}
 		const char *url = task_url(d, t);
@@ -1194,6 +1516,8 @@ size_t delivery_pending(struct delivery *d)
  * leader starts from the checkpoint. */
 static void drop_all(struct delivery *d)
 {
+	outbox_collect(d, true);
+	outbox_drop(d);
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		while (d->buckets[i]) {
 			struct dtask *t = d->buckets[i];
@@ -1277,6 +1601,7 @@ void delivery_step(struct delivery *d, int timeout_ms)
 		}
 		refill_pass(d);
 		run_due(d);
+		outbox_pump(d);
 		ack(d, manual);
 	}
 	if (manual || mono - d->status_us >= STATUS_EVERY_US) {
@@ -1286,6 +1611,12 @@ void delivery_step(struct delivery *d, int timeout_ms)
 		status_publish(d, false);
 	}
 	int64_t wait_ms = more ? 0 : timeout_ms;
+	if (d->leader && d->out_head && !d->rec_busy && wait_ms > 0) {
+		int64_t due = d->out_retry_us > d->out_next_us ? d->out_retry_us : d->out_next_us;
+		int64_t until = (due - mono_us(d) + 999) / 1000;
+		if (until < wait_ms)
+			wait_ms = until < 0 ? 0 : until;
+	}
 	struct timer_node *first = timer_heap_first(&d->timers);
 	if (d->leader && first && wait_ms > 0) {
 		int64_t until = (first->due_us - mono_us(d) + 999) / 1000;
@@ -1293,6 +1624,8 @@ void delivery_step(struct delivery *d, int timeout_ms)
 			wait_ms = until < 0 ? 0 : until;
 	}
 	fetcher_poll(d->fetcher, (int)wait_ms);
+	if (d->leader)
+		outbox_pump(d);   /* what the callbacks decided */
 	status_publish(d, false); /* what the callbacks changed */
 }
 
@@ -1426,19 +1759,46 @@ int delivery_new(const struct delivery_options *opt, struct delivery **out, stru
 	}
 	d->disabled = json_object();
 	pthread_mutex_init(&d->slock, NULL);
+	pthread_mutex_init(&d->rlock, NULL);
+	pthread_cond_init(&d->rcond, NULL);
 	*out = d;
 	return ERR_OK;
+}
+
+/* Stop the recorder thread (idle or not: it finishes its batch). */
+static void rec_stop(struct delivery *d)
+{
+	if (!d->threaded)
+		return;
+	pthread_mutex_lock(&d->rlock);
+	d->rec_stop = true;
+	pthread_cond_broadcast(&d->rcond);
+	pthread_mutex_unlock(&d->rlock);
+	pthread_join(d->rec_thread, NULL);
+	workpool_free(d->rec_pool);
+	d->rec_pool = NULL;
+	d->threaded = false;
 }
 
 int delivery_start(struct delivery *d, struct err *e)
 {
 	if (d->opt.manual || d->started)
 		return ERR_OK;
-	if (pthread_create(&d->watch_thread, NULL, watch_main, d) != 0)
+	d->rec_pool = workpool_new(0, RECORD_THREADS);
+	if (pthread_create(&d->rec_thread, NULL, rec_main, d) != 0) {
+		workpool_free(d->rec_pool);
+		d->rec_pool = NULL;
+		return err_set(e, ERR_INTERNAL, "cannot start the delivery's recorder thread");
+	}
+	d->threaded = true;
+	if (pthread_create(&d->watch_thread, NULL, watch_main, d) != 0) {
+		rec_stop(d);
 		return err_set(e, ERR_INTERNAL, "cannot start the delivery's watcher thread");
+	}
 	if (pthread_create(&d->loop_thread, NULL, loop_main, d) != 0) {
 		atomic_store(&d->stop, true);
 		pthread_join(d->watch_thread, NULL);
+		rec_stop(d);
 		return err_set(e, ERR_INTERNAL, "cannot start the delivery thread");
 	}
 	d->started = true;
@@ -1455,6 +1815,15 @@ void delivery_free(struct delivery *d)
 		pthread_join(d->loop_thread, NULL);
 		pthread_join(d->watch_thread, NULL);
 	}
+	/* Outcomes decided but not yet durable: record them now, so that a clean
+	 * stop redelivers nothing that was delivered. */
+	if (d->leader) {
+		outbox_collect(d, true);
+		outbox_record_inline(d);
+	} else {
+		outbox_collect(d, true);
+	}
+	rec_stop(d);
 	/* The fetcher first: its pending requests point at tasks. */
 	fetcher_free(d->fetcher);
 	d->fetcher = NULL;
@@ -1470,8 +1839,11 @@ void delivery_free(struct delivery *d)
 	store_sub_free(d->sub);
 	free(d->buckets);
 	timer_heap_cleanup(&d->timers);
+	outbox_drop(d);
 	json_decref(d->disabled);
 	pthread_mutex_destroy(&d->slock);
+	pthread_cond_destroy(&d->rcond);
+	pthread_mutex_destroy(&d->rlock);
 	free_config(d);
 	free(d);
 }

@@ -14,6 +14,11 @@
  *    (feedback_delivered or feedback_failed, appended to the task's stream)
  *    is durable, so a crash or restart redelivers at most the events that
  *    were in flight; receivers dedupe by the webhook-id header (the event id);
+ *  - outcomes recorded in batches: a decided event leaves its task's queue at
+ *    once (the task's next event may go) and its outcome is appended with
+ *    those of other events, one append per task stream, the appends at once
+ *    so that the store's group commit makes them one fsync; the checkpoint
+ *    waits for them;
  *  - ordered per task: one event of a task in flight at a time;
  *  - endpoints in parallel: one libcurl multi fetcher of its own (16
  *    transfers per host:port, 256 in all); a slow or dead endpoint holds up
