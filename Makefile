@@ -45,6 +45,7 @@ bench: deps build
 	$(BUILD)/bench/bench_append
 	bench/mcp.sh $(BUILD)
 	bench/scale/run.sh $(BUILD)
+	bench/feedback/run.sh $(BUILD)
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
