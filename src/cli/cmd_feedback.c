@@ -11,6 +11,7 @@
  *   GET  /events/{event_type}          the same for one type
  *   GET  /events/recent                the original server's summary
  *   GET  /events/stream                SSE, resumable with Last-Event-ID = seq
+ *   GET  /ws                           the same live feed over a WebSocket
  *   GET  /notifications                notification outcomes (src/app/notifier.c)
  *   GET  /metrics                      Prometheus text format
  *   GET  /openapi.json                 OpenAPI 3.1 description of all this
@@ -336,6 +337,7 @@ struct fbsrv {
 	struct store *s;
 	char *openapi; /* openapi_text with the version filled in */
 	atomic_int sse_clients;
+	atomic_int ws_clients;
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -437,6 +439,7 @@ static const char *const endpoint_list[] = {
 	"GET /events/{event_type}",
 	"GET /events/recent",
 	"GET /events/stream",
+	"GET /ws",
 	"GET /notifications",
 	"GET /metrics",
 	"GET /openapi.json",
@@ -532,6 +535,8 @@ static void route_metrics(void *data, const struct http_request *req, struct htt
 	       "Events the decide step handled since start.", st.decided);
 	metric(&b, "ambient_feedback_sse_clients", "gauge", "Open /events/stream connections.",
 	       (uint64_t)atomic_load(&sv->sse_clients));
+	metric(&b, "ambient_feedback_ws_clients", "gauge", "Open /ws WebSocket connections.",
+	       (uint64_t)atomic_load(&sv->ws_clients));
 	metric(&b, "ambient_feedback_signatures_required", "gauge",
 	       "1 when a webhook secret is set and deliveries must be signed.", st.signatures);
 	metric(&b, "ambient_feedback_store_up", "gauge", "1 when the store could be read.",
@@ -734,15 +739,18 @@ static bool parse_seq(const char *s, int64_t *out)
 	return true;
 }
 
-static void route_stream(void *data, const struct http_request *req, struct http_response *res)
+/* The live feed a request asks for (filters, and where to start: the
+ * Last-Event-ID header, ?after=SEQ, else from now on), shared by the SSE
+ * stream and the WebSocket; NULL with res answered when the request is bad. */
+static struct sse *live_open(struct fbsrv *sv, const struct http_request *req,
+			     struct http_response *res)
 {
-	struct fbsrv *sv = data;
 	struct args a = {.req = req};
 	struct feedback_query q;
 	struct err e = {0};
 	if (feedback_query_parse(&q, args_get, &a, &e) != ERR_OK) {
 		http_response_error(res, 400, "invalid_query", err_msg(&e));
-		return;
+		return NULL;
 	}
 	int64_t after = 0;
 	const char *last = http_request_header(req, "Last-Event-ID");
@@ -752,17 +760,17 @@ static void route_stream(void *data, const struct http_request *req, struct http
 			http_response_error(res, 400, "invalid_query",
 					    "Last-Event-ID must be the id (seq) of an event this "
 					    "stream sent");
-			return;
+			return NULL;
 		}
 	} else if (after_arg && *after_arg) {
 		if (!parse_seq(after_arg, &after)) {
 			http_response_error(res, 400, "invalid_query",
 					    "after must be a seq (0 replays every stored event)");
-			return;
+			return NULL;
 		}
 	} else if (store_head(sv->s, &after, &e) != ERR_OK) {
 		http_response_error(res, 503, "store_unavailable", err_msg(&e));
-		return;
+		return NULL;
 	}
 	struct sse *c = xcalloc(1, sizeof(*c));
 	c->sv = sv;
@@ -777,14 +785,87 @@ static void route_stream(void *data, const struct http_request *req, struct http
 	}
 	c->after = after;
 	c->q.with_notifications = true;
+	return c;
+}
+
+static void route_stream(void *data, const struct http_request *req, struct http_response *res)
+{
+	struct fbsrv *sv = data;
+	struct sse *c = live_open(sv, req, res);
+	if (!c)
+		return;
 	/* First bytes: the reconnection delay and where the stream starts. */
 	c->pending = xasprintf("retry: %d\n: ambient feedback stream after seq %" PRId64 "\n\n",
-			       SSE_RETRY_MS, after);
+			       SSE_RETRY_MS, c->after);
 	c->pending_len = strlen(c->pending);
 	atomic_fetch_add(&sv->sse_clients, 1);
 	res->status = 200;
 	res->content_type = "text/event-stream";
 	res->stream = (struct http_stream){.read = sse_read, .free = sse_free, .ctx = c};
+}
+
+/* ---- GET /ws: the same live feed over a WebSocket ------------------------------------ */
+
+/* One text message per event: {"kind": "feedback"|"notification", "seq",
+ * "data": <the event as /events/stream sends it>}. */
+struct wsfeed {
+	struct sse *c;
+	json_t *batch; /* events read and not sent yet */
+	size_t next;
+};
+
+static int ws_next(void *ctx, char **text, size_t *len)
+{
+	struct wsfeed *w = ctx;
+	if (w->next >= json_array_size(w->batch)) {
+		json_array_clear(w->batch);
+		w->next = 0;
+		int64_t covered = w->c->after;
+		struct err e = {0};
+		if (feedback_read_after(w->c->sv->fb, &w->c->q, w->c->after, SSE_BATCH, w->batch,
+					&covered, &e) != ERR_OK) {
+			log_warn("feedback: WebSocket feed ends: %s", err_msg(&e));
+			return -1;
+		}
+		w->c->after = covered;
+		if (json_array_size(w->batch) == 0) {
+			feedback_wait(w->c->sv->fb, w->c->after, SSE_WAIT_MS, NULL);
+			return 0;
+		}
+	}
+	json_t *ev = json_array_get(w->batch, w->next++);
+	const char *kind = json_get_str(ev, "kind");
+	bool notification = kind && strcmp(kind, "notification") == 0;
+	json_t *msg = json_pack("{s:s,s:I,s:O}", "kind", notification ? "notification" : "feedback",
+				"seq", (json_int_t)json_get_int(ev, "seq", 0), "data", ev);
+	*text = json_to_text(msg);
+	*len = strlen(*text);
+	json_decref(msg);
+	return 1;
+}
+
+static void ws_free(void *ctx)
+{
+	struct wsfeed *w = ctx;
+	atomic_fetch_sub(&w->c->sv->ws_clients, 1);
+	json_decref(w->batch);
+	free(w->c);
+	free(w);
+}
+
+static void route_ws(void *data, const struct http_request *req, struct http_response *res)
+{
+	struct fbsrv *sv = data;
+	struct sse *c = live_open(sv, req, res);
+	if (!c)
+		return;
+	struct wsfeed *w = xcalloc(1, sizeof(*w));
+	w->c = c;
+	w->batch = json_array();
+	atomic_fetch_add(&sv->ws_clients, 1);
+	struct http_websocket ws = {
+		.next = ws_next, .free = ws_free, .ctx = w, .max_message = 4096};
+	http_response_websocket(res, &ws);
 }
 
 /* ---- the command ------------------------------------------------------------------------- */
@@ -989,6 +1070,7 @@ int cli_feedback_run(struct cli_ctx *ctx)
 		{"GET", "/events/recent", route_recent, &sv},
 		{"GET", "/notifications", route_notifications, &sv},
 		{"GET", "/events/stream", route_stream, &sv},
+		{"GET", "/ws", route_ws, &sv},
 		{"GET", "/events/*", route_events_of_type, &sv},
 	};
 	const char *allow = config_get(&ctx->cfg, "allow-host");

