@@ -90,6 +90,8 @@ static int reopen(struct fixture *f)
 }
 
 /* Append one event {"i": i} of `type` to stream; returns the store's code. */
+#define APPEND_CHILD_FLAG "--append-child"
+
 static int append1(struct store *s, const char *stream, int64_t expected, const char *type, int i,
 		   struct store_append_result *res, struct err *e)
 {
@@ -537,18 +539,14 @@ static void test_subscription_across_processes(void **state)
 	pthread_t th;
 
 	pthread_create(&th, NULL, live_reader, &a);
+	/* The writer is a fresh process (this binary re-executed), not a bare
+	 * fork: a fork of a threaded process may inherit a lock some thread
+	 * held (malloc's, SQLite's) and hang. */
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct store *s2;
-		struct err e = {0};
-		if (store_open(f->url, NULL, &s2, &e) != ERR_OK)
-			_exit(10);
-		for (int i = 0; i < 200; i++)
-			if (append1(s2, i % 2 ? "proc-a" : "proc-b", STORE_EXPECT_ANY, "t", i, NULL, &e))
-				_exit(11);
-		store_close(s2);
-		_exit(0);
+		execl("/proc/self/exe", "test_store", APPEND_CHILD_FLAG, f->url, (char *)NULL);
+		_exit(12);
 	}
 	int status;
 	waitpid(pid, &status, 0);
@@ -679,8 +677,24 @@ static void test_leases(void **state)
 	f->opt.clock = NULL;
 }
 
-int main(void)
+/* The writer of test_subscription_across_processes: 200 appends to url. */
+static int append_child(const char *url)
 {
+	struct store *s2;
+	struct err e = {0};
+	if (store_open(url, NULL, &s2, &e) != ERR_OK)
+		return 10;
+	for (int i = 0; i < 200; i++)
+		if (append1(s2, i % 2 ? "proc-a" : "proc-b", STORE_EXPECT_ANY, "t", i, NULL, &e))
+			return 11;
+	store_close(s2);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], APPEND_CHILD_FLAG) == 0)
+		return append_child(argv[2]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_and_read_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_global_order_and_filters, setup, teardown),
