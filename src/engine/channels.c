@@ -6,10 +6,6 @@
  * (no redirects, no environment proxy, timeouts, a capped response buffer,
  * the SSRF guard on the open-socket hook for addresses from task configs),
  * and one function that turns a curl failure into a channel_result.
- *
- * The guard hook duplicates fetch.c's open_socket (which is static there and
- * tied to its transfer struct): judge the address curl is about to connect
- * to with netguard_check, refuse with CURL_SOCKET_BAD and remember why.
  */
 #define _GNU_SOURCE
 #include "channels.h"
@@ -237,36 +233,16 @@ static bool has_scheme(const char *url, const char *scheme)
 struct xch {
 	CURL *c;
 	const struct channel_config *cfg;
-	/* the guard */
-	const struct netguard *guard; /* NULL: trusted address */
+	/* the guard (conn.guard NULL: a trusted address) */
+	struct netguard_conn conn;
 	char *host;
 	const char *url;
-	bool blocked, passed;
-	struct err block_err;
 	/* response */
 	struct buf resp;
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs;
 	long timeout_ms;
 };
-
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct xch *x = clientp;
-	if (purpose == CURLSOCKTYPE_IPCXN && x->guard) {
-		struct err e = {0};
-		if (netguard_check(x->guard, &a->addr, x->host, NULL, &e)) {
-			if (!x->blocked) {
-				x->blocked = true;
-				x->block_err = e;
-			}
-			log_debug("channels: %s", e.msg);
-			return CURL_SOCKET_BAD;
-		}
-		x->passed = true;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
 
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
@@ -288,8 +264,8 @@ static bool xch_init(struct xch *x, const struct channel_config *cfg, const char
 	memset(x, 0, sizeof *x);
 	x->cfg = cfg;
 	x->url = url;
-	x->guard = guard;
 	x->host = url_host(url);
+	x->conn = (struct netguard_conn){.guard = guard, .host = x->host};
 	x->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : CHANNEL_TIMEOUT_MS;
 	buf_init(&x->resp, RESP_MAX);
 	if (!x->host) {
@@ -319,8 +295,8 @@ static bool xch_init(struct xch *x, const struct channel_config *cfg, const char
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, netguard_open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x->conn);
 	if (set(cfg->ca_file))
 		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
 	char *ua = set(cfg->user_agent) ? xstrdup(cfg->user_agent)
@@ -374,8 +350,8 @@ static CURLcode xch_perform(struct xch *x, const char *what, struct channel_resu
 	const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
-		if (x->blocked && !x->passed) {
-			result(r, CHANNEL_FAILED, false, "%s: %s", what, x->block_err.msg);
+		if (x->conn.blocked && !x->conn.passed) {
+			result(r, CHANNEL_FAILED, false, "%s: %s", what, x->conn.err.msg);
 			break;
 		}
 		result(r, CHANNEL_FAILED, true, "%s: cannot connect to %s: %s", what, origin, why);

@@ -16,7 +16,7 @@
  * queued requests cannot starve the others.  Requests are found by id through
  * a small hash table (for fetcher_cancel); hosts by "host:port".
  *
- * The SSRF guard runs in open_socket(), curl's CURLOPT_OPENSOCKETFUNCTION, on
+ * The SSRF guard runs in netguard_open_socket(), curl's CURLOPT_OPENSOCKETFUNCTION, on
  * the address curl is about to connect to; a refusal makes curl try the next
  * address, and if none is left the attempt fails with COULDNT_CONNECT, which
  * finish_attempt turns into FETCH_FAIL_BLOCKED with the guard's message.
@@ -86,7 +86,7 @@ struct xfer {
 	struct xfer *anext, *aprev; /* all requests */
 	struct xfer *hnext;         /* id hash chain */
 	struct xfer *dnext;         /* done list */
-	struct timer_node timer; /* armed while waiting for a retry */
+	struct timer_node timer;    /* armed while waiting for a retry */
 
 	/* the current attempt */
 	CURL *easy;
@@ -95,9 +95,7 @@ struct xfer {
 	size_t seen; /* decoded body bytes seen (also those discarded) */
 	long wstatus;
 	bool wstatus_known, too_big, truncated;
-	bool blocked; /* the guard refused an address ... */
-	bool passed;  /* ... and/or let one through (then a failure is not its doing) */
-	struct err block_err;
+	struct netguard_conn conn; /* the SSRF guard at connect time */
 	char errbuf[CURL_ERROR_SIZE];
 	int64_t attempt_start_us;
 
@@ -529,26 +527,6 @@ static struct xfer *first_timer(struct fetcher *f)
 
 /* ---- curl callbacks ----------------------------------------------------- */
 
-static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct xfer *x = clientp;
-	struct fetcher *f = x->f;
-
-	if (purpose == CURLSOCKTYPE_IPCXN && f->guard && !x->trusted && !f->proxy) {
-		struct err e = {0};
-		if (netguard_check(f->guard, &a->addr, x->cur_host, x->cur_url, &e)) {
-			if (!x->blocked) {
-				x->blocked = true;
-				x->block_err = e;
-			}
-			log_debug("fetch: %s", e.msg);
-			return CURL_SOCKET_BAD;
-		}
-		x->passed = true;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
@@ -664,8 +642,11 @@ static void start(struct fetcher *f, struct xfer *x)
 	buf_reset(&x->resp);
 	x->seen = 0;
 	x->wstatus = 0;
-	x->wstatus_known = x->too_big = x->truncated = x->blocked = x->passed = false;
-	err_clear(&x->block_err);
+	x->wstatus_known = x->too_big = x->truncated = false;
+	netguard_conn_reset(&x->conn);
+	x->conn.guard = f->guard && !x->trusted && !f->proxy ? f->guard : NULL;
+	x->conn.host = x->cur_host;
+	x->conn.url = x->cur_url;
 	x->errbuf[0] = '\0';
 
 	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
@@ -682,8 +663,8 @@ static void start(struct fetcher *f, struct xfer *x)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, netguard_open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x->conn);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
 	if (!x->truncate && x->method != M_HEAD) /* refuse early on a large Content-Length */
@@ -935,7 +916,7 @@ static bool maybe_retry(struct fetcher *f, struct xfer *x, struct err *e)
 }
 
 /* Judge a URL's host before queueing: IP literals at once (a clear error, no
- * connection attempt).  Names are judged at connect time by open_socket --
+ * connection attempt).  Names are judged at connect time by netguard_open_socket --
  * except behind a proxy, where only the name is known to us. */
 static int preflight(struct fetcher *f, struct xfer *x, const char *host, const char *url,
 		     struct err *e)
@@ -1016,9 +997,9 @@ static void finish_attempt(struct fetcher *f, struct xfer *x)
 		code = err_set(&e, ERR_TOO_BIG,
 			       "response larger than %s from %s (the fetcher's size cap)", lim,
 			       x->cur_url);
-	} else if (rc == CURLE_COULDNT_CONNECT && x->blocked && !x->passed) {
+	} else if (rc == CURLE_COULDNT_CONNECT && x->conn.blocked && !x->conn.passed) {
 		fl = FETCH_FAIL_BLOCKED;
-		e = x->block_err;
+		e = x->conn.err;
 		code = e.code = ERR_PERM;
 		f->st.blocked++;
 	} else if (rc != CURLE_OK) {

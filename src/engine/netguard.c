@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
 struct cidr {
@@ -594,4 +595,30 @@ int netguard_check_host(const struct netguard *g, const char *host, const char *
 		return ERR_OK;
 	struct netguard_ip lo = {.family = AF_INET, .b = {127, 0, 0, 1}};
 	return check_ip(g, &lo, host, url, e);
+}
+
+/* ---- curl's open-socket hook ------------------------------------------------ */
+
+void netguard_conn_reset(struct netguard_conn *c)
+{
+	c->blocked = c->passed = false;
+	err_clear(&c->err);
+}
+
+curl_socket_t netguard_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct netguard_conn *c = clientp;
+	if (purpose == CURLSOCKTYPE_IPCXN && c->guard) {
+		struct err e = {0};
+		if (netguard_check(c->guard, &a->addr, c->host, c->url, &e)) {
+			if (!c->blocked) {
+				c->blocked = true;
+				c->err = e;
+			}
+			log_debug("netguard: %s", e.msg);
+			return CURL_SOCKET_BAD;
+		}
+		c->passed = true;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }

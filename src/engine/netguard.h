@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <curl/curl.h>
 #include <sys/socket.h>
 
 #include "common/err.h"
@@ -104,6 +105,27 @@ const char *netguard_class_name(enum netguard_class c);
  * only appears in the message.  A NULL guard allows everything. */
 int netguard_check(const struct netguard *g, const struct sockaddr *sa, const char *host,
 		   const char *url, struct err *e);
+
+/* The guard at connect time for one curl transfer: set
+ * CURLOPT_OPENSOCKETFUNCTION to netguard_open_socket and CURLOPT_OPENSOCKETDATA
+ * to a struct netguard_conn; every address curl connects to (after DNS, on
+ * every hop) is judged by netguard_check.  After the transfer, `blocked`
+ * without `passed` means a connect failure was the guard's doing, and `err`
+ * says why. */
+struct netguard_conn {
+	const struct netguard *guard; /* NULL: every address passes (a trusted URL) */
+	const char *host;             /* the current URL's host, for host-name entries */
+	const char *url;              /* only for the message; may be NULL */
+	bool blocked;                 /* an address was refused (the first: err) */
+	bool passed;                  /* an address was let through */
+	struct err err;
+};
+
+/* Forget the outcome of a previous attempt (guard, host and url stay). */
+void netguard_conn_reset(struct netguard_conn *c);
+
+/* curl's open-socket callback: clientp is a struct netguard_conn. */
+curl_socket_t netguard_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a);
 
 /* A pre-flight check on a URL's host before any resolution: refuses IP
  * literals in blocked ranges and the names "localhost" / "*.localhost"
