@@ -390,7 +390,14 @@ static void latency(const char *dir, size_t tasks, double rate, double seconds)
 	store_head(s.store, &head, &e);
 	recv_reset((size_t)head + expect * 4 + 16, true, expect);
 	struct delivery *d = deliverer(&s);
-	usleep(300 * 1000); /* the lease and the first read */
+	/* Pace the appends only once the deliverer holds the lease and follows
+	 * the log, so that the latency measured is delivery's, not start-up's. */
+	struct delivery_status ls = {0};
+	for (int64_t until = wall_us() + 10 * 1000000LL; wall_us() < until; usleep(2000)) {
+		delivery_status(d, &ls);
+		if (ls.leader && ls.position >= head)
+			break;
+	}
 	enum { NT = 8 };
 	pthread_t th[NT];
 	struct pacer p[NT];
