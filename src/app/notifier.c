@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timer_heap.h"
 #include "common/uuid.h"
 #include "common/xalloc.h"
 #include "domain/notify_message.h"
@@ -23,9 +24,9 @@
 
 #define LABEL_MAX (NOTIFY_URL_MAX + 16)
 #define SCAN_BATCH 1000
-#define WAIT_MAX_MS 1000          /* the worker looks at the clock at least this often */
-#define DEDUPE_REBUILD_MAX 10000  /* recent events re-read at start for de-duplication */
-#define LLM_DATA_MAX 4000         /* bytes of event data shown to the LLM */
+#define WAIT_MAX_MS 1000         /* the worker looks at the clock at least this often */
+#define DEDUPE_REBUILD_MAX 10000 /* recent events re-read at start for de-duplication */
+#define LLM_DATA_MAX 4000        /* bytes of event data shown to the LLM */
 
 static const char llm_system_prompt[] =
 	"You are the notification filter of ambient, an agent that runs background tasks for a "
@@ -38,8 +39,8 @@ static const char llm_system_prompt[] =
 /* One send waiting for its time: a single event, or a digest of several
  * (batched low-priority events for one recipient). */
 struct job {
-	int64_t due_us;
-	json_t *events; /* array of feedback events (one, or the digest's) */
+	struct timer_node timer; /* armed while queued: due on the wall clock */
+	json_t *events;          /* array of feedback events (one, or the digest's) */
 	bool digest;
 	struct notify_target target;
 	char label[LABEL_MAX];
@@ -62,10 +63,9 @@ struct notifier {
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t wake;
 	struct notify_state *state;
-	struct job **jobs;
-	size_t njobs, cap;
-	json_t *done;    /* "feedback_id|label" -> true: outcome recorded */
-	json_t *decided; /* feedback_id -> true: decided before this start */
+	struct timer_heap jobs; /* of struct job, by due time */
+	json_t *done;           /* "feedback_id|label" -> true: outcome recorded */
+	json_t *decided;        /* feedback_id -> true: decided before this start */
 	bool stop;
 	bool running;
 	pthread_t worker;
@@ -85,31 +85,18 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void push_job(struct notifier *n, struct job *j)
+/* Queue j to run at due (lock held). */
+static void push_job(struct notifier *n, struct job *j, int64_t due)
 {
-	if (n->njobs == n->cap) {
-		n->cap = n->cap ? n->cap * 2 : 16;
-		n->jobs = xrealloc(n->jobs, n->cap * sizeof(*n->jobs));
-	}
-	n->jobs[n->njobs++] = j;
+	timer_heap_arm(&n->jobs, &j->timer, due);
 	pthread_cond_signal(&n->wake);
 }
 
-/* The earliest job (lock held), or -1. */
-static ssize_t first_job(struct notifier *n)
+/* The earliest job (lock held), or NULL. */
+static struct job *first_job(struct notifier *n)
 {
-	ssize_t best = -1;
-	for (size_t i = 0; i < n->njobs; i++)
-		if (best < 0 || n->jobs[i]->due_us < n->jobs[best]->due_us)
-			best = (ssize_t)i;
-	return best;
-}
-
-static struct job *take_job(struct notifier *n, size_t i)
-{
-	struct job *j = n->jobs[i];
-	n->jobs[i] = n->jobs[--n->njobs];
-	return j;
+	struct timer_node *t = timer_heap_first(&n->jobs);
+	return t ? timer_heap_entry(t, struct job, timer) : NULL;
 }
 
 static void key_of(const char *feedback_id, const char *label, char *out, size_t size)
@@ -235,8 +222,7 @@ static void run_job(struct notifier *n, struct job *j)
 	if (render(j, &m, &e) != ERR_OK) {
 		size_t i;
 		json_t *ev;
-		json_array_foreach(j->events, i, ev)
-		{
+		json_array_foreach(j->events, i, ev) {
 			record_logged(n, ev, &j->target, j->label, "failed",
 				      json_pack("{s:s,s:i}", "error", err_msg(&e), "attempts", 0));
 			atomic_fetch_add(&n->n_failed, 1);
@@ -261,14 +247,13 @@ static void run_job(struct notifier *n, struct job *j)
 		break;
 	case CHANNEL_FAILED:
 		if (r.retryable && j->attempts < n->max_attempts) {
-			j->due_us = now + retry_delay_us(j->attempts, r.retry_after_s);
+			int64_t delay = retry_delay_us(j->attempts, r.retry_after_s);
 			log_warn("notify: %s failed (attempt %d of %d), retrying in %" PRId64
 				 " s: %s",
-				 j->label, j->attempts, n->max_attempts,
-				 (j->due_us - now) / 1000000, r.detail);
+				 j->label, j->attempts, n->max_attempts, delay / 1000000, r.detail);
 			notify_message_cleanup(&m);
 			pthread_mutex_lock(&n->lock);
-			push_job(n, j);
+			push_job(n, j, now + delay);
 			pthread_mutex_unlock(&n->lock);
 			return;
 		}
@@ -278,10 +263,9 @@ static void run_job(struct notifier *n, struct job *j)
 	size_t count = json_array_size(j->events);
 	size_t i;
 	json_t *ev;
-	json_array_foreach(j->events, i, ev)
-	{
-		json_t *extra = json_pack("{s:s,s:i,s:i}", "message", m.sms ? m.sms : "",
-					  "status", r.status, "attempts", j->attempts);
+	json_array_foreach(j->events, i, ev) {
+		json_t *extra = json_pack("{s:s,s:i,s:i}", "message", m.sms ? m.sms : "", "status",
+					  r.status, "attempts", j->attempts);
 		if (m.subject)
 			json_object_set_new(extra, "subject", json_string(m.subject));
 		if (r.provider_id[0])
@@ -318,10 +302,11 @@ static size_t run_due(struct notifier *n, int64_t now)
 	size_t ran = 0;
 	for (;;) {
 		pthread_mutex_lock(&n->lock);
-		ssize_t i = first_job(n);
-		struct job *j = NULL;
-		if (i >= 0 && n->jobs[i]->due_us <= now && !n->stop)
-			j = take_job(n, (size_t)i);
+		struct job *j = first_job(n);
+		if (j && j->timer.due_us <= now && !n->stop)
+			timer_heap_disarm(&n->jobs, &j->timer);
+		else
+			j = NULL;
 		pthread_mutex_unlock(&n->lock);
 		if (!j)
 			return ran;
@@ -340,10 +325,10 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&n->lock);
 			return NULL;
 		}
-		ssize_t i = first_job(n);
+		struct job *first = first_job(n);
 		int64_t wait_us = (int64_t)WAIT_MAX_MS * 1000;
-		if (i >= 0) {
-			int64_t d = n->jobs[i]->due_us - clock_wall_us(n->clk);
+		if (first) {
+			int64_t d = first->timer.due_us - clock_wall_us(n->clk);
 			if (d < wait_us)
 				wait_us = d;
 		}
@@ -362,14 +347,14 @@ static void *worker_main(void *arg)
 /* ---- deciding ---------------------------------------------------------------------- */
 
 static struct job *new_job(const json_t *event, const struct notify_target *t, const char *label,
-			   int64_t due, const char *text)
+			   const char *text)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
+	timer_node_init(&j->timer);
 	j->events = json_array();
 	json_array_append(j->events, (json_t *)event);
 	j->target = *t;
 	snprintf(j->label, sizeof(j->label), "%s", label);
-	j->due_us = due;
 	j->text = text ? xstrdup(text) : NULL;
 	return j;
 }
@@ -378,16 +363,16 @@ static struct job *new_job(const json_t *event, const struct notify_target *t, c
 static void add_to_digest(struct notifier *n, const json_t *event, const struct notify_target *t,
 			  const char *label, int64_t due)
 {
-	for (size_t i = 0; i < n->njobs; i++) {
-		struct job *j = n->jobs[i];
+	for (size_t i = 0; i < timer_heap_size(&n->jobs); i++) {
+		struct job *j = timer_heap_entry(n->jobs.items[i], struct job, timer);
 		if (j->digest && strcmp(j->label, label) == 0) {
 			json_array_append(j->events, (json_t *)event);
 			return;
 		}
 	}
-	struct job *j = new_job(event, t, label, due, NULL);
+	struct job *j = new_job(event, t, label, NULL);
 	j->digest = true;
-	push_job(n, j);
+	push_job(n, j, due);
 }
 
 /* Ask the LLM.  Returns 1 with *text (new string) when the person should be
@@ -541,8 +526,8 @@ static json_t *decide(void *ud, const json_t *event, struct err *e)
 		}
 		json_t *t = json_pack("{s:s,s:s,s:s,s:s,s:s}", "to", label, "channel",
 				      notify_channel_name(targets[i].channel), "action",
-				      action_name(v.action), "rule", v.rule ? v.rule : "",
-				      "reason", v.reason);
+				      action_name(v.action), "rule", v.rule ? v.rule : "", "reason",
+				      v.reason);
 		if (v.action == NOTIFY_HOLD || v.action == NOTIFY_BATCH) {
 			char at[CLOCK_ISO_MAX];
 			clock_format_utc(v.until_us, at);
@@ -554,12 +539,12 @@ static json_t *decide(void *ud, const json_t *event, struct err *e)
 		switch (v.action) {
 		case NOTIFY_SEND:
 			pthread_mutex_lock(&n->lock);
-			push_job(n, new_job(event, &targets[i], label, now, text));
+			push_job(n, new_job(event, &targets[i], label, text), now);
 			pthread_mutex_unlock(&n->lock);
 			break;
 		case NOTIFY_HOLD:
 			pthread_mutex_lock(&n->lock);
-			push_job(n, new_job(event, &targets[i], label, v.until_us, text));
+			push_job(n, new_job(event, &targets[i], label, text), v.until_us);
 			pthread_mutex_unlock(&n->lock);
 			break;
 		case NOTIFY_BATCH:
@@ -569,8 +554,8 @@ static json_t *decide(void *ud, const json_t *event, struct err *e)
 			break;
 		case NOTIFY_SUPPRESS:
 			record_logged(n, event, &targets[i], label, "suppressed",
-				      json_pack("{s:s,s:s}", "rule", v.rule ? v.rule : "",
-						"reason", v.reason));
+				      json_pack("{s:s,s:s}", "rule", v.rule ? v.rule : "", "reason",
+						v.reason));
 			atomic_fetch_add(&n->n_suppressed, 1);
 			break;
 		}
@@ -668,7 +653,8 @@ static int recover(struct notifier *n, struct err *e)
 			if (feedback_is_notification(ev->type)) {
 				const char *to = json_get_str(ev->data, "to");
 				mark_done(n, json_get_str(ev->data, "feedback_id"), to ? to : "");
-				if (to && strcmp(ev->type, FEEDBACK_NOTIFICATION_PREFIX "sent") == 0)
+				if (to &&
+				    strcmp(ev->type, FEEDBACK_NOTIFICATION_PREFIX "sent") == 0)
 					notify_state_note_send(n->state, to, ev->recorded_at_us);
 			} else if (strcmp(ev->type, FEEDBACK_EVENT_DECIDED) == 0) {
 				const char *fid = json_get_str(ev->data, "feedback_id");
@@ -685,16 +671,15 @@ static int recover(struct notifier *n, struct err *e)
 								  (json_int_t)ev->recorded_at_us));
 				size_t k;
 				json_t *t;
-				json_array_foreach(json_object_get(d, "targets"), k, t)
-				{
+				json_array_foreach(json_object_get(d, "targets"), k, t) {
 					const char *a = json_get_str(t, "action");
 					if (a && strcmp(a, "suppress") != 0)
 						json_array_append_new(
 							pending,
-							json_pack("{s:I,s:s?,s:O?,s:s?,s:I}", "seq", seq,
-								  "fid", fid, "to",
-								  json_object_get(t, "to"), "action",
-								  a, "until",
+							json_pack("{s:I,s:s?,s:O?,s:s?,s:I}", "seq",
+								  seq, "fid", fid, "to",
+								  json_object_get(t, "to"),
+								  "action", a, "until",
 								  (json_int_t)json_get_int(
 									  t, "until_us", now)));
 				}
@@ -707,8 +692,7 @@ static int recover(struct notifier *n, struct err *e)
 	}
 	size_t requeued = 0, i;
 	json_t *p;
-	json_array_foreach(pending, i, p)
-	{
+	json_array_foreach(pending, i, p) {
 		const char *to = json_get_str(p, "to");
 		if (!to || is_done(n, json_get_str(p, "fid"), to))
 			continue;
@@ -726,15 +710,14 @@ static int recover(struct notifier *n, struct err *e)
 		if (a && strcmp(a, "batch") == 0)
 			add_to_digest(n, ev, &t, to, due);
 		else
-			push_job(n, new_job(ev, &t, to, strcmp(a ? a : "", "hold") ? now : due,
-					    NULL));
+			push_job(n, new_job(ev, &t, to, NULL),
+				 strcmp(a ? a : "", "hold") ? now : due);
 		json_decref(ev);
 		requeued++;
 	}
 	size_t rebuilt = 0;
 	json_t *s;
-	json_array_foreach(recent, i, s)
-	{
+	json_array_foreach(recent, i, s) {
 		if (rebuilt >= DEDUPE_REBUILD_MAX)
 			break;
 		json_t *ev = event_at(n, json_integer_value(json_array_get(s, 0)));
@@ -817,9 +800,11 @@ void notifier_free(struct notifier *n)
 	pthread_mutex_unlock(&n->lock);
 	if (n->running)
 		pthread_join(n->worker, NULL);
-	for (size_t i = 0; i < n->njobs; i++)
-		job_free(n->jobs[i]);
-	free(n->jobs);
+	for (struct job *j; (j = first_job(n));) {
+		timer_heap_disarm(&n->jobs, &j->timer);
+		job_free(j);
+	}
+	timer_heap_cleanup(&n->jobs);
 	notify_state_free(n->state);
 	json_decref(n->done);
 	json_decref(n->decided);
@@ -855,7 +840,9 @@ void notifier_stats(struct notifier *n, struct notifier_stats *st)
 	st->llm_errors = atomic_load(&n->n_llm_err);
 	st->llm = n->has_llm;
 	pthread_mutex_lock(&n->lock);
-	for (size_t i = 0; i < n->njobs; i++)
-		st->pending += n->jobs[i]->digest ? json_array_size(n->jobs[i]->events) : 1;
+	for (size_t i = 0; i < timer_heap_size(&n->jobs); i++) {
+		const struct job *j = timer_heap_entry(n->jobs.items[i], struct job, timer);
+		st->pending += j->digest ? json_array_size(j->events) : 1;
+	}
 	pthread_mutex_unlock(&n->lock);
 }
