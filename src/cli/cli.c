@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app/tasks.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "engine/netguard.h"
@@ -220,6 +221,33 @@ int cli_parse_listen(struct cli_ctx *ctx, const char *listen, char **host, int *
 	*host = h;
 	*port = (int)p;
 	return CLI_OK;
+}
+
+char *cli_read_arg(const char *arg, const char *what, size_t max, struct err *e)
+{
+	if (arg[0] != '@' && strcmp(arg, "-") != 0)
+		return xstrdup(arg);
+	FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg + 1, "r");
+	if (!f) {
+		err_set(e, ERR_INVALID, "cannot read %s from %s: %s", what, arg + 1,
+			strerror(errno));
+		return NULL;
+	}
+	struct buf b;
+	buf_init(&b, max);
+	char chunk[4096], *text = NULL;
+	size_t n;
+	bool big = false;
+	while (!big && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		big = buf_append(&b, chunk, n) != 0;
+	if (big)
+		err_set(e, ERR_TOO_BIG, "%s is larger than %zu bytes", what, max);
+	else
+		text = xstrdup(buf_str(&b));
+	if (f != stdin)
+		fclose(f);
+	buf_cleanup(&b);
+	return text;
 }
 
 int cli_write_pid_file(const char *path)

@@ -56,6 +56,12 @@ char **cli_split_list(const char *s, char **storage);
  * CLI_OK, or a usage error already printed. */
 int cli_parse_listen(struct cli_ctx *ctx, const char *listen, char **host, int *port);
 
+/* The text of an argument that may name a file: "@PATH" reads the file,
+ * "-" reads stdin, anything else is the text itself.  A new string, or NULL
+ * with *e saying why (`what` names the argument in the message; more than
+ * max bytes is ERR_TOO_BIG). */
+char *cli_read_arg(const char *arg, const char *what, size_t max, struct err *e);
+
 /* Write this process's id to path; CLI_OK, or the error printed (CLI_FAIL). */
 int cli_write_pid_file(const char *path);
 

@@ -20,7 +20,6 @@
  * is bound (with --listen HOST:0 it carries the port the kernel chose).
  * SIGINT/SIGTERM stop it cleanly.  docs/feedback.md is the user's page.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -553,8 +552,7 @@ static void route_metrics(void *data, const struct http_request *req, struct htt
 			   ns.failed);
 		buf_printf(&b, "ambient_notifications_total{outcome=\"skipped\"} %" PRIu64 "\n",
 			   ns.skipped);
-		buf_printf(&b,
-			   "ambient_notifications_total{outcome=\"suppressed\"} %" PRIu64 "\n",
+		buf_printf(&b, "ambient_notifications_total{outcome=\"suppressed\"} %" PRIu64 "\n",
 			   ns.suppressed);
 		metric(&b, "ambient_notifications_pending", "gauge",
 		       "Notifications waiting: held for quiet hours, batched, retrying or due.",
@@ -897,30 +895,15 @@ static json_t *parse_notify_option(const char *v, struct err *e)
 	return a;
 }
 
-/* --notify-rules: JSON text or @FILE, over the defaults. */
+/* --notify-rules: JSON text, @FILE or - (stdin), over the defaults. */
 static int parse_rules_option(const char *v, struct notify_rules *r, struct err *e)
 {
 	notify_rules_defaults(r);
 	if (!v || !*v)
 		return ERR_OK;
-	char *text = NULL;
-	if (*v == '@') {
-		FILE *f = fopen(v + 1, "rb");
-		if (!f)
-			return err_set(e, ERR_INVALID, "--notify-rules: cannot read %s: %s", v + 1,
-				       strerror(errno));
-		text = xmalloc(RULES_FILE_MAX + 1);
-		size_t n = fread(text, 1, RULES_FILE_MAX + 1, f);
-		fclose(f);
-		if (n > RULES_FILE_MAX) {
-			free(text);
-			return err_set(e, ERR_INVALID, "--notify-rules: %s is larger than %d bytes",
-				       v + 1, RULES_FILE_MAX);
-		}
-		text[n] = 0;
-	} else {
-		text = xstrdup(v);
-	}
+	char *text = cli_read_arg(v, "--notify-rules", RULES_FILE_MAX, e);
+	if (!text)
+		return e->code;
 	struct err je = {0};
 	json_t *j = json_parse(text, strlen(text), &je);
 	free(text);

@@ -27,35 +27,13 @@ static void print_json(const json_t *j)
 	free(text);
 }
 
-/* Read "JSON", "@PATH" or "-" (stdin) into a JSON value. */
+/* Read "JSON", "@PATH" or "-" (stdin) into a JSON string value (parsed by
+ * the domain, with its messages). */
 static json_t *read_json_arg(const char *arg, const char *what, struct err *e)
 {
-	struct buf b;
-	FILE *f = NULL;
-	json_t *j = NULL;
-
-	if (arg[0] != '@' && strcmp(arg, "-") != 0)
-		return json_string(arg); /* parsed by the domain, with its messages */
-	buf_init(&b, CONFIG_TEXT_MAX);
-	f = strcmp(arg, "-") == 0 ? stdin : fopen(arg + 1, "r");
-	if (!f) {
-		err_set(e, ERR_INVALID, "cannot read %s from %s: %m", what, arg + 1);
-		return NULL;
-	}
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (buf_append(&b, chunk, n)) {
-			err_set(e, ERR_TOO_BIG, "%s is larger than %d bytes", what,
-				CONFIG_TEXT_MAX);
-			goto out;
-		}
-	}
-	j = json_string(buf_str(&b));
-out:
-	if (f != stdin)
-		fclose(f);
-	buf_cleanup(&b);
+	char *text = cli_read_arg(arg, what, CONFIG_TEXT_MAX, e);
+	json_t *j = text ? json_string(text) : NULL;
+	free(text);
 	return j;
 }
 
