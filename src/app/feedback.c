@@ -853,60 +853,91 @@ static struct store_filter query_filter(const struct feedback_query *q,
 	return f;
 }
 
-int feedback_list(struct feedback *fb, const struct feedback_query *q, json_t **page, struct err *e)
+/* What a page scan does with one stored event. */
+enum scan_verdict { SCAN_SKIP, SCAN_KEEP, SCAN_STOP };
+
+/* One page of a listing: read the log from `*pos` (0: from the end when
+ * backward) through filter f, judge each event with pick(q, ev), show the
+ * kept ones with show(ev) into items, until limit are kept, the log ends, a
+ * pick says stop, or FEEDBACK_SCAN_MAX events were looked at.  *pos gets
+ * the position to continue from, *end whether there is nothing more. */
+static int scan_page(struct feedback *fb, const struct store_filter *f, bool backward, size_t limit,
+		     enum scan_verdict (*pick)(const void *q, const struct store_event *ev),
+		     const void *q, json_t *(*show)(const struct store_event *ev), json_t *items,
+		     int64_t *pos, bool *end, struct err *e)
 {
-	*page = NULL;
-	char stream[STORE_STREAM_MAX + 1];
-	struct store_filter f = query_filter(q, stream);
-	size_t limit = q->limit ? q->limit : FEEDBACK_LIMIT_DEFAULT;
-	json_t *events = json_array();
-	int64_t pos = q->cursor;
 	size_t scanned = 0;
-	bool end = false;
-	while (!end && json_array_size(events) < limit && scanned < FEEDBACK_SCAN_MAX) {
+	*end = false;
+	while (!*end && json_array_size(items) < limit && scanned < FEEDBACK_SCAN_MAX) {
 		size_t want = FEEDBACK_SCAN_MAX - scanned;
 		if (want > READ_BATCH)
 			want = READ_BATCH;
 		struct store_event_list l = {0};
-		int rc = store_read_all(fb->s, pos, !q->ascending, want, &f, &l, e);
+		int rc = store_read_all(fb->s, *pos, backward, want, f, &l, e);
 		if (rc) {
 			store_event_list_cleanup(&l);
-			json_decref(events);
 			return rc;
 		}
 		size_t i = 0;
 		for (; i < l.count; i++) {
 			const struct store_event *ev = &l.items[i];
 			scanned++;
-			pos = ev->position;
-			if (!q->ascending && q->since_us &&
-			    ev->recorded_at_us < q->since_us - TIME_SLACK_US) {
-				end = true;
+			*pos = ev->position;
+			enum scan_verdict v = pick(q, ev);
+			if (v == SCAN_STOP) {
+				*end = true;
 				break;
 			}
-			if (q->ascending && q->until_us &&
-			    ev->recorded_at_us > q->until_us + TIME_SLACK_US) {
-				end = true;
-				break;
-			}
-			if (matches(q, ev)) {
-				json_array_append_new(events, feedback_event_json(ev));
-				if (json_array_size(events) >= limit) {
+			if (v == SCAN_KEEP) {
+				json_array_append_new(items, show(ev));
+				if (json_array_size(items) >= limit) {
 					i++;
 					break;
 				}
 			}
 		}
 		if (i == l.count && l.count < want)
-			end = true; /* the log has nothing more in this direction */
+			*end = true; /* the log has nothing more in this direction */
 		store_event_list_cleanup(&l);
 	}
+	return ERR_OK;
+}
+
+static enum scan_verdict pick_event(const void *query, const struct store_event *ev)
+{
+	const struct feedback_query *q = query;
+	/* Past the time window (pages are in position order): stop. */
+	if (!q->ascending && q->since_us && ev->recorded_at_us < q->since_us - TIME_SLACK_US)
+		return SCAN_STOP;
+	if (q->ascending && q->until_us && ev->recorded_at_us > q->until_us + TIME_SLACK_US)
+		return SCAN_STOP;
+	return matches(q, ev) ? SCAN_KEEP : SCAN_SKIP;
+}
+
+static json_t *cursor_json(bool end, int64_t pos)
+{
 	char cursor[32];
 	snprintf(cursor, sizeof(cursor), "%" PRId64, pos);
+	return end ? json_null() : json_string(cursor);
+}
+
+int feedback_list(struct feedback *fb, const struct feedback_query *q, json_t **page, struct err *e)
+{
+	*page = NULL;
+	char stream[STORE_STREAM_MAX + 1];
+	struct store_filter f = query_filter(q, stream);
+	json_t *events = json_array();
+	int64_t pos = q->cursor;
+	bool end;
+	int rc = scan_page(fb, &f, !q->ascending, q->limit ? q->limit : FEEDBACK_LIMIT_DEFAULT,
+			   pick_event, q, feedback_event_json, events, &pos, &end, e);
+	if (rc) {
+		json_decref(events);
+		return rc;
+	}
 	*page = json_pack("{s:o,s:i,s:o,s:s}", "events", events, "count",
-			  (int)json_array_size(events), "next_cursor",
-			  end ? json_null() : json_string(cursor), "order",
-			  q->ascending ? "asc" : "desc");
+			  (int)json_array_size(events), "next_cursor", cursor_json(end, pos),
+			  "order", q->ascending ? "asc" : "desc");
 	return ERR_OK;
 }
 
@@ -1076,22 +1107,23 @@ int feedback_notify_query_parse(struct feedback_notify_query *q,
 	return ERR_OK;
 }
 
-static bool notify_matches(const struct feedback_notify_query *q, const struct store_event *ev)
+static enum scan_verdict pick_notification(const void *query, const struct store_event *ev)
 {
+	const struct feedback_notify_query *q = query;
 	if (!feedback_is_notification(ev->type))
-		return false;
+		return SCAN_SKIP;
 	const char *outcome = ev->type + strlen(FEEDBACK_NOTIFICATION_PREFIX);
 	if (q->outcome && strcmp(outcome, q->outcome) != 0)
-		return false;
+		return SCAN_SKIP;
 	const char *ch = json_get_str(ev->data, "channel");
 	if (q->channel && (!ch || strcmp(ch, q->channel) != 0))
-		return false;
+		return SCAN_SKIP;
 	const char *fid = json_get_str(ev->data, "feedback_id");
 	if (q->feedback_id && (!fid || strcasecmp(fid, q->feedback_id) != 0))
-		return false;
+		return SCAN_SKIP;
 	if (q->event && json_get_int(ev->data, "event", 0) != q->event)
-		return false;
-	return true;
+		return SCAN_SKIP;
+	return SCAN_KEEP;
 }
 
 int feedback_notifications(struct feedback *fb, const struct feedback_notify_query *q,
@@ -1105,42 +1137,16 @@ int feedback_notifications(struct feedback *fb, const struct feedback_notify_que
 		f.stream = stream;
 		f.stream_prefix = NULL;
 	}
-	size_t limit = q->limit ? q->limit : FEEDBACK_LIMIT_DEFAULT;
 	json_t *items = json_array();
 	int64_t pos = q->cursor;
-	size_t scanned = 0;
-	bool end = false;
-	while (!end && json_array_size(items) < limit && scanned < FEEDBACK_SCAN_MAX) {
-		size_t want = FEEDBACK_SCAN_MAX - scanned;
-		if (want > READ_BATCH)
-			want = READ_BATCH;
-		struct store_event_list l = {0};
-		int rc = store_read_all(fb->s, pos, true, want, &f, &l, e);
-		if (rc) {
-			store_event_list_cleanup(&l);
-			json_decref(items);
-			return rc;
-		}
-		size_t i = 0;
-		for (; i < l.count; i++) {
-			scanned++;
-			pos = l.items[i].position;
-			if (notify_matches(q, &l.items[i])) {
-				json_array_append_new(items, feedback_notification_json(&l.items[i]));
-				if (json_array_size(items) >= limit) {
-					i++;
-					break;
-				}
-			}
-		}
-		if (i == l.count && l.count < want)
-			end = true;
-		store_event_list_cleanup(&l);
+	bool end;
+	int rc = scan_page(fb, &f, true, q->limit ? q->limit : FEEDBACK_LIMIT_DEFAULT,
+			   pick_notification, q, feedback_notification_json, items, &pos, &end, e);
+	if (rc) {
+		json_decref(items);
+		return rc;
 	}
-	char cursor[32];
-	snprintf(cursor, sizeof(cursor), "%" PRId64, pos);
 	*page = json_pack("{s:o,s:i,s:o}", "notifications", items, "count",
-			  (int)json_array_size(items), "next_cursor",
-			  end ? json_null() : json_string(cursor));
+			  (int)json_array_size(items), "next_cursor", cursor_json(end, pos));
 	return ERR_OK;
 }
