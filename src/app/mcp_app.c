@@ -11,6 +11,7 @@
 #include "mcp_internal.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,7 @@ void app_mcp_free(struct app_mcp *a)
 	if (!a)
 		return;
 	app_mcp_watch_stop(a);
+	app_mcp_guard_free(a);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mu);
 	free(a->default_user);
@@ -136,6 +138,55 @@ int app_mcp_register(struct app_mcp *a, struct mcp_server *srv, struct err *e)
 	    (rc = app_mcp_register_prompts(a, srv, e)))
 		return rc;
 	return ERR_OK;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+/* {status:"success", action, data, message?, timestamp} as text and as
+ * structuredContent.  Steals data. */
+json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, const char *message)
+{
+	char ts[CLOCK_ISO_MAX];
+	json_t *o = json_object();
+	char *text;
+	json_t *r;
+
+	app_mcp_now(a, ts);
+	json_object_set_new(o, "status", json_string("success"));
+	json_object_set_new(o, "action", json_string(action));
+	json_object_set_new(o, "data", data ? data : json_object());
+	if (message)
+		json_object_set_new(o, "message", json_string(message));
+	json_object_set_new(o, "timestamp", json_string(ts));
+	text = app_mcp_dumps(o, 0);
+	r = mcp_result_structured(o, text);
+	free(text);
+	return r;
+}
+
+/* isError result with the original's error object as its text. */
+json_t *app_mcp_failure(struct app_mcp *a, const char *action, const char *fmt, ...)
+{
+	char ts[CLOCK_ISO_MAX], msg[2048];
+	json_t *o = json_object(), *r, *m;
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	app_mcp_now(a, ts);
+	app_mcp_utf8_clean(msg); /* an argument cut mid-character by a "%.100s" */
+	m = json_string(msg);
+	json_object_set_new(o, "status", json_string("error"));
+	json_object_set_new(o, "action", json_string(action));
+	json_object_set_new(o, "error", m);
+	json_object_set_new(o, "timestamp", json_string(ts));
+	text = app_mcp_dumps(o, 0);
+	r = mcp_result_error("%s", text);
+	free(text);
+	json_decref(o);
+	return r;
 }
 
 /* ---- who is acting ---------------------------------------------------------- */

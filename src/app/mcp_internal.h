@@ -30,6 +30,9 @@ struct app_mcp {
 	bool watching, stop;
 	pthread_t thread;
 	struct mcp_server *watch_srv;
+
+	/* the guard (mcp_guard.c) */
+	struct app_tool_slot *tool_slots;
 };
 
 /* ---- mcp_app.c: shared helpers ------------------------------------------ */
@@ -92,6 +95,48 @@ struct app_mcp_example {
 	const char *const *more; /* further example configs (JSON text), NULL-terminated */
 };
 const struct app_mcp_example *app_mcp_example(int task_type);
+
+
+/* ---- tool rows and the guard around them ----------------------------------
+ * Every tool is registered through app_mcp_add_tools, which wraps its
+ * handler in the guard (mcp_guard.c): who is calling (principal, role, the
+ * user_id they may act for), the tool's authorization level (HIGH needs a
+ * confirmation), the rate limit per principal and tool, and an audit event
+ * for every call.  Handlers get their struct app_mcp from app_mcp_from_call
+ * (mcp_call_data is the guard's). */
+
+/* The original's levels (ORIGIN.md section 5). */
+enum app_level {
+	APP_LEVEL_LOW,      /* read-only, no confirmation */
+	APP_LEVEL_MEDIUM,   /* changes the caller's own state, no confirmation */
+	APP_LEVEL_HIGH,     /* destroys something: confirmation first */
+	APP_LEVEL_CRITICAL, /* admins only, with confirmation */
+};
+const char *app_level_name(enum app_level l);
+
+struct app_tool {
+	struct mcp_tool tool; /* .data is ignored */
+	enum app_level level;
+	int rate_per_hour;    /* calls per principal per hour; 0: the default (100) */
+	bool admin_only;      /* refused for principals without the admin role */
+};
+
+int app_mcp_add_tools(struct app_mcp *a, struct mcp_server *srv, const struct app_tool *rows,
+		      size_t n, struct err *e);
+void app_mcp_guard_free(struct app_mcp *a);
+
+/* The struct app_mcp of a call to a tool registered by app_mcp_add_tools
+ * (resources and prompts are registered with data = a). */
+struct app_mcp *app_mcp_from_call(struct mcp_call *call);
+
+/* Results in the original's shape.  Success: {status:"success", action,
+ * data, message?, timestamp} as JSON text (app_mcp_dumps) and as
+ * structuredContent; steals data.  Failure: an isError result whose text is
+ * {status:"error", action, error, timestamp}; say what was wrong and what
+ * to do instead. */
+json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, const char *message);
+json_t *app_mcp_failure(struct app_mcp *a, const char *action, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- one file each --------------------------------------------------------- */
 

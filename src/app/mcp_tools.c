@@ -115,58 +115,6 @@
 	"{\"readOnlyHint\": " ro ", \"destructiveHint\": " de ", \"idempotentHint\": " id          \
 	", \"openWorldHint\": " ow "}"
 
-/* ---- results ---------------------------------------------------------------- */
-
-/* {status:"success", action, data, message?, timestamp} as text and as
- * structuredContent.  Steals data. */
-static json_t *success(struct app_mcp *a, const char *action, json_t *data, const char *message)
-{
-	char ts[CLOCK_ISO_MAX];
-	json_t *o = json_object();
-	char *text;
-	json_t *r;
-
-	app_mcp_now(a, ts);
-	json_object_set_new(o, "status", json_string("success"));
-	json_object_set_new(o, "action", json_string(action));
-	json_object_set_new(o, "data", data ? data : json_object());
-	if (message)
-		json_object_set_new(o, "message", json_string(message));
-	json_object_set_new(o, "timestamp", json_string(ts));
-	text = app_mcp_dumps(o, 0);
-	r = mcp_result_structured(o, text);
-	free(text);
-	return r;
-}
-
-static json_t *failure(struct app_mcp *a, const char *action, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* isError result with the original's error object as its text. */
-static json_t *failure(struct app_mcp *a, const char *action, const char *fmt, ...)
-{
-	char ts[CLOCK_ISO_MAX], msg[2048];
-	json_t *o = json_object(), *r, *m;
-	va_list ap;
-	char *text;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	app_mcp_now(a, ts);
-	app_mcp_utf8_clean(msg); /* an argument cut mid-character by a "%.100s" */
-	m = json_string(msg);
-	json_object_set_new(o, "status", json_string("error"));
-	json_object_set_new(o, "action", json_string(action));
-	json_object_set_new(o, "error", m);
-	json_object_set_new(o, "timestamp", json_string(ts));
-	text = app_mcp_dumps(o, 0);
-	r = mcp_result_error("%s", text);
-	free(text);
-	json_decref(o);
-	return r;
-}
-
 static bool engine_running(struct app_mcp *a)
 {
 	struct app_mcp_engine_status st;
@@ -264,21 +212,21 @@ static json_t *create_failure(struct app_mcp *a, const char *type_name, const st
 	int type;
 
 	if (task_type_parse(type_name, &type, NULL) != ERR_OK)
-		return failure(a, action,
-			       "%s. Example: task_type \"web_monitor\" with config %s; see "
-			       "event://config/examples for every type",
-			       err_msg(le), app_mcp_example(TASK_WEB_MONITOR)->config);
+		return app_mcp_failure(a, action,
+				       "%s. Example: task_type \"web_monitor\" with config %s; see "
+				       "event://config/examples for every type",
+				       err_msg(le), app_mcp_example(TASK_WEB_MONITOR)->config);
 	if (le->code == ERR_INVALID && about_config(le->msg))
-		return failure(a, action, "%s. A working %s config: %s", err_msg(le), type_name,
-			       app_mcp_example(type)->config);
+		return app_mcp_failure(a, action, "%s. A working %s config: %s", err_msg(le),
+				       type_name, app_mcp_example(type)->config);
 	if (le->code == ERR_INVALID)
-		return failure(a, action, "%s", err_msg(le));
-	return failure(a, action, "Failed to create background task: %s", err_msg(le));
+		return app_mcp_failure(a, action, "%s", err_msg(le));
+	return app_mcp_failure(a, action, "Failed to create background task: %s", err_msg(le));
 }
 
 static int tool_create(struct mcp_call *call, const json_t *args, json_t **result, struct err *e)
 {
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *type = json_get_str(args, "task_type");
 	const char *desc = json_get_str(args, "description");
@@ -311,7 +259,7 @@ static int tool_create(struct mcp_call *call, const json_t *args, json_t **resul
 		 engine_running(a) ? "" : " (" NO_ENGINE_NOTE ")");
 	log_info("mcp: task %s created by %s", json_get_str(task, "task_id"), principal);
 	json_decref(task);
-	*result = success(a, "create_background_task", d, msg);
+	*result = app_mcp_success(a, "create_background_task", d, msg);
 	return ERR_OK;
 }
 
@@ -339,7 +287,7 @@ static int tool_create(struct mcp_call *call, const json_t *args, json_t **resul
 
 static int tool_list(struct mcp_call *call, const json_t *args, json_t **result, struct err *e)
 {
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *type = json_get_str(args, "task_type");
 	json_t *tasks = NULL, *out, *t, *d;
@@ -349,8 +297,8 @@ static int tool_list(struct mcp_call *call, const json_t *args, json_t **result,
 
 	(void)e;
 	if (app_task_list(a->store, user, json_get_str(args, "status"), &tasks, &le)) {
-		*result = failure(a, "list_background_tasks", "Failed to list background tasks: %s",
-				  err_msg(&le));
+		*result = app_mcp_failure(a, "list_background_tasks",
+					  "Failed to list background tasks: %s", err_msg(&le));
 		return ERR_OK;
 	}
 	out = json_array();
@@ -372,7 +320,7 @@ static int tool_list(struct mcp_call *call, const json_t *args, json_t **result,
 	d = json_object();
 	json_object_set_new(d, "tasks", out);
 	json_object_set_new(d, "total_tasks", json_integer((json_int_t)json_array_size(out)));
-	*result = success(a, "list_background_tasks", d, msg);
+	*result = app_mcp_success(a, "list_background_tasks", d, msg);
 	return ERR_OK;
 }
 
@@ -406,7 +354,7 @@ static int lifecycle(struct mcp_call *call, const json_t *args, enum lifecycle_c
 		     json_t **result)
 {
 	const struct lifecycle *lc = &lifecycles[cmd];
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *id = json_get_str(args, "task_id");
 	char principal[APP_MCP_PRINCIPAL_MAX], msg[ERR_MSG_MAX + 200];
@@ -418,19 +366,21 @@ static int lifecycle(struct mcp_call *call, const json_t *args, enum lifecycle_c
 
 	rc = app_mcp_load_task(a, user, id, true, &task, &le);
 	if (rc == ERR_NOT_FOUND) {
-		*result = failure(a, lc->action,
-				  "Failed to %s task %.100s - not found or access denied. Call "
-				  "list_background_tasks with the same user_id to see the task ids "
-				  "you can use",
-				  lc->verb, id);
+		*result = app_mcp_failure(
+			a, lc->action,
+			"Failed to %s task %.100s - not found or access denied. Call "
+			"list_background_tasks with the same user_id to see the task ids "
+			"you can use",
+			lc->verb, id);
 		return ERR_OK;
 	}
 	if (rc == ERR_OK && task_state_is_deleted(task)) {
 		json_decref(task);
-		*result = failure(a, lc->action,
-				  "Failed to %s task %s - it was deleted; deleted tasks cannot be "
-				  "changed (create a new one)",
-				  lc->verb, id);
+		*result = app_mcp_failure(
+			a, lc->action,
+			"Failed to %s task %s - it was deleted; deleted tasks cannot be "
+			"changed (create a new one)",
+			lc->verb, id);
 		return ERR_OK;
 	}
 	json_decref(task);
@@ -451,7 +401,8 @@ static int lifecycle(struct mcp_call *call, const json_t *args, enum lifecycle_c
 		}
 	}
 	if (rc) {
-		*result = failure(a, lc->action, "Error %s task: %s", lc->gerund, err_msg(&le));
+		*result = app_mcp_failure(a, lc->action, "Error %s task: %s", lc->gerund,
+					  err_msg(&le));
 		return ERR_OK;
 	}
 	if (changed)
@@ -465,7 +416,7 @@ static int lifecycle(struct mcp_call *call, const json_t *args, enum lifecycle_c
 	json_object_set_new(d, "status", json_string(task_state_status(task)));
 	json_object_set_new(d, "changed", json_boolean(changed));
 	json_decref(task);
-	*result = success(a, lc->action, d, msg);
+	*result = app_mcp_success(a, lc->action, d, msg);
 	return ERR_OK;
 }
 
@@ -509,7 +460,7 @@ static int tool_delete(struct mcp_call *call, const json_t *args, json_t **resul
 
 static int tool_status(struct mcp_call *call, const json_t *args, json_t **result, struct err *e)
 {
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	struct err le = {0};
 	json_t *st = NULL;
 	char msg[300];
@@ -517,8 +468,8 @@ static int tool_status(struct mcp_call *call, const json_t *args, json_t **resul
 	(void)args;
 	(void)e;
 	if (app_mcp_status(a, &st, &le)) {
-		*result = failure(a, "get_event_sourcing_status",
-				  "Failed to get event sourcing status: %s", err_msg(&le));
+		*result = app_mcp_failure(a, "get_event_sourcing_status",
+					  "Failed to get event sourcing status: %s", err_msg(&le));
 		return ERR_OK;
 	}
 	if (json_is_true(json_object_get(st, "service_running")))
@@ -528,7 +479,7 @@ static int tool_status(struct mcp_call *call, const json_t *args, json_t **resul
 		snprintf(msg, sizeof msg,
 			 NO_ENGINE_NOTE "; tasks are stored and will be checked "
 					"then");
-	*result = success(a, "get_event_sourcing_status", st, msg);
+	*result = app_mcp_success(a, "get_event_sourcing_status", st, msg);
 	return ERR_OK;
 }
 
@@ -540,7 +491,7 @@ static int tool_status(struct mcp_call *call, const json_t *args, json_t **resul
 
 static int tool_get_task(struct mcp_call *call, const json_t *args, json_t **result, struct err *e)
 {
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	struct err le = {0};
 	json_t *task = NULL, *d;
@@ -548,7 +499,7 @@ static int tool_get_task(struct mcp_call *call, const json_t *args, json_t **res
 
 	(void)e;
 	if (app_mcp_load_task(a, user, json_get_str(args, "task_id"), true, &task, &le)) {
-		*result = failure(a, "get_task", "%s", err_msg(&le));
+		*result = app_mcp_failure(a, "get_task", "%s", err_msg(&le));
 		return ERR_OK;
 	}
 	snprintf(msg, sizeof msg, "Task %s (%s) is %s: %s", json_get_str(task, "task_id"),
@@ -556,7 +507,7 @@ static int tool_get_task(struct mcp_call *call, const json_t *args, json_t **res
 		 json_get_str(task, "description"));
 	d = json_object();
 	json_object_set_new(d, "task", task);
-	*result = success(a, "get_task", d, msg);
+	*result = app_mcp_success(a, "get_task", d, msg);
 	return ERR_OK;
 }
 
@@ -583,7 +534,7 @@ static int tool_get_task(struct mcp_call *call, const json_t *args, json_t **res
 static int tool_task_events(struct mcp_call *call, const json_t *args, json_t **result,
 			    struct err *e)
 {
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *id = json_get_str(args, "task_id");
 	long long after = json_get_int(args, "after", 0);
@@ -601,14 +552,15 @@ static int tool_task_events(struct mcp_call *call, const json_t *args, json_t **
 	if (limit < 1 || limit > EVENTS_LIMIT_MAX)
 		limit = limit < 1 ? 1 : EVENTS_LIMIT_MAX;
 	if (app_mcp_load_task(a, user, id, true, &task, &le)) {
-		*result = failure(a, "get_task_events", "%s", err_msg(&le));
+		*result = app_mcp_failure(a, "get_task_events", "%s", err_msg(&le));
 		return ERR_OK;
 	}
 	json_decref(task);
 	task_stream_name(id, stream, sizeof stream);
 	if (store_read_stream(a->store, stream, after + 1, false, (size_t)limit + 1, &evs, &le)) {
-		*result = failure(a, "get_task_events", "Failed to read the events of task %s: %s",
-				  id, err_msg(&le));
+		*result = app_mcp_failure(a, "get_task_events",
+					  "Failed to read the events of task %s: %s", id,
+					  err_msg(&le));
 		return ERR_OK;
 	}
 	more = evs.count > (size_t)limit;
@@ -632,7 +584,7 @@ static int tool_task_events(struct mcp_call *call, const json_t *args, json_t **
 		snprintf(msg, sizeof msg, "%zu event%s of task %s after version %lld", n,
 			 n == 1 ? "" : "s", id, after);
 	store_event_list_cleanup(&evs);
-	*result = success(a, "get_task_events", d, msg);
+	*result = app_mcp_success(a, "get_task_events", d, msg);
 	return ERR_OK;
 }
 
@@ -679,7 +631,7 @@ static bool may_see_task(struct app_mcp *a, const char *user, const char *task_i
 static int tool_recent_events(struct mcp_call *call, const json_t *args, json_t **result,
 			      struct err *e)
 {
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *id = json_get_str(args, "task_id");
 	const char *type = json_get_str(args, "event_type");
@@ -700,7 +652,7 @@ static int tool_recent_events(struct mcp_call *call, const json_t *args, json_t 
 		if (app_mcp_load_task(a, user, id, true, &task, &le)) {
 			json_decref(arr);
 			json_decref(seen);
-			*result = failure(a, "get_recent_events", "%s", err_msg(&le));
+			*result = app_mcp_failure(a, "get_recent_events", "%s", err_msg(&le));
 			return ERR_OK;
 		}
 		json_decref(task);
@@ -716,8 +668,8 @@ static int tool_recent_events(struct mcp_call *call, const json_t *args, json_t 
 		if (store_read_all(a->store, before, true, RECENT_BATCH, &f, &evs, &le)) {
 			json_decref(arr);
 			json_decref(seen);
-			*result = failure(a, "get_recent_events", "Failed to read events: %s",
-					  err_msg(&le));
+			*result = app_mcp_failure(a, "get_recent_events",
+						  "Failed to read events: %s", err_msg(&le));
 			return ERR_OK;
 		}
 		for (size_t i = 0; i < evs.count && json_array_size(arr) < (size_t)limit; i++) {
@@ -747,7 +699,7 @@ static int tool_recent_events(struct mcp_call *call, const json_t *args, json_t 
 	d = json_object();
 	json_object_set_new(d, "events", arr);
 	json_object_set_new(d, "count", json_integer((json_int_t)json_array_size(arr)));
-	*result = success(a, "get_recent_events", d, msg);
+	*result = app_mcp_success(a, "get_recent_events", d, msg);
 	return ERR_OK;
 }
 
@@ -783,7 +735,7 @@ static int tool_update(struct mcp_call *call, const json_t *args, json_t **resul
 {
 	static const char *const fields[] = {"description", "config", "callback_url"};
 	static const char *action = "update_background_task";
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *id = json_get_str(args, "task_id");
 	char principal[APP_MCP_PRINCIPAL_MAX], msg[ERR_MSG_MAX + 200];
@@ -800,26 +752,28 @@ static int tool_update(struct mcp_call *call, const json_t *args, json_t **resul
 			json_object_set(changes, fields[i], v);
 	if (json_object_size(changes) == 0) {
 		json_decref(changes);
-		*result = failure(a, action,
-				  "Nothing to update: give at least one of description, config, "
-				  "callback_url besides task_id");
+		*result = app_mcp_failure(
+			a, action,
+			"Nothing to update: give at least one of description, config, "
+			"callback_url besides task_id");
 		return ERR_OK;
 	}
 	if (app_mcp_load_task(a, user, id, false, &before, &le)) {
 		json_decref(changes);
-		*result = failure(a, action, "Failed to update task %.100s - %s", id, err_msg(&le));
+		*result = app_mcp_failure(a, action, "Failed to update task %.100s - %s", id,
+					  err_msg(&le));
 		return ERR_OK;
 	}
 	app_mcp_actor(user, principal, &who);
 	if (app_task_update(a->store, &who, id, changes, &changed, &after, &le)) {
 		if (le.code == ERR_INVALID && about_config(le.msg) &&
 		    task_type_parse(json_get_str(before, "task_type"), &type, NULL) == ERR_OK)
-			*result = failure(a, action, "%s. A working %s config: %s", err_msg(&le),
-					  app_mcp_example(type)->task_type,
-					  app_mcp_example(type)->config);
+			*result = app_mcp_failure(a, action, "%s. A working %s config: %s",
+						  err_msg(&le), app_mcp_example(type)->task_type,
+						  app_mcp_example(type)->config);
 		else
-			*result = failure(a, action, "Failed to update task %s: %s", id,
-					  err_msg(&le));
+			*result = app_mcp_failure(a, action, "Failed to update task %s: %s", id,
+						  err_msg(&le));
 		json_decref(changes);
 		json_decref(before);
 		return ERR_OK;
@@ -839,7 +793,7 @@ static int tool_update(struct mcp_call *call, const json_t *args, json_t **resul
 	json_object_set_new(d, "changed_fields", names);
 	json_decref(changes);
 	json_decref(before);
-	*result = success(a, action, d, msg);
+	*result = app_mcp_success(a, action, d, msg);
 	return ERR_OK;
 }
 
@@ -870,7 +824,7 @@ static int tool_update(struct mcp_call *call, const json_t *args, json_t **resul
 static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **result, struct err *e)
 {
 	static const char *action = "run_task_now";
-	struct app_mcp *a = mcp_call_data(call);
+	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *id = json_get_str(args, "task_id");
 	char principal[APP_MCP_PRINCIPAL_MAX], msg[800];
@@ -890,16 +844,17 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 		rc = app_task_run_now(a->store, &who, id, json_get_str(args, "reason"), &r, &le);
 	}
 	if (rc == ERR_INVALID) {
-		*result = failure(a, action, "%s", err_msg(&le));
+		*result = app_mcp_failure(a, action, "%s", err_msg(&le));
 		return ERR_OK;
 	}
 	if (rc == ERR_NOT_FOUND) {
-		*result = failure(a, action, "Failed to run task %.100s - %s", id, err_msg(&le));
+		*result = app_mcp_failure(a, action, "Failed to run task %.100s - %s", id,
+					  err_msg(&le));
 		return ERR_OK;
 	}
 	if (rc) {
-		*result = failure(a, action, "Failed to request a run of task %s: %s", id,
-				  err_msg(&le));
+		*result = app_mcp_failure(a, action, "Failed to request a run of task %s: %s", id,
+					  err_msg(&le));
 		return ERR_OK;
 	}
 	running = engine_running(a);
@@ -922,144 +877,152 @@ static int tool_run_now(struct mcp_call *call, const json_t *args, json_t **resu
 	json_object_set(d, "task_status", json_object_get(r, "task_status"));
 	json_object_set_new(d, "engine_running", json_boolean(running));
 	json_decref(r);
-	*result = success(a, action, d, msg);
+	*result = app_mcp_success(a, action, d, msg);
 	return ERR_OK;
 }
 
 /* ---- the rows ----------------------------------------------------------------------------- */
 
-static const struct mcp_tool tool_rows[] = {
+static const struct app_tool tool_rows[] = {
 	{
-		.name = "create_background_task",
-		.title = "Create background task",
-		.description = CREATE_DESC,
-		.input_schema = CREATE_IN,
-		.output_schema = CREATE_OUT,
-		.annotations = ANN("false", "false", "false", "true"),
-		.fn = tool_create,
+		.tool.name = "create_background_task",
+		.tool.title = "Create background task",
+		.tool.description = CREATE_DESC,
+		.tool.input_schema = CREATE_IN,
+		.tool.output_schema = CREATE_OUT,
+		.tool.annotations = ANN("false", "false", "false", "true"),
+		.tool.fn = tool_create,
+		.level = APP_LEVEL_MEDIUM,
 	},
 	{
-		.name = "list_background_tasks",
-		.title = "List background tasks",
-		.description = LIST_DESC,
-		.input_schema = LIST_IN,
-		.output_schema = LIST_OUT,
-		.annotations = ANN("true", "false", "true", "false"),
-		.fn = tool_list,
+		.tool.name = "list_background_tasks",
+		.tool.title = "List background tasks",
+		.tool.description = LIST_DESC,
+		.tool.input_schema = LIST_IN,
+		.tool.output_schema = LIST_OUT,
+		.tool.annotations = ANN("true", "false", "true", "false"),
+		.tool.fn = tool_list,
+		.level = APP_LEVEL_LOW,
 	},
 	{
-		.name = "pause_background_task",
-		.title = "Pause background task",
-		.description = "Pause a background task: it stops checking until resumed. Pausing "
-			       "a paused task changes nothing.",
-		.input_schema = TASK_ID_IN(", \"reason\": {\"type\": \"string\", \"maxLength\": "
-					   "1000, \"description\": \"Why, for the task's "
-					   "history (optional).\"}"),
-		.output_schema = LIFECYCLE_OUT("pause_background_task", "[\"paused\"]"),
-		.annotations = ANN("false", "false", "true", "false"),
-		.fn = tool_pause,
+		.tool.name = "pause_background_task",
+		.tool.title = "Pause background task",
+		.tool.description =
+			"Pause a background task: it stops checking until resumed. Pausing "
+			"a paused task changes nothing.",
+		.tool.input_schema =
+			TASK_ID_IN(", \"reason\": {\"type\": \"string\", \"maxLength\": "
+				   "1000, \"description\": \"Why, for the task's "
+				   "history (optional).\"}"),
+		.tool.output_schema = LIFECYCLE_OUT("pause_background_task", "[\"paused\"]"),
+		.tool.annotations = ANN("false", "false", "true", "false"),
+		.tool.fn = tool_pause,
+		.level = APP_LEVEL_MEDIUM,
 	},
 	{
-		.name = "resume_background_task",
-		.title = "Resume background task",
-		.description = "Resume a paused background task: it checks on its schedule "
-			       "again. Resuming an active task changes nothing.",
-		.input_schema = TASK_ID_IN(""),
-		.output_schema = LIFECYCLE_OUT("resume_background_task", "[\"active\"]"),
-		.annotations = ANN("false", "false", "true", "false"),
-		.fn = tool_resume,
+		.tool.name = "resume_background_task",
+		.tool.title = "Resume background task",
+		.tool.description = "Resume a paused background task: it checks on its schedule "
+				    "again. Resuming an active task changes nothing.",
+		.tool.input_schema = TASK_ID_IN(""),
+		.tool.output_schema = LIFECYCLE_OUT("resume_background_task", "[\"active\"]"),
+		.tool.annotations = ANN("false", "false", "true", "false"),
+		.tool.fn = tool_resume,
+		.level = APP_LEVEL_MEDIUM,
 	},
 	{
-		.name = "delete_background_task",
-		.title = "Delete background task",
-		.description = "Delete a background task for good: it stops and leaves the task "
-			       "list (its events stay readable with get_task_events). To stop it "
-			       "for a while, use pause_background_task instead.",
-		.input_schema = TASK_ID_IN(""),
-		.output_schema = LIFECYCLE_OUT("delete_background_task", "[\"deleted\"]"),
-		.annotations = ANN("false", "true", "true", "false"),
-		.fn = tool_delete,
+		.tool.name = "delete_background_task",
+		.tool.title = "Delete background task",
+		.tool.description =
+			"Delete a background task for good: it stops and leaves the task "
+			"list (its events stay readable with get_task_events). To stop it "
+			"for a while, use pause_background_task instead.",
+		.tool.input_schema = TASK_ID_IN(""),
+		.tool.output_schema = LIFECYCLE_OUT("delete_background_task", "[\"deleted\"]"),
+		.tool.annotations = ANN("false", "true", "true", "false"),
+		.tool.fn = tool_delete,
+		.level = APP_LEVEL_HIGH,
 	},
 	{
-		.name = "get_event_sourcing_status",
-		.title = "Event sourcing status",
-		.description = "Status of the background-task service: whether a task engine is "
-			       "running, how many tasks exist (all users), are active or paused, "
-			       "and how many of each type.",
-		.input_schema = "{\"type\": \"object\", \"properties\": {}, "
-				"\"additionalProperties\": false}",
-		.output_schema = STATUS_OUT,
-		.annotations = ANN("true", "false", "true", "false"),
-		.fn = tool_status,
+		.tool.name = "get_event_sourcing_status",
+		.tool.title = "Event sourcing status",
+		.tool.description =
+			"Status of the background-task service: whether a task engine is "
+			"running, how many tasks exist (all users), are active or paused, "
+			"and how many of each type.",
+		.tool.input_schema = "{\"type\": \"object\", \"properties\": {}, "
+				     "\"additionalProperties\": false}",
+		.tool.output_schema = STATUS_OUT,
+		.tool.annotations = ANN("true", "false", "true", "false"),
+		.tool.fn = tool_status,
+		.level = APP_LEVEL_LOW,
 	},
 	{
-		.name = "get_task",
-		.title = "Get task",
-		.description = "One task's current state: type, description, config (defaults "
-			       "filled in), status (active, paused or deleted), owner, callback "
-			       "URL, created/updated times (UTC) and version (its number of "
-			       "events).",
-		.input_schema = TASK_ID_IN(""),
-		.output_schema = GET_TASK_OUT,
-		.annotations = ANN("true", "false", "true", "false"),
-		.fn = tool_get_task,
+		.tool.name = "get_task",
+		.tool.title = "Get task",
+		.tool.description =
+			"One task's current state: type, description, config (defaults "
+			"filled in), status (active, paused or deleted), owner, callback "
+			"URL, created/updated times (UTC) and version (its number of "
+			"events).",
+		.tool.input_schema = TASK_ID_IN(""),
+		.tool.output_schema = GET_TASK_OUT,
+		.tool.annotations = ANN("true", "false", "true", "false"),
+		.tool.fn = tool_get_task,
+		.level = APP_LEVEL_LOW,
 	},
 	{
-		.name = "get_task_events",
-		.title = "Get task events",
-		.description = "The events of one task, oldest first: its lifecycle (created, "
-			       "updated, paused, ...) and what it found (web_content_change, "
-			       "scheduled_trigger, daily_news_digest, threshold_breach, "
-			       "task_check_failed). Page with after=next_after.",
-		.input_schema = EVENTS_IN,
-		.output_schema = EVENTS_OUT,
-		.annotations = ANN("true", "false", "true", "false"),
-		.fn = tool_task_events,
+		.tool.name = "get_task_events",
+		.tool.title = "Get task events",
+		.tool.description = "The events of one task, oldest first: its lifecycle (created, "
+				    "updated, paused, ...) and what it found (web_content_change, "
+				    "scheduled_trigger, daily_news_digest, threshold_breach, "
+				    "task_check_failed). Page with after=next_after.",
+		.tool.input_schema = EVENTS_IN,
+		.tool.output_schema = EVENTS_OUT,
+		.tool.annotations = ANN("true", "false", "true", "false"),
+		.tool.fn = tool_task_events,
+		.level = APP_LEVEL_LOW,
 	},
 	{
-		.name = "get_recent_events",
-		.title = "Get recent events",
-		.description = "The most recent events across all of the user's tasks, newest "
-			       "first, optionally only of one event_type or one task. Use it to "
-			       "answer 'what happened?' or 'did my monitors find anything?'.",
-		.input_schema = RECENT_IN,
-		.output_schema = RECENT_OUT,
-		.annotations = ANN("true", "false", "true", "false"),
-		.fn = tool_recent_events,
+		.tool.name = "get_recent_events",
+		.tool.title = "Get recent events",
+		.tool.description =
+			"The most recent events across all of the user's tasks, newest "
+			"first, optionally only of one event_type or one task. Use it to "
+			"answer 'what happened?' or 'did my monitors find anything?'.",
+		.tool.input_schema = RECENT_IN,
+		.tool.output_schema = RECENT_OUT,
+		.tool.annotations = ANN("true", "false", "true", "false"),
+		.tool.fn = tool_recent_events,
+		.level = APP_LEVEL_LOW,
 	},
 	{
-		.name = "update_background_task",
-		.title = "Update background task",
-		.description = UPDATE_DESC,
-		.input_schema = UPDATE_IN,
-		.output_schema = UPDATE_OUT,
-		.annotations = ANN("false", "true", "true", "true"),
-		.fn = tool_update,
+		.tool.name = "update_background_task",
+		.tool.title = "Update background task",
+		.tool.description = UPDATE_DESC,
+		.tool.input_schema = UPDATE_IN,
+		.tool.output_schema = UPDATE_OUT,
+		.tool.annotations = ANN("false", "true", "true", "true"),
+		.tool.fn = tool_update,
+		.level = APP_LEVEL_MEDIUM,
 	},
 	{
-		.name = "run_task_now",
-		.title = "Run task now",
-		.description = RUN_DESC,
-		.input_schema = TASK_ID_IN(", \"reason\": {\"type\": \"string\", \"maxLength\": "
-					   "1000, \"description\": \"Why (optional), kept in the "
-					   "request event.\"}"),
-		.output_schema = RUN_OUT,
-		.annotations = ANN("false", "false", "false", "true"),
-		.fn = tool_run_now,
+		.tool.name = "run_task_now",
+		.tool.title = "Run task now",
+		.tool.description = RUN_DESC,
+		.tool.input_schema =
+			TASK_ID_IN(", \"reason\": {\"type\": \"string\", \"maxLength\": "
+				   "1000, \"description\": \"Why (optional), kept in the "
+				   "request event.\"}"),
+		.tool.output_schema = RUN_OUT,
+		.tool.annotations = ANN("false", "false", "false", "true"),
+		.tool.fn = tool_run_now,
+		.level = APP_LEVEL_MEDIUM,
 	},
 };
 
 int app_mcp_register_tools(struct app_mcp *a, struct mcp_server *srv, struct err *e)
 {
-	for (size_t i = 0; i < sizeof tool_rows / sizeof tool_rows[0]; i++) {
-		struct mcp_tool t = tool_rows[i];
-		int rc;
-
-		t.data = a;
-		if ((rc = mcp_server_add_tool(srv, &t, e))) {
-			err_prefix(e, "tool %s: ", t.name);
-			return rc;
-		}
-	}
-	return ERR_OK;
+	return app_mcp_add_tools(a, srv, tool_rows, sizeof tool_rows / sizeof tool_rows[0], e);
 }
