@@ -256,6 +256,38 @@ int store_proj_list(struct store *s, const char *proj, json_t **docs, struct err
 	return s->ops->proj_list(s, proj, docs, e);
 }
 
+int store_proj_search(struct store *s, const struct store_search *q, json_t **hits, struct err *e)
+{
+	int rc;
+
+	*hits = NULL;
+	if ((rc = check_name("projection name", q->proj, STORE_STREAM_MAX, e)))
+		return rc;
+	if (q->key && (rc = check_name("document key", q->key, STORE_STREAM_MAX, e)))
+		return rc;
+	if (q->nterms == 0 || !q->terms)
+		return err_set(e, ERR_INVALID, "search in %s: no search terms given", q->proj);
+	if (q->nterms > STORE_SEARCH_TERMS_MAX)
+		return err_set(e, ERR_INVALID, "search in %s: %zu terms; at most %d", q->proj,
+			       q->nterms, STORE_SEARCH_TERMS_MAX);
+	for (size_t i = 0; i < q->nterms; i++) {
+		if (!q->terms[i].text)
+			return err_set(e, ERR_INVALID, "search in %s: term %zu has no text",
+				       q->proj, i);
+		if (strlen(q->terms[i].text) > STORE_SEARCH_TERM_MAX)
+			return err_set(e, ERR_INVALID,
+				       "search in %s: term %zu is %zu bytes long; the limit is %d",
+				       q->proj, i, strlen(q->terms[i].text), STORE_SEARCH_TERM_MAX);
+	}
+	if (q->limit > STORE_SEARCH_LIMIT_MAX)
+		return err_set(e, ERR_INVALID, "search in %s: limit %zu; at most %d", q->proj,
+			       q->limit, STORE_SEARCH_LIMIT_MAX);
+	if (!s->ops->proj_search)
+		return err_set(e, ERR_STATE, "the %s back end has no full-text search",
+			       s->ops->scheme);
+	return s->ops->proj_search(s, q, hits, e);
+}
+
 int store_replay(struct store *s, bool write, struct store_replay_report *reports,
 		 struct err *e)
 {

@@ -91,12 +91,48 @@ struct store_filter {
  * apply() folds one event into the current document (NULL when the stream has
  * none yet) and returns the new one (new reference), or NULL to remove the
  * document (e->code left ERR_OK), or NULL with an error to refuse the append.
- * It must be pure: a rebuild calls it again on the same events. */
+ * It must be pure: a rebuild calls it again on the same events.
+ *
+ * index (optional) makes the documents searchable (store_proj_search): for a
+ * document it returns a new object {item: "text to index", ...}, one entry
+ * per searchable item of the document (e.g. one per memory of a user), or
+ * NULL for none.  The store keeps the full-text index of each document's
+ * items in step with the document, inside the same transaction, and a
+ * rebuild rebuilds it.  It must be pure too. */
 struct store_projection {
 	const char *name;
 	const char *stream_prefix;
 	json_t *(*apply)(const json_t *doc, const struct store_event *ev, void *ud, struct err *e);
+	json_t *(*index)(const json_t *doc, void *ud);
 	void *ud;
+};
+
+/* Full-text search over the items of a projection's documents.
+ *
+ * A query is a list of terms, matched case-insensitively word by word (the
+ * back end's tokenizer splits text into words of letters and digits and
+ * folds case and diacritics).  A term is a word or a phrase: its words must
+ * appear in this order, next to each other.  With prefix, its last word
+ * also matches longer words ("inv" finds "invoice").  Terms are plain text:
+ * quotes, '*', ':', parentheses and operators in them are never syntax, so
+ * user text can be passed through as is.  A document item matches when it
+ * has every term (or, with any, at least one). */
+#define STORE_SEARCH_TERMS_MAX 64    /* terms per query */
+#define STORE_SEARCH_TERM_MAX 4096   /* bytes per term */
+#define STORE_SEARCH_LIMIT_MAX 10000 /* hits per query */
+
+struct store_search_term {
+	const char *text;
+	bool prefix;
+};
+
+struct store_search {
+	const char *proj;                      /* the projection's name */
+	const char *key;                       /* one document (a stream name), or NULL: all */
+	const struct store_search_term *terms; /* 1..STORE_SEARCH_TERMS_MAX */
+	size_t nterms;
+	bool any;     /* match items with any term, not only those with all */
+	size_t limit; /* at most this many hits (0: 100) */
 };
 
 struct store_options {
@@ -162,6 +198,9 @@ struct store_ops {
 	int (*proj_list)(struct store *s, const char *proj, json_t **docs, struct err *e);
 	int (*proj_rebuild)(struct store *s, const struct store_projection *p, bool write,
 			    struct store_replay_report *r, struct err *e);
+	/* NULL when the back end has no full-text search */
+	int (*proj_search)(struct store *s, const struct store_search *q, json_t **hits,
+			   struct err *e);
 	int (*soft_put)(struct store *s, const struct store_soft_item *items, size_t n,
 			struct err *e);
 	int (*soft_get)(struct store *s, const char *key, json_t **doc, struct err *e);
@@ -229,9 +268,20 @@ int store_proj_get(struct store *s, const char *proj, const char *key, json_t **
 		   struct err *e);
 int store_proj_list(struct store *s, const char *proj, json_t **docs, struct err *e);
 
+/* Search the items of a projection's documents (see struct store_search).
+ * *hits gets a new array [{key, item, score}, ...], best first: key is the
+ * document's key (stream name), item the name the projection's index gave
+ * the text, score the relevance (a positive number, higher is better; only
+ * comparable within one query); [] when nothing matches.
+ * ERR_INVALID for a bad query, ERR_STATE when this store cannot search
+ * (SQLite built without FTS5): callers may fall back to scanning. */
+int store_proj_search(struct store *s, const struct store_search *q, json_t **hits,
+		      struct err *e);
+
 /* Rebuild every registered projection from the log and report, per
  * projection, how the rebuilt documents compare with the stored ones.  With
- * write=false only compare.  reports has room for opt.nprojections. */
+ * write=false only compare.  reports has room for opt.nprojections.
+ * Writing also rebuilds the projections' full-text index. */
 int store_replay(struct store *s, bool write, struct store_replay_report *reports,
 		 struct err *e);
 

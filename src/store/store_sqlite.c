@@ -19,6 +19,16 @@
  * Location syntax: PATH[?synchronous=full|normal&max_pages=N&busy_timeout_ms=N]
  * (max_pages caps the file size, as a quota; tests use it to simulate a full
  * disk).
+ *
+ * Full-text search.  The items a projection's index() gives for its documents
+ * are rows of search_items (projection, key, item, body); search_fts is an
+ * FTS5 index over their bodies (external content: the text is stored once,
+ * in search_items).  An append updates only the rows of the documents it
+ * changed, by comparing the index with the rows (so a user with many
+ * memories pays one row write per remembered one, not a rewrite), in the
+ * append's transaction.  search_fts is created at open, outside the numbered
+ * migrations, and only when this SQLite has FTS5 (search_items is kept
+ * either way); created later, it is filled from search_items ('rebuild').
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -70,7 +81,18 @@ static const char *const migrations[] = {
 	" updated_at INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE leases(name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
 	" expires_at INTEGER NOT NULL, acquired_at INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 3: the items of projection documents that full-text search indexes */
+	"CREATE TABLE search_items(id INTEGER PRIMARY KEY, proj TEXT NOT NULL, key TEXT NOT NULL,"
+	" item TEXT NOT NULL, body TEXT NOT NULL, UNIQUE(proj, key, item));",
 };
+
+/* The FTS5 index over search_items.body (see the top); unicode61 folds case
+ * and diacritics and splits words at anything but letters and digits. */
+#define SQ_FTS_CREATE                                                                              \
+	"CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_items',"                 \
+	" content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+#define SQ_FTS_REBUILD "INSERT INTO search_fts(search_fts) VALUES('rebuild')"
+#define SQ_SEARCH_LIMIT_DEFAULT 100
 #define SQ_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define EVENT_COLUMNS "position, event_id, stream, version, type, data, metadata, recorded_at"
@@ -139,6 +161,7 @@ struct sq {
 	int64_t head;
 
 	int64_t next_position; /* inside a write transaction */
+	bool fts;              /* search_fts exists and FTS5 is compiled in */
 	int busy_timeout_ms;
 	int64_t max_pages;
 	const char *synchronous;
@@ -146,7 +169,10 @@ struct sq {
 	/* writer statements, prepared once */
 	sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_savepoint, *st_release,
 		*st_rollback_to, *st_max_pos, *st_stream_version, *st_bump_stream, *st_insert,
-		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_checkpoint;
+		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_checkpoint, *st_idx_list,
+		*st_idx_insert, *st_idx_update, *st_idx_delete;
+	/* on search_fts, prepared only when q->fts */
+	sqlite3_stmt *st_fts_insert, *st_fts_delete;
 };
 
 static struct sq *sq_of(struct store *s)
@@ -242,6 +268,10 @@ static int prepare_all(struct sq *q)
 		S(st_checkpoint, "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,?2,?3)"
 				 " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
 				 " updated_at = excluded.updated_at"),
+		S(st_idx_list, "SELECT id, item, body FROM search_items WHERE proj = ?1 AND key = ?2"),
+		S(st_idx_insert, "INSERT INTO search_items(proj, key, item, body) VALUES(?1,?2,?3,?4)"),
+		S(st_idx_update, "UPDATE search_items SET body = ?2 WHERE id = ?1"),
+		S(st_idx_delete, "DELETE FROM search_items WHERE id = ?1"),
 #undef S
 	};
 	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
@@ -256,11 +286,14 @@ static int prepare_all(struct sq *q)
 
 static void finalize_all(struct sq *q)
 {
-	sqlite3_stmt **first = &q->st_begin, **last = &q->st_checkpoint;
+	sqlite3_stmt **first = &q->st_begin, **last = &q->st_idx_delete;
 	for (sqlite3_stmt **p = first; p <= last; p++) {
 		sqlite3_finalize(*p);
 		*p = NULL;
 	}
+	sqlite3_finalize(q->st_fts_insert);
+	sqlite3_finalize(q->st_fts_delete);
+	q->st_fts_insert = q->st_fts_delete = NULL;
 }
 
 /* ---- open, schema, close ------------------------------------------------------------- */
@@ -418,6 +451,51 @@ fail:
 	return e ? e->code : code_of(rc);
 }
 
+/* Learn whether full-text search works here, creating search_fts (and
+ * filling it from search_items) when FTS5 is compiled in but the table is
+ * missing: a new database, or one written by an SQLite without FTS5. */
+static int ensure_fts(struct store *s, struct err *e)
+{
+	static const char *const exists_sql =
+		"SELECT count(*) FROM sqlite_schema WHERE name = 'search_fts'";
+	struct sq *q = sq_of(s);
+	int64_t exists = 0;
+	int rc;
+
+	q->fts = false;
+	if (!sqlite3_compileoption_used("ENABLE_FTS5"))
+		return ERR_OK;
+	if ((rc = query_int(q->wdb, exists_sql, &exists)))
+		return sq_fail(s, q->wdb, rc, "cannot read the database schema", e);
+	if (!exists && !s->opt.read_only) {
+		if ((rc = exec(q->wdb, "BEGIN IMMEDIATE")))
+			return sq_fail(s, q->wdb, rc, "cannot lock the database to migrate it", e);
+		/* another process may have made it meanwhile */
+		if (!(rc = query_int(q->wdb, exists_sql, &exists)) && !exists &&
+		    !(rc = exec(q->wdb, SQ_FTS_CREATE)) && !(rc = exec(q->wdb, SQ_FTS_REBUILD)))
+			log_info("%s: created the full-text index", q->path);
+		if (!rc)
+			rc = exec(q->wdb, "COMMIT");
+		if (rc) {
+			sq_fail(s, q->wdb, rc, "cannot create the full-text index", e);
+			exec(q->wdb, "ROLLBACK");
+			return e ? e->code : code_of(rc);
+		}
+		exists = 1;
+	}
+	q->fts = exists != 0;
+	if (!q->fts)
+		return ERR_OK;
+	if ((rc = sqlite3_prepare_v3(q->wdb, "INSERT INTO search_fts(rowid, body) VALUES(?1, ?2)",
+				     -1, SQLITE_PREPARE_PERSISTENT, &q->st_fts_insert, NULL)) ||
+	    (rc = sqlite3_prepare_v3(q->wdb,
+				     "INSERT INTO search_fts(search_fts, rowid, body)"
+				     " VALUES('delete', ?1, ?2)",
+				     -1, SQLITE_PREPARE_PERSISTENT, &q->st_fts_delete, NULL)))
+		return sq_fail(s, q->wdb, rc, "cannot prepare statements", e);
+	return ERR_OK;
+}
+
 static void sq_free(struct sq *q)
 {
 	if (!q)
@@ -557,6 +635,8 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 		rc = sq_fail(s, q->wdb, rc, "cannot prepare statements", e);
 		goto fail;
 	}
+	if ((rc = ensure_fts(s, e)))
+		goto fail;
 
 	rc = sqlite3_open_v2(q->path, &q->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc) {
@@ -888,6 +968,100 @@ static int sq_proj_list(struct store *s, const char *proj, json_t **docs, struct
 	return rc;
 }
 
+/* ---- full-text search ----------------------------------------------------------------- */
+
+/* The FTS5 query of a term list: every term a quoted string (quotes inside
+ * doubled), so nothing in it is syntax; '*' after it for a prefix; joined
+ * by spaces (all) or OR (any).  Caller frees; NULL when no term has text. */
+static char *fts_match_text(const struct store_search *qy)
+{
+	struct buf b;
+	bool first = true;
+
+	buf_init(&b, (size_t)STORE_SEARCH_TERMS_MAX * (2 * STORE_SEARCH_TERM_MAX + 8) + 1);
+	for (size_t i = 0; i < qy->nterms; i++) {
+		const char *t = qy->terms[i].text;
+
+		if (!*t)
+			continue;
+		if (!first)
+			buf_puts(&b, qy->any ? " OR " : " ");
+		first = false;
+		buf_puts(&b, "\"");
+		for (const char *c = t; *c; c++) {
+			buf_append(&b, c, 1);
+			if (*c == '"')
+				buf_append(&b, c, 1); /* "" in a string is one quote */
+		}
+		buf_puts(&b, qy->terms[i].prefix ? "\"*" : "\"");
+	}
+	if (first) {
+		buf_cleanup(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+static int sq_proj_search(struct store *s, const struct store_search *qy, json_t **hits,
+			  struct err *e)
+{
+	struct sq *q = sq_of(s);
+	char *match;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!q->fts && !sqlite3_compileoption_used("ENABLE_FTS5"))
+		return err_set(e, ERR_STATE,
+			       "full-text search is unavailable: the SQLite library ambient runs with "
+			       "was built without FTS5");
+	if (!q->fts)
+		return err_set(e, ERR_STATE,
+			       "full-text search is unavailable: %s has no full-text index yet (it is "
+			       "made when the database is opened read-write); open it once read-write",
+			       q->path);
+	match = fts_match_text(qy);
+	*hits = json_array();
+	if (!match)
+		return ERR_OK;
+	pthread_mutex_lock(&q->rlock);
+	rc = sqlite3_prepare_v2(q->rdb,
+				"SELECT i.key, i.item, bm25(search_fts) FROM search_fts"
+				" JOIN search_items i ON i.id = search_fts.rowid"
+				" WHERE search_fts MATCH ?1 AND i.proj = ?2"
+				" AND (?3 IS NULL OR i.key = ?3)"
+				" ORDER BY bm25(search_fts), i.id LIMIT ?4",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, match);
+		bind_text(st, 2, qy->proj);
+		if (qy->key)
+			bind_text(st, 3, qy->key);
+		sqlite3_bind_int64(st, 4, qy->limit ? (int64_t)qy->limit : SQ_SEARCH_LIMIT_DEFAULT);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			/* bm25 is negative, lower is better: the score is its opposite */
+			json_array_append_new(
+				*hits, json_pack("{s:s, s:s, s:f}", "key",
+						 (const char *)sqlite3_column_text(st, 0), "item",
+						 (const char *)sqlite3_column_text(st, 1), "score",
+						 -sqlite3_column_double(st, 2)));
+		}
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	if (rc) {
+		json_decref(*hits);
+		*hits = NULL;
+		if ((rc & 0xff) == SQLITE_ERROR)
+			rc = err_set(e, ERR_INVALID, "full-text query %.200s: %s", match,
+				     sqlite3_errmsg(q->rdb));
+		else
+			rc = sq_fail(s, q->rdb, rc, "cannot search", e);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&q->rlock);
+	free(match);
+	return rc;
+}
+
 /* ---- writing: jobs run by the leader inside one transaction ------------------------ */
 
 static int64_t now_us(struct store *s)
@@ -973,6 +1147,91 @@ static const char *expected_text(int64_t expected, char *buf, size_t size)
 	return buf;
 }
 
+/* One row of search_items, as reindex reads them. */
+struct idx_row {
+	int64_t id;
+	char *item, *body;
+};
+
+static int fts_step(struct sq *q, sqlite3_stmt *st, int64_t id, const char *body)
+{
+	if (!q->fts)
+		return SQLITE_OK;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, body);
+	return step_done(st);
+}
+
+/* Bring the search rows of document `key` of projection p in step with
+ * p->index(doc) (doc NULL: the document is gone): rows whose text is
+ * unchanged stay, changed ones are rewritten, others added or removed. */
+static int reindex(struct store *s, const struct store_projection *p, const char *key,
+		   const json_t *doc, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	json_t *want = doc ? p->index(doc, p->ud) : NULL, *done = json_object(), *v;
+	struct idx_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	const char *item;
+	int rc;
+
+	bind_text(q->st_idx_list, 1, p->name);
+	bind_text(q->st_idx_list, 2, key);
+	while ((rc = sqlite3_step(q->st_idx_list)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			rows = xrealloc(rows, cap * sizeof *rows);
+		}
+		rows[n].id = sqlite3_column_int64(q->st_idx_list, 0);
+		rows[n].item = xstrdup((const char *)sqlite3_column_text(q->st_idx_list, 1));
+		rows[n].body = xstrdup((const char *)sqlite3_column_text(q->st_idx_list, 2));
+		n++;
+	}
+	sqlite3_reset(q->st_idx_list);
+	rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *text = json_string_value(json_object_get(want, rows[i].item));
+
+		if (text && strcmp(text, rows[i].body) == 0) {
+			json_object_set_new(done, rows[i].item, json_true());
+			continue;
+		}
+		if ((rc = fts_step(q, q->st_fts_delete, rows[i].id, rows[i].body)))
+			break;
+		if (text) {
+			sqlite3_bind_int64(q->st_idx_update, 1, rows[i].id);
+			bind_text(q->st_idx_update, 2, text);
+			if (!(rc = step_done(q->st_idx_update)))
+				rc = fts_step(q, q->st_fts_insert, rows[i].id, text);
+			json_object_set_new(done, rows[i].item, json_true());
+		} else {
+			sqlite3_bind_int64(q->st_idx_delete, 1, rows[i].id);
+			rc = step_done(q->st_idx_delete);
+		}
+	}
+	json_object_foreach(want, item, v) {
+		if (rc)
+			break;
+		if (!json_is_string(v) || json_object_get(done, item))
+			continue;
+		bind_text(q->st_idx_insert, 1, p->name);
+		bind_text(q->st_idx_insert, 2, key);
+		bind_text(q->st_idx_insert, 3, item);
+		bind_text(q->st_idx_insert, 4, json_string_value(v));
+		if (!(rc = step_done(q->st_idx_insert)))
+			rc = fts_step(q, q->st_fts_insert, sqlite3_last_insert_rowid(q->wdb),
+				      json_string_value(v));
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].item);
+		free(rows[i].body);
+	}
+	free(rows);
+	json_decref(want);
+	json_decref(done);
+	return rc ? sq_fail(s, q->wdb, rc, "cannot update the full-text index", e) : ERR_OK;
+}
+
 static int run_projections(struct store *s, const struct store_event *ev, struct err *e)
 {
 	struct sq *q = sq_of(s);
@@ -997,6 +1256,10 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			if (e)
 				*e = local;
 			return local.code;
+		}
+		if (p->index && (rc = reindex(s, p, ev->stream, next, e))) {
+			json_decref(next);
+			return rc;
 		}
 		if (next) {
 			char *text = json_to_text(next);
@@ -1234,6 +1497,53 @@ out:
 	return rc ? sq_fail(s, q->wdb, rc, "cannot update a lease", e) : ERR_OK;
 }
 
+/* Replace the search rows of projection p with those of the rebuilt docs,
+ * then rebuild the whole FTS index from search_items: a rebuild is also how
+ * an index that went out of step (written without FTS5, damaged) is
+ * repaired. */
+static int rebuild_index(struct store *s, const struct store_projection *p, const json_t *docs,
+			 struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = NULL;
+	bool changed;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(q->wdb, "DELETE FROM search_items WHERE proj = ?1", -1, &st,
+				     NULL)))
+		goto out;
+	bind_text(st, 1, p->name);
+	if ((rc = step_done(st)))
+		goto out;
+	changed = sqlite3_changes(q->wdb) > 0;
+	const char *key;
+	json_t *doc;
+	json_object_foreach((json_t *)docs, key, doc) {
+		json_t *want = p->index ? p->index(doc, p->ud) : NULL, *v;
+		const char *item;
+
+		json_object_foreach(want, item, v) {
+			if (!json_is_string(v))
+				continue;
+			bind_text(q->st_idx_insert, 1, p->name);
+			bind_text(q->st_idx_insert, 2, key);
+			bind_text(q->st_idx_insert, 3, item);
+			bind_text(q->st_idx_insert, 4, json_string_value(v));
+			if ((rc = step_done(q->st_idx_insert)))
+				break;
+			changed = true;
+		}
+		json_decref(want);
+		if (rc)
+			goto out;
+	}
+	if (changed && q->fts)
+		rc = exec(q->wdb, SQ_FTS_REBUILD);
+out:
+	sqlite3_finalize(st);
+	return rc ? sq_fail(s, q->wdb, rc, "cannot rebuild the full-text index", e) : ERR_OK;
+}
+
 /* Fold the log through one projection, compare, and (write) replace it. */
 static int job_rebuild(struct store *s, struct job *j, struct err *e)
 {
@@ -1315,7 +1625,9 @@ static int job_rebuild(struct store *s, struct job *j, struct err *e)
 		if (rc)
 			goto sqlfail;
 	}
-	rc = ERR_OK;
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = rebuild_index(s, p, docs, e);
 	goto out;
 sqlfail:
 	rc = sq_fail(s, q->wdb, rc, "cannot rewrite a projection", e);
@@ -1691,6 +2003,7 @@ const struct store_ops store_sqlite_ops = {
 	.proj_get = sq_proj_get,
 	.proj_list = sq_proj_list,
 	.proj_rebuild = sq_proj_rebuild,
+	.proj_search = sq_proj_search,
 	.soft_put = sq_soft_put,
 	.soft_get = sq_soft_get,
 	.soft_list = sq_soft_list,

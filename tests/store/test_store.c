@@ -594,6 +594,184 @@ static void test_projection_in_same_transaction(void **state)
 	assert_int_equal(r.matched, 2);
 }
 
+/* ---- full-text search over projection documents ------------------------------------ */
+
+/* A projection of notes: {"items": {id: text}}.  "put" {id, text} sets an
+ * item, "del" {id} removes one, "drop" removes the document.  Its index is
+ * the items themselves. */
+static json_t *notes_apply(const json_t *doc, const struct store_event *ev, void *ud, struct err *e)
+{
+	json_t *next = doc ? json_deep_copy(doc) : json_pack("{s:{}}", "items");
+	json_t *items = json_object_get(next, "items");
+	const char *id = json_string_value(json_object_get(ev->data, "id"));
+
+	(void)ud;
+	(void)e;
+	if (strcmp(ev->type, "drop") == 0) {
+		json_decref(next);
+		return NULL;
+	}
+	if (id && strcmp(ev->type, "put") == 0)
+		json_object_set(items, id, json_object_get(ev->data, "text"));
+	else if (id && strcmp(ev->type, "del") == 0)
+		json_object_del(items, id);
+	return next;
+}
+
+static json_t *notes_index(const json_t *doc, void *ud)
+{
+	(void)ud;
+	return json_deep_copy(json_object_get(doc, "items"));
+}
+
+static const struct store_projection with_notes[] = {
+	{.name = "counters", .stream_prefix = "count-", .apply = count_apply},
+	{.name = "notes", .stream_prefix = "note-", .apply = notes_apply, .index = notes_index},
+};
+
+static void put_note(struct store *s, const char *stream, const char *type, const char *id,
+		     const char *text)
+{
+	struct err e = {0};
+	json_t *d = text ? json_pack("{s:s, s:s}", "id", id, "text", text)
+			 : json_pack("{s:s}", "id", id ? id : "");
+	struct store_new_event ev = {.type = type, .data = d};
+
+	if (store_append(s, stream, STORE_EXPECT_ANY, &ev, 1, NULL, &e))
+		fail_msg("append %s: %s", type, err_msg(&e));
+	json_decref(d);
+}
+
+/* Search and return the hits as "key/item,..." (best first). */
+static char *search_text(struct store *s, const char *key, bool any, size_t limit, const char *t1,
+			 bool p1, const char *t2, bool p2)
+{
+	struct store_search_term terms[2] = {{t1, p1}, {t2, p2}};
+	struct store_search q = {.proj = "notes",
+				 .key = key,
+				 .terms = terms,
+				 .nterms = t2 ? 2 : 1,
+				 .any = any,
+				 .limit = limit};
+	struct err e = {0};
+	json_t *hits = NULL, *h;
+	char *out = calloc(1, 4096);
+	double last = 1e300;
+	size_t i;
+
+	if (store_proj_search(s, &q, &hits, &e))
+		fail_msg("search %s: %s", t1, err_msg(&e));
+	json_array_foreach(hits, i, h) {
+		double score = json_real_value(json_object_get(h, "score"));
+
+		assert_true(score > 0);
+		assert_true(score <= last); /* best first */
+		last = score;
+		snprintf(out + strlen(out), 4096 - strlen(out), "%s%s/%s", i ? "," : "",
+			 json_string_value(json_object_get(h, "key")),
+			 json_string_value(json_object_get(h, "item")));
+	}
+	json_decref(hits);
+	return out;
+}
+
+#define EXPECT_SEARCH(want, ...)                                                                   \
+	do {                                                                                       \
+		char *got_ = search_text(__VA_ARGS__);                                             \
+		if (strcmp(got_, want) != 0)                                                       \
+			fail_msg("line %d: got [%s], want [%s]", __LINE__, got_, want);            \
+		free(got_);                                                                        \
+	} while (0)
+
+static void test_search_index(void **state)
+{
+	struct fixture *f = *state;
+	struct store_replay_report r[2];
+	struct err e = {0};
+	json_t *hits = NULL;
+
+	store_close(f->s);
+	f->opt.projections = with_notes;
+	f->opt.nprojections = 2;
+	assert_int_equal(open_store(f), 0);
+
+	put_note(f->s, "note-a", "put", "1", "Coffee: black, no sugar");
+	put_note(f->s, "note-a", "put", "2", "the project deadline is Friday");
+	put_note(f->s, "note-a", "put", "3", "coffee coffee coffee");
+	put_note(f->s, "note-b", "put", "1", "coffee with milk and sugar in the morning");
+	put_note(f->s, "note-b", "put", "2", "dead line of the project: unknown");
+
+	/* ranked (more occurrences, shorter text first), case-insensitive */
+	EXPECT_SEARCH("note-a/3,note-a/1,note-b/1", f->s, NULL, false, 0, "COFFEE", false, NULL,
+		      false);
+	/* one document only; a limit */
+	EXPECT_SEARCH("note-b/1", f->s, "note-b", false, 0, "coffee", false, NULL, false);
+	EXPECT_SEARCH("note-a/3", f->s, NULL, false, 1, "coffee", false, NULL, false);
+	/* all terms, or any */
+	EXPECT_SEARCH("note-a/1,note-b/1", f->s, NULL, false, 0, "coffee", false, "sugar", false);
+	EXPECT_SEARCH("", f->s, NULL, false, 0, "friday", false, "morning", false);
+	EXPECT_SEARCH("note-a/2,note-b/1", f->s, NULL, true, 0, "friday", false, "morning", false);
+	/* prefix; a phrase needs its words in order and adjacent */
+	EXPECT_SEARCH("note-a/2", f->s, NULL, false, 0, "deadl", true, NULL, false);
+	EXPECT_SEARCH("note-a/2,note-b/2", f->s, NULL, false, 0, "dead", true, NULL, false);
+	EXPECT_SEARCH("", f->s, NULL, false, 0, "dea", false, NULL, false);
+	EXPECT_SEARCH("note-a/2", f->s, NULL, false, 0, "project deadline", false, NULL, false);
+	EXPECT_SEARCH("note-b/2", f->s, NULL, false, 0, "dead line", false, NULL, false);
+	EXPECT_SEARCH("note-a/2,note-b/2", f->s, NULL, false, 0, "project", false, "dead", true);
+
+	/* terms are text, never query syntax */
+	EXPECT_SEARCH("", f->s, NULL, false, 0, "foo\" OR key:*", false, NULL, false);
+	EXPECT_SEARCH("", f->s, NULL, false, 0, "NEAR(coffee sugar)", false, NULL, false);
+	EXPECT_SEARCH("note-a/1", f->s, NULL, false, 0, "\"coffee\" black", false, NULL, false);
+	EXPECT_SEARCH("note-a/1,note-b/1", f->s, NULL, false, 0, "sugar)", true, "(coffee", false);
+	EXPECT_SEARCH("note-a/3,note-a/1,note-b/1", f->s, NULL, false, 0, "coffee", false, "*",
+		      false);
+	EXPECT_SEARCH("", f->s, NULL, false, 0, "AND", false, "OR", false);
+	EXPECT_SEARCH("", f->s, NULL, false, 0, "", false, NULL, false);
+
+	/* changing, removing and dropping keep the index in step */
+	put_note(f->s, "note-a", "put", "3", "tea");
+	put_note(f->s, "note-b", "del", "1", NULL);
+	EXPECT_SEARCH("note-a/1", f->s, NULL, false, 0, "coffee", false, NULL, false);
+	EXPECT_SEARCH("note-a/3", f->s, NULL, false, 0, "tea", false, NULL, false);
+	put_note(f->s, "note-c", "put", "x", "coffee again");
+	put_note(f->s, "note-c", "drop", NULL, NULL);
+	EXPECT_SEARCH("note-a/1", f->s, NULL, false, 0, "coffee", false, NULL, false);
+
+	/* a rebuild and a reopen give the same answers */
+	assert_int_equal(store_replay(f->s, true, r, &e), ERR_OK);
+	assert_int_equal(r[1].documents, 2);
+	assert_int_equal(r[1].matched, 2);
+	EXPECT_SEARCH("note-a/1", f->s, NULL, false, 0, "coffee", false, NULL, false);
+	assert_int_equal(reopen(f), 0);
+	EXPECT_SEARCH("note-a/3", f->s, NULL, false, 0, "tea", false, NULL, false);
+	EXPECT_SEARCH("note-a/2,note-b/2", f->s, NULL, false, 0, "project", false, NULL, false);
+
+	/* bad queries */
+	struct store_search q = {.proj = "notes"};
+	assert_int_equal(store_proj_search(f->s, &q, &hits, &e), ERR_INVALID);
+	assert_null(hits);
+	struct store_search_term t = {.text = NULL};
+	q.terms = &t;
+	q.nterms = 1;
+	assert_int_equal(store_proj_search(f->s, &q, &hits, &e), ERR_INVALID);
+	t.text = "x";
+	q.limit = STORE_SEARCH_LIMIT_MAX + 1;
+	assert_int_equal(store_proj_search(f->s, &q, &hits, &e), ERR_INVALID);
+	q.limit = 0;
+	q.proj = "";
+	assert_int_equal(store_proj_search(f->s, &q, &hits, &e), ERR_INVALID);
+	/* an unknown projection has nothing */
+	q.proj = "nothing";
+	assert_int_equal(store_proj_search(f->s, &q, &hits, &e), ERR_OK);
+	assert_int_equal(json_array_size(hits), 0);
+	json_decref(hits);
+
+	store_close(f->s);
+	f->s = NULL;
+	f->opt.projections = counters;
+	f->opt.nprojections = 1;
+}
 
 /* ---- soft state and leases -------------------------------------------------------- */
 
@@ -706,6 +884,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_subscription_catch_up_then_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscription_across_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_projection_in_same_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soft_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
 	};

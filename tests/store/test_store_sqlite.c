@@ -232,7 +232,7 @@ static void test_tampered_projection_is_repaired(void **state)
 	struct fixture *f = *state;
 	struct store *s = NULL;
 	struct err e = {0};
-	struct store_replay_report r;
+	struct store_replay_report rs[8], *r = rs; /* [0]: tasks */
 	json_t *cfg = json_pack("{s:s}", "type", "daily"), *task = NULL;
 
 	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
@@ -242,22 +242,22 @@ static void test_tampered_projection_is_repaired(void **state)
 				 ERR_OK);
 		json_decref(task);
 	}
-	assert_int_equal(store_replay(s, false, &r, &e), ERR_OK);
-	assert_int_equal(r.matched, 3);
+	assert_int_equal(store_replay(s, false, rs, &e), ERR_OK);
+	assert_int_equal(r->matched, 3);
 	store_close(s);
 
 	raw_sql(f->path, "UPDATE projections SET doc = json_set(doc, '$.status', 'paused')"
 			 " WHERE key = (SELECT min(key) FROM projections);"
 			 "INSERT INTO projections VALUES('tasks', 'task-ghost', '{}', 99, 99);");
 	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
-	assert_int_equal(store_replay(s, false, &r, &e), ERR_OK); /* check only */
-	assert_int_equal(r.different, 1);
-	assert_int_equal(r.extra, 1);
-	assert_int_equal(r.matched, 2);
-	assert_int_equal(store_replay(s, true, &r, &e), ERR_OK); /* rebuild */
-	assert_int_equal(store_replay(s, false, &r, &e), ERR_OK);
-	assert_int_equal(r.matched, 3);
-	assert_int_equal(r.different + r.extra + r.missing, 0);
+	assert_int_equal(store_replay(s, false, rs, &e), ERR_OK); /* check only */
+	assert_int_equal(r->different, 1);
+	assert_int_equal(r->extra, 1);
+	assert_int_equal(r->matched, 2);
+	assert_int_equal(store_replay(s, true, rs, &e), ERR_OK); /* rebuild */
+	assert_int_equal(store_replay(s, false, rs, &e), ERR_OK);
+	assert_int_equal(r->matched, 3);
+	assert_int_equal(r->different + r->extra + r->missing, 0);
 	store_close(s);
 	json_decref(cfg);
 }
@@ -269,7 +269,7 @@ static void test_events_after_delete(void **state)
 	struct fixture *f = *state;
 	struct store *s = NULL;
 	struct err e = {0};
-	struct store_replay_report r;
+	struct store_replay_report rs[8], *r = rs; /* [0]: tasks */
 	json_t *cfg = json_pack("{s:s}", "type", "daily"), *task = NULL, *list = NULL;
 	char stream[STORE_STREAM_MAX + 1];
 
@@ -285,8 +285,8 @@ static void test_events_after_delete(void **state)
 	assert_int_equal(store_append(s, stream, STORE_EXPECT_ANY, &ev, 1, NULL, &e), ERR_OK);
 	assert_int_equal(app_task_list(s, NULL, NULL, &list, &e), ERR_OK);
 	assert_int_equal(json_array_size(list), 0);
-	assert_int_equal(store_replay(s, false, &r, &e), ERR_OK);
-	assert_int_equal(r.missing + r.extra + r.different, 0);
+	assert_int_equal(store_replay(s, false, rs, &e), ERR_OK);
+	assert_int_equal(r->missing + r->extra + r->different, 0);
 	json_decref(list);
 	json_decref(d);
 	json_decref(task);
@@ -314,6 +314,135 @@ static void test_fts5_available(void **state)
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "new AI model released");
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+}
+
+/* ---- the full-text index of projections (memories) --------------------------------- */
+
+static void remember_raw(struct store *s, const char *user, const char *key, const char *value)
+{
+	char stream[300];
+	struct err e = {0};
+	json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:s}", "key", key, "value", value, "category",
+			      "general", "importance", 1, "user_id", user);
+	struct store_new_event ev = {.type = "memory_remembered", .data = d};
+
+	snprintf(stream, sizeof stream, "memory-%s", user);
+	if (store_append(s, stream, STORE_EXPECT_ANY, &ev, 1, NULL, &e))
+		fail_msg("remember: %s", err_msg(&e));
+	json_decref(d);
+}
+
+/* How many memories of all users have the word. */
+static size_t memory_hits(struct store *s, const char *word)
+{
+	struct store_search_term t = {.text = word};
+	struct store_search q = {.proj = "memories", .terms = &t, .nterms = 1};
+	struct err e = {0};
+	json_t *hits = NULL;
+	size_t n;
+
+	if (store_proj_search(s, &q, &hits, &e))
+		fail_msg("search %s: %s", word, err_msg(&e));
+	n = json_array_size(hits);
+	json_decref(hits);
+	return n;
+}
+
+static int64_t user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A database of schema 2 (before the search index) opens, keeps its
+ * events, and gets the index. */
+static void test_migration_to_search_index(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct err e = {0};
+	int64_t head = 0;
+
+	assert_int_equal(store_open(f->url, NULL, &s, &e), ERR_OK);
+	assert_int_equal(append_text(s, "old", "from before", &e), ERR_OK);
+	store_close(s);
+	assert_int_equal(user_version(f->path), 3);
+	raw_sql(f->path,
+		"DROP TABLE search_fts; DROP TABLE search_items; PRAGMA user_version = 2;");
+
+	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
+	assert_int_equal(user_version(f->path), 3);
+	assert_int_equal(store_head(s, &head, &e), ERR_OK);
+	assert_int_equal(head, 1);
+	remember_raw(s, "u1", "drink", "espresso, double");
+	assert_int_equal(memory_hits(s, "espresso"), 1);
+	store_close(s);
+}
+
+/* A database written where SQLite had no FTS5 has search_items but no
+ * search_fts: opened with FTS5, the index is made from search_items. */
+static void test_index_created_later(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct err e = {0};
+
+	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
+	remember_raw(s, "u1", "drink", "espresso");
+	remember_raw(s, "u2", "drink", "espresso macchiato");
+	store_close(s);
+	raw_sql(f->path, "DROP TABLE search_fts;");
+	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
+	assert_int_equal(memory_hits(s, "espresso"), 2);
+	assert_int_equal(memory_hits(s, "macchiato"), 1);
+	store_close(s);
+
+	/* read-only before it exists: no search, a clear error, no crash */
+	raw_sql(f->path, "DROP TABLE search_fts;");
+	struct store_options ro = {.read_only = true};
+	struct store_search_term t = {.text = "espresso"};
+	struct store_search q = {.proj = "memories", .terms = &t, .nterms = 1};
+	json_t *hits = NULL;
+	assert_int_equal(store_open(f->url, &ro, &s, &e), ERR_OK);
+	assert_int_equal(store_proj_search(s, &q, &hits, &e), ERR_STATE);
+	assert_non_null(strstr(e.msg, "read-write"));
+	store_close(s);
+}
+
+/* A damaged or emptied index is rebuilt by replay. */
+static void test_index_repaired_by_replay(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	struct err e = {0};
+	struct store_replay_report rs[8];
+
+	assert_true(app_nprojections <= 8);
+	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
+	remember_raw(s, "u1", "drink", "espresso");
+	remember_raw(s, "u1", "food", "pizza");
+	store_close(s);
+	raw_sql(f->path,
+		"DELETE FROM search_items; INSERT INTO search_fts(search_fts) VALUES('rebuild');");
+	assert_int_equal(app_store_open(f->url, false, &s, &e), ERR_OK);
+	assert_int_equal(memory_hits(s, "espresso"), 0);
+	assert_int_equal(store_replay(s, true, rs, &e), ERR_OK);
+	assert_int_equal(memory_hits(s, "espresso"), 1);
+	assert_int_equal(memory_hits(s, "pizza"), 1);
+	/* and the index stays in step afterwards */
+	remember_raw(s, "u1", "food", "pasta");
+	assert_int_equal(memory_hits(s, "pizza"), 0);
+	assert_int_equal(memory_hits(s, "pasta"), 1);
+	store_close(s);
 }
 
 static void test_bad_urls(void **state)
@@ -374,6 +503,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_projection_is_repaired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_after_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fts5_available, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_to_search_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_created_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_repaired_by_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_open, setup, teardown),
 	};
