@@ -30,6 +30,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include "common/json.h"
 #include "common/xalloc.h"
 #include "match.h"
 
@@ -358,7 +359,9 @@ static char *node_text(const xmlNode *node, size_t max);
 
 static bool meta_wanted(const char *name)
 {
-	static const char *const exact[] = {"description", "keywords", "author", "date"};
+	static const char *const exact[] = {
+		"description", "keywords",  "author",           "date",
+		"robots",      "generator", "application-name", "theme-color"};
 	static const char *const prefix[] = {"og:", "twitter:", "article:", "dc.", "dcterms."};
 
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
@@ -1674,6 +1677,55 @@ const char *extract_meta_get(const struct extract_result *r, const char *name)
 		if (strcasecmp(r->meta[i].name, name) == 0)
 			return r->meta[i].content;
 	return NULL;
+}
+
+/* --- metadata as JSON ------------------------------------------------------- */
+
+/* Groups of meta names: the prefix is dropped inside the group. */
+static const struct {
+	const char *prefix, *group;
+} meta_groups[] = {
+	{"og:", "opengraph"},        {"twitter:", "twitter"}, {"article:", "article"},
+	{"dcterms.", "dublin_core"}, {"dc.", "dublin_core"},
+};
+
+json_t *extract_meta_json(const struct extract_result *r)
+{
+	json_t *o = json_object();
+
+	if (!r)
+		return o;
+	if (r->title)
+		json_object_set_new(o, "title", json_string_lossy(r->title));
+	if (r->description)
+		json_object_set_new(o, "description", json_string_lossy(r->description));
+	if (r->canonical)
+		json_object_set_new(o, "canonical", json_string_lossy(r->canonical));
+	if (r->lang)
+		json_object_set_new(o, "lang", json_string_lossy(r->lang));
+	for (size_t i = 0; i < r->n_meta; i++) {
+		const char *name = r->meta[i].name, *key = name;
+		json_t *dst = o;
+
+		for (size_t g = 0; g < sizeof(meta_groups) / sizeof(meta_groups[0]); g++) {
+			size_t pl = strlen(meta_groups[g].prefix);
+
+			if (strncmp(name, meta_groups[g].prefix, pl) == 0 && name[pl]) {
+				dst = json_object_get(o, meta_groups[g].group);
+				if (!dst) {
+					dst = json_object();
+					json_object_set_new(o, meta_groups[g].group, dst);
+				}
+				key = name + pl;
+				break;
+			}
+		}
+		/* the page's own description wins over a group's; the first of
+		 * repeated names was kept by the walk */
+		if (!json_object_get(dst, key))
+			json_object_set_new(dst, key, json_string_lossy(r->meta[i].content));
+	}
+	return o;
 }
 
 /* --- fragments -------------------------------------------------------------- */

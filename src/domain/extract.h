@@ -38,6 +38,7 @@
 #ifndef AMBIENT_DOMAIN_EXTRACT_H
 #define AMBIENT_DOMAIN_EXTRACT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -62,7 +63,8 @@
 enum {
 	EXTRACT_LINKS = 1 << 0,         /* <a href>, <area href> */
 	EXTRACT_IMAGES = 1 << 1,        /* <img src> */
-	EXTRACT_META = 1 << 2,          /* description, og:*, twitter:*, canonical */
+	EXTRACT_META = 1 << 2,          /* description, keywords, author, robots, og:*,
+					 * twitter:*, article:*, dc.*, canonical */
 	EXTRACT_NO_TITLE_LINE = 1 << 3, /* do not start the text with the title */
 };
 
@@ -118,6 +120,14 @@ void extract_result_cleanup(struct extract_result *r);
 
 /* The content of a meta entry ("og:image"), or NULL. */
 const char *extract_meta_get(const struct extract_result *r, const char *name);
+
+/* The page's metadata as one new JSON object, for tools: title,
+ * description, canonical and lang when known, then every meta entry, those
+ * named og:*, twitter:*, article:*, dc.* / dcterms.* grouped under
+ * "opengraph", "twitter", "article" and "dublin_core" without their prefix
+ * ({"opengraph": {"title": ..., "image": ...}}), the rest (keywords,
+ * author, robots, ...) at the top level.  Needs EXTRACT_META. */
+json_t *extract_meta_json(const struct extract_result *r);
 
 /* Compile a selector (CSS subset or XPath, see above).  NULL and
  * ERR_INVALID with a message naming the problem, e.g. "selector: ':hover'

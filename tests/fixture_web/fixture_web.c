@@ -19,6 +19,21 @@
  *   GET /articles/<i>      one article page
  *   GET /api/v3/simple/price?ids=bitcoin,ethereum&vs_currencies=usd,eur
  *                          {"bitcoin":{"usd":65000,...},...}; unknown ids are left out
+ *   GET /v1/search?name=N[&count=C][&countryCode=CC][&language=en&format=json]
+ *                          an Open-Meteo geocoding stand-in over a small gazetteer
+ *                          (Berlin, Paris, London, Beijing, Portland, Tokyo, Springfield
+ *                          and others named alike), Open-Meteo's JSON shape: {"results":
+ *                          [...], "generationtime_ms"}; "results" is left out when
+ *                          nothing matched.  Like the real API: fewer than 2 characters
+ *                          match nothing, 2 only exact names, 3+ a name prefix
+ *                          (case-insensitive); "Name, Qualifier" filters by country,
+ *                          country code or region
+ *   GET /v1/forecast?latitude=..&longitude=..&current=a,b,..[&timezone=auto]
+ *                          an Open-Meteo forecast stand-in: {latitude, longitude,
+ *                          timezone, current_units, current{time, interval, ...}} with
+ *                          the requested current variables (values set by
+ *                          /_control/weather); an unknown variable or a missing
+ *                          coordinate gets 400 {"error": true, "reason": ...}
  *   GET /page/<n>          a deterministic ~10 KB HTML page (n < --pages), ETag
  *                          "p<n>-v<version>"; a version above 0 adds the line
  *                          <p class="update">Breaking update V for page N ...</p>
@@ -47,7 +62,10 @@
  *   POST   /_control/price?value=N[&id=bitcoin][&currency=usd]
  *   POST   /_control/bump?percent=P | ?count=N | ?page=N   new versions of /page/<n>
  *   POST   /_control/gzip?on=1|0   gzip bodies for clients that accept it
- *   GET    /_control/stats         request counters (see stats_json)
+ *   POST   /_control/weather       {"temperature_2m": 21.5, "weather_code": 2, ...}: the
+ *                                  current values /v1/forecast answers (merged)
+ *   GET    /_control/stats         request counters (see stats_json; routes.geocoding
+ *                                  and routes.forecast count the Open-Meteo calls)
  *   POST   /_control/reset_stats
  *
  * Threads: libmicrohttpd's epoll thread pool (--threads, default 2) plus one
@@ -58,6 +76,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -131,14 +150,17 @@ enum route {
 	R_BIG,
 	R_REDIRECT,
 	R_ECHO,
+	R_GEOCODING,
+	R_FORECAST,
 	R_CONTROL,
 	R_NOT_FOUND,
 	R__COUNT
 };
 
 static const char *const route_names[R__COUNT] = {
-	"page",  "news",  "feed",    "article", "price",    "stored", "slow",    "status",
-	"flaky", "reset", "garbage", "big",     "redirect", "echo",   "control", "not_found",
+	"page",     "news",   "feed",      "article",  "price",   "stored",
+	"slow",     "status", "flaky",     "reset",    "garbage", "big",
+	"redirect", "echo",   "geocoding", "forecast", "control", "not_found",
 };
 
 static struct {
@@ -153,6 +175,7 @@ static struct {
 	time_t price_mtime;
 	atomic_bool gzip;
 	time_t start;
+	json_t *weather; /* current values of /v1/forecast */
 
 	size_t npages, page_size;
 	_Atomic uint32_t *versions;
@@ -793,6 +816,191 @@ static enum MHD_Result serve_price(struct MHD_Connection *c)
 	return reply_resource(c, 200, "application/json; charset=utf-8", s, len, etag, mtime);
 }
 
+/* ---- Open-Meteo stand-in -------------------------------------------------- */
+
+struct place {
+	long id;
+	const char *name;
+	double lat, lon, elevation;
+	const char *feature, *cc, *country, *admin1, *tz;
+	long population;
+};
+
+/* In population order, as Open-Meteo ranks them. */
+static const struct place gazetteer[] = {
+	{1816670, "Beijing", 39.9075, 116.39723, 49, "PPLC", "CN", "China", "Beijing",
+	 "Asia/Shanghai", 18960744},
+	{1850147, "Tokyo", 35.6895, 139.69171, 44, "PPLC", "JP", "Japan", "Tokyo", "Asia/Tokyo",
+	 8336599},
+	{2643743, "London", 51.50853, -0.12574, 25, "PPLC", "GB", "United Kingdom", "England",
+	 "Europe/London", 8961989},
+	{2950159, "Berlin", 52.52437, 13.41053, 74, "PPLC", "DE", "Germany", "Land Berlin",
+	 "Europe/Berlin", 3426354},
+	{2988507, "Paris", 48.85341, 2.3488, 42, "PPLC", "FR", "France", "Île-de-France",
+	 "Europe/Paris", 2138551},
+	{5746545, "Portland", 45.52345, -122.67621, 15, "PPLA2", "US", "United States", "Oregon",
+	 "America/Los_Angeles", 652503},
+	{4250542, "Springfield", 39.80172, -89.64371, 182, "PPLA", "US", "United States",
+	 "Illinois", "America/Chicago", 114230},
+	{6058560, "London", 42.98339, -81.23304, 252, "PPL", "CA", "Canada", "Ontario",
+	 "America/Toronto", 346765},
+	{4975802, "Portland", 43.65737, -70.2589, 15, "PPLA2", "US", "United States", "Maine",
+	 "America/New_York", 66881},
+	{4717560, "Paris", 33.66094, -95.55551, 180, "PPLA2", "US", "United States", "Texas",
+	 "America/Chicago", 24782},
+	{5083330, "Berlin", 44.46867, -71.18508, 311, "PPL", "US", "United States", "New Hampshire",
+	 "America/New_York", 9367},
+	{3067696, "Praha", 50.08804, 14.42076, 202, "PPLC", "CZ", "Czechia", "Praha",
+	 "Europe/Prague", 1165581},
+};
+
+static void weather_defaults(void)
+{
+	S.weather = json_pack("{s:f, s:i, s:f, s:i, s:f, s:i, s:f, s:i}", "temperature_2m", 15.2,
+			      "relative_humidity_2m", 45, "apparent_temperature", 13.9,
+			      "weather_code", 2, "wind_speed_10m", 12.2, "wind_direction_10m", 225,
+			      "precipitation", 0.0, "is_day", 1);
+}
+
+static bool place_is(const struct place *p, const char *q)
+{
+	return strcasecmp(p->country, q) == 0 || strcasecmp(p->cc, q) == 0 ||
+	       strcasecmp(p->admin1, q) == 0;
+}
+
+static void trim_blanks(char *s)
+{
+	size_t n = strlen(s), i = 0;
+	while (n && s[n - 1] == ' ')
+		s[--n] = '\0';
+	while (s[i] == ' ')
+		i++;
+	memmove(s, s + i, n - i + 1);
+}
+
+static enum MHD_Result serve_geocoding(struct MHD_Connection *c)
+{
+	const char *name = arg(c, "name"), *ccode = arg(c, "countryCode");
+	long count = arg_long(c, "count", 10);
+	char q[256] = "", *qual = NULL;
+
+	if (!name)
+		return reply_json(c, 400,
+				  json_pack("{s:b, s:s}", "error", 1, "reason",
+					    "Parameter 'name' is required"));
+	if (count < 1 || count > 100)
+		return reply_json(c, 400,
+				  json_pack("{s:b, s:s}", "error", 1, "reason",
+					    "Parameter count must be between 1 and 100."));
+	snprintf(q, sizeof q, "%s", name);
+	char *comma = strchr(q, ',');
+	if (comma) {
+		*comma = '\0';
+		qual = comma + 1;
+		trim_blanks(qual);
+	}
+	trim_blanks(q);
+	size_t qn = strlen(q);
+	json_t *results = json_array();
+	for (size_t i = 0; i < sizeof gazetteer / sizeof gazetteer[0] && qn >= 2; i++) {
+		const struct place *p = &gazetteer[i];
+		bool hit = qn == 2 ? strcasecmp(p->name, q) == 0 : strncasecmp(p->name, q, qn) == 0;
+		if (!hit || (ccode && *ccode && strcasecmp(p->cc, ccode) != 0) ||
+		    (qual && *qual && !place_is(p, qual)))
+			continue;
+		if ((long)json_array_size(results) >= count)
+			break;
+		json_array_append_new(
+			results,
+			json_pack("{s:I, s:s, s:f, s:f, s:f, s:s, s:s, s:s, s:I, s:s, s:s}", "id",
+				  (json_int_t)p->id, "name", p->name, "latitude", p->lat,
+				  "longitude", p->lon, "elevation", p->elevation, "feature_code",
+				  p->feature, "country_code", p->cc, "timezone", p->tz,
+				  "population", (json_int_t)p->population, "country", p->country,
+				  "admin1", p->admin1));
+	}
+	json_t *out = json_object();
+	if (json_array_size(results))
+		json_object_set_new(out, "results", results);
+	else
+		json_decref(results);
+	json_object_set_new(out, "generationtime_ms", json_real(0.5));
+	return reply_json(c, 200, out);
+}
+
+static const struct {
+	const char *name, *unit;
+} weather_vars[] = {
+	{"temperature_2m", "°C"},       {"relative_humidity_2m", "%"},
+	{"apparent_temperature", "°C"}, {"weather_code", "wmo code"},
+	{"wind_speed_10m", "km/h"},     {"wind_direction_10m", "°"},
+	{"precipitation", "mm"},        {"is_day", ""},
+};
+
+static enum MHD_Result serve_forecast(struct MHD_Connection *c)
+{
+	const char *lat_s = arg(c, "latitude"), *lon_s = arg(c, "longitude");
+	const char *cur = arg(c, "current"), *tz = arg(c, "timezone");
+	char *end1 = NULL, *end2 = NULL;
+	double lat = lat_s ? strtod(lat_s, &end1) : 0, lon = lon_s ? strtod(lon_s, &end2) : 0;
+
+	if (!lat_s || !lon_s || *end1 || *end2 || lat < -90 || lat > 90 || lon < -180 || lon > 180)
+		return reply_json(
+			c, 400,
+			json_pack("{s:b, s:s}", "error", 1, "reason",
+				  "Latitude must be in range of -90 to 90°. Longitude must "
+				  "be in range of -180 to 180°."));
+	/* the time zone of the nearest place, as timezone=auto would find */
+	const struct place *near = NULL;
+	double best = 1e9;
+	for (size_t i = 0; i < sizeof gazetteer / sizeof gazetteer[0]; i++) {
+		double d = fabs(gazetteer[i].lat - lat) + fabs(gazetteer[i].lon - lon);
+		if (d < best) {
+			best = d;
+			near = &gazetteer[i];
+		}
+	}
+	const char *zone = tz && strcmp(tz, "auto") == 0 && best < 1.0 ? near->tz : "GMT";
+	json_t *units = json_pack("{s:s, s:s}", "time", "iso8601", "interval", "seconds");
+	char now[32];
+	time_t t = time(NULL) / 900 * 900;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof now, "%Y-%m-%dT%H:%M", &tm);
+	json_t *cj = json_pack("{s:s, s:i}", "time", now, "interval", 900);
+	char *list = xstrdup(cur ? cur : ""), *save = NULL;
+	pthread_rwlock_rdlock(&S.lock);
+	for (char *v = strtok_r(list, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+		size_t k = 0, nv = sizeof weather_vars / sizeof weather_vars[0];
+		while (k < nv && strcmp(weather_vars[k].name, v) != 0)
+			k++;
+		if (k == nv) {
+			pthread_rwlock_unlock(&S.lock);
+			char reason[300];
+			snprintf(reason, sizeof reason,
+				 "Cannot initialize ForecastVariable from invalid String value "
+				 "%.100s.",
+				 v);
+			free(list);
+			json_decref(units);
+			json_decref(cj);
+			return reply_json(c, 400,
+					  json_pack("{s:b, s:s}", "error", 1, "reason", reason));
+		}
+		json_object_set_new(units, v, json_string(weather_vars[k].unit));
+		json_t *val = json_object_get(S.weather, v);
+		json_object_set(cj, v, val ? val : json_null());
+	}
+	pthread_rwlock_unlock(&S.lock);
+	free(list);
+	json_t *out =
+		json_pack("{s:f, s:f, s:f, s:i, s:s, s:s, s:f, s:o, s:o}", "latitude", lat,
+			  "longitude", lon, "generationtime_ms", 0.05, "utc_offset_seconds", 0,
+			  "timezone", zone, "timezone_abbreviation", zone, "elevation",
+			  near ? near->elevation : 0.0, "current_units", units, "current", cj);
+	return reply_json(c, 200, out);
+}
+
 /* ---- generated pages ---------------------------------------------------- */
 
 static void filler_init(void)
@@ -1423,6 +1631,21 @@ static enum MHD_Result control(struct MHD_Connection *c, struct req *r, const ch
 		atomic_store(&S.gzip, arg_long(c, "on", 1) != 0);
 		return reply_json(c, 200, json_pack("{s:b}", "gzip", (int)atomic_load(&S.gzip)));
 	}
+	if (strcmp(what, "weather") == 0 && post) {
+		json_error_t je;
+		json_t *j = json_loadb(buf_str(&r->upload), r->upload.len, 0, &je);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			return control_error(c, 400,
+					     "body must be a JSON object of current values");
+		}
+		pthread_rwlock_wrlock(&S.lock);
+		json_object_update(S.weather, j);
+		json_t *now = json_deep_copy(S.weather);
+		pthread_rwlock_unlock(&S.lock);
+		json_decref(j);
+		return reply_json(c, 200, now);
+	}
 	if (strcmp(what, "stats") == 0 && get)
 		return reply_json(c, 200, stats_json());
 	if (strcmp(what, "reset_stats") == 0 && post) {
@@ -1466,6 +1689,10 @@ static enum route route_of(const char *url)
 		return R_REDIRECT;
 	if (strcmp(url, "/echo") == 0)
 		return R_ECHO;
+	if (strcmp(url, "/v1/search") == 0)
+		return R_GEOCODING;
+	if (strcmp(url, "/v1/forecast") == 0)
+		return R_FORECAST;
 	return R_NOT_FOUND;
 }
 
@@ -1542,6 +1769,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return serve_redirect(c, url);
 	case R_ECHO:
 		return serve_echo(c, r, url, method);
+	case R_GEOCODING:
+		return serve_geocoding(c);
+	case R_FORECAST:
+		return serve_forecast(c);
 	case R_CONTROL:
 		return control(c, r, url, method);
 	default:
@@ -1644,6 +1875,7 @@ int main(int argc, char **argv)
 		atomic_init(&S.vmtime[i], (int64_t)S.start);
 	filler_init();
 	news_defaults();
+	weather_defaults();
 	price_set("bitcoin", "usd", 65000);
 	price_set("bitcoin", "eur", 60000);
 	price_set("ethereum", "usd", 3500);
@@ -1733,5 +1965,6 @@ int main(int argc, char **argv)
 	free_counters(S.paths);
 	free_counters(S.slow_hosts);
 	free_counters(S.flaky);
+	json_decref(S.weather);
 	return 0;
 }
