@@ -109,7 +109,7 @@ wait_url() {
 	return 1
 }
 
-"$ambient" serve --no-engine --listen 127.0.0.1:0 --db "sqlite:$tmp/ambient.db" --stateless \
+"$ambient" serve --no-engine --listen 127.0.0.1:0 --db "sqlite:$tmp/ambient.db" --stateless --rate-limits off \
 	>"$tmp/ambient.out" 2>"$tmp/ambient.out.err" &
 ambient_pid=$!
 pids+=("$ambient_pid")

@@ -75,10 +75,10 @@ mkdir "$tmp/canned"
 
 db="sqlite:$tmp/ambient.db"
 "$NODE" "$here/stdio_client.mjs" --seed "$ntasks" --capture "$tmp/canned" \
-	-- "$ambient" mcp --no-engine --db "$db"
+	-- "$ambient" mcp --no-engine --rate-limits off --db "$db"
 
 client=("$NODE" "$here/stdio_client.mjs" --calls "$calls" --warmup "$warmup")
-ambient_cmd=("$ambient" mcp --no-engine --db "$db")
+ambient_cmd=("$ambient" mcp --no-engine --rate-limits off --db "$db")
 canned_cmd=("$canned" --initialize "$tmp/canned/initialize.json"
 	    --tools "$tmp/canned/tools.json" --call "$tmp/canned/call.json")
 

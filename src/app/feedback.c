@@ -28,6 +28,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "domain/redact.h"
 #include "domain/event_types.h"
 
 #define SECRET_PREFIX "whsec_"
@@ -821,8 +822,17 @@ int feedback_query_parse(struct feedback_query *q, const char *(*get)(void *ud, 
 	return ERR_OK;
 }
 
+/* Whether an event (received or notification) belongs to user (NULL: any). */
+static bool owned_by(const char *user, const struct store_event *ev)
+{
+	const char *u = json_get_str(ev->data, "user_id");
+	return !user || (u && strcmp(u, user) == 0);
+}
+
 static bool matches(const struct feedback_query *q, const struct store_event *ev)
 {
+	if (!owned_by(q->user_id, ev))
+		return false;
 	if (q->event_type) {
 		const char *t = json_get_str(ev->data, "event_type");
 		if (!t || strcmp(t, q->event_type) != 0)
@@ -1008,7 +1018,8 @@ int feedback_read_after(struct feedback *fb, const struct feedback_query *q, int
 			*covered = ev->position;
 			if (feedback_is_notification(ev->type)) {
 				const char *t = json_get_str(ev->data, "event_type");
-				if (!q->event_type || (t && strcmp(t, q->event_type) == 0))
+				if ((!q->event_type || (t && strcmp(t, q->event_type) == 0)) &&
+				    owned_by(q->user_id, ev))
 					json_array_append_new(events,
 							      feedback_notification_json(ev));
 			} else if (strcmp(ev->type, FEEDBACK_EVENT_RECEIVED) == 0 &&
@@ -1040,7 +1051,8 @@ bool feedback_is_notification(const char *type)
 
 json_t *feedback_notification_json(const struct store_event *ev)
 {
-	json_t *o = json_is_object(ev->data) ? json_deep_copy(ev->data) : json_object();
+	/* a listing: phone numbers and e-mail addresses masked */
+	json_t *o = json_is_object(ev->data) ? redact_mask_contacts(ev->data) : json_object();
 	char at[CLOCK_ISO_MAX];
 	clock_format_utc(ev->recorded_at_us, at);
 	json_object_set_new(o, "seq", json_integer(ev->position));
@@ -1110,7 +1122,7 @@ int feedback_notify_query_parse(struct feedback_notify_query *q,
 static enum scan_verdict pick_notification(const void *query, const struct store_event *ev)
 {
 	const struct feedback_notify_query *q = query;
-	if (!feedback_is_notification(ev->type))
+	if (!feedback_is_notification(ev->type) || !owned_by(q->user_id, ev))
 		return SCAN_SKIP;
 	const char *outcome = ev->type + strlen(FEEDBACK_NOTIFICATION_PREFIX);
 	if (q->outcome && strcmp(outcome, q->outcome) != 0)

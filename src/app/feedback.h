@@ -193,6 +193,8 @@ int feedback_stats(struct feedback *fb, struct feedback_stats *st, struct err *e
 
 /* Filters and paging for feedback_list; zero values match everything. */
 struct feedback_query {
+	const char *user_id;    /* only this payload user_id (set by the server for
+				 * callers who are not admins; not a URL argument) */
 	const char *event_type; /* payload event_type */
 	const char *task_id;
 	int priority;     /* exactly this priority (1..5) */
@@ -242,6 +244,7 @@ int feedback_wait(struct feedback *fb, int64_t after, int timeout_ms, struct err
 /* Filters and paging of the notification outcomes (notification_sent,
  * _failed, _skipped, _suppressed), newest first; zero values match all. */
 struct feedback_notify_query {
+	const char *user_id;     /* only this user's (not a URL argument) */
 	const char *task_id;
 	const char *channel;     /* "sms", "email", "webhook", "ntfy" */
 	const char *outcome;     /* "sent", "failed", "skipped", "suppressed" */

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/audit.h"
 #include "common/json.h"
+#include "common/ratelimit.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "domain/event_types.h"
+#include "domain/redact.h"
 #include "domain/task.h"
 
 /* ---- examples ------------------------------------------------------------- */
@@ -111,7 +114,13 @@ struct app_mcp *app_mcp_new(struct store *s, const struct app_mcp_options *opt)
 	if (opt) {
 		a->engine_status = opt->engine_status;
 		a->engine_ud = opt->engine_ud;
+		a->security = opt->security;
 	}
+	a->rate_spec = opt && opt->rate_limits ? xstrdup(opt->rate_limits) : NULL;
+	a->rates = ratelimit_new(3600LL * 1000000);
+	if (s && !(opt && opt->no_audit))
+		a->audit = audit_new(s, a->clock);
+	a->net = app_net_new(a, opt);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	return a;
@@ -122,7 +131,10 @@ void app_mcp_free(struct app_mcp *a)
 	if (!a)
 		return;
 	app_mcp_watch_stop(a);
+	audit_free(a->audit);
 	app_mcp_guard_free(a);
+	app_net_free(a->net);
+	free(a->rate_spec);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mu);
 	free(a->default_user);
@@ -133,7 +145,12 @@ int app_mcp_register(struct app_mcp *a, struct mcp_server *srv, struct err *e)
 {
 	int rc;
 
+	if ((rc = app_mcp_rate_config(a, a->rate_spec, e)))
+		return rc;
 	if ((rc = app_mcp_register_tools(a, srv, e)) ||
+	    (rc = app_mcp_register_admin_tools(a, srv, e)) ||
+	    (rc = app_mcp_register_memory_tools(a, srv, e)) ||
+	    (rc = app_mcp_register_net_tools(a, srv, e)) ||
 	    (rc = app_mcp_register_resources(a, srv, e)) ||
 	    (rc = app_mcp_register_prompts(a, srv, e)))
 		return rc;
@@ -190,16 +207,6 @@ json_t *app_mcp_failure(struct app_mcp *a, const char *action, const char *fmt, 
 }
 
 /* ---- who is acting ---------------------------------------------------------- */
-
-const char *app_mcp_user(struct app_mcp *a, struct mcp_call *call, const json_t *args)
-{
-	const char *u = json_get_str(args, "user_id");
-
-	/* Later: the authenticated principal of mcp_call_session(call) wins
-	 * over the argument (see mcp_session_user). */
-	(void)call;
-	return u && *u ? u : a->default_user;
-}
 
 bool app_mcp_is_admin(const char *user)
 {
@@ -392,8 +399,10 @@ json_t *app_mcp_task_summary(const json_t *state, unsigned flags)
 	/* Soft state of the engine; not in the log (docs/events.md). */
 	v = json_object_get(state, "last_check");
 	json_object_set_new(t, "last_check", json_is_string(v) ? json_copy(v) : json_null());
+	/* a listing masks phone numbers and e-mail addresses (get_task shows
+	 * the whole config to its owner) */
 	v = json_object_get(state, "config");
-	json_object_set_new(t, "config", v ? json_deep_copy(v) : json_object());
+	json_object_set_new(t, "config", v ? redact_mask_contacts(v) : json_object());
 	json_object_set_new(t, "user_id", json_string(json_get_str(state, "user_id")));
 	if (!(flags & APP_MCP_SUMMARY_NO_CALLBACK)) {
 		const char *cb = json_get_str(state, "callback_url");

@@ -11,8 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app/auth.h"
 #include "app/mcp_app.h"
 #include "app/tasks.h"
+#include "domain/principal.h"
 
 #define APP_MCP_ADMIN "admin"
 #define APP_MCP_PRINCIPAL_MAX 300 /* "mcp:" + a user id of at most 256 bytes */
@@ -33,14 +35,27 @@ struct app_mcp {
 
 	/* the guard (mcp_guard.c) */
 	struct app_tool_slot *tool_slots;
+	struct audit *audit;      /* NULL: calls are not recorded */
+	struct ratelimit *rates;  /* per principal and tool */
+	int rate_default;         /* calls per hour when a tool names none */
+	bool rate_off;
+	json_t *rate_overrides;   /* tool name -> calls per hour */
+	char *rate_spec;          /* from the options, parsed at registration */
+	struct app_mcp_security security; /* strings borrowed from the options */
+
+	struct app_net *net; /* the outside-world tools (mcp_net_tools.c) */
 };
+
+#define APP_RATE_DEFAULT 100
 
 /* ---- mcp_app.c: shared helpers ------------------------------------------ */
 
-/* The user a call acts for: the `user_id` argument when given (args may be
- * NULL, as for resources), else the default user.  The one place to take it
- * from the session's principal (mcp_session_user) later.  Borrowed: valid
- * while args and a live. */
+/* The user a call acts for: the `user_id` argument when given (the guard
+ * has checked that the principal may act for it; args may be NULL, as for
+ * resources); else "admin" for an authenticated admin, the key's user for
+ * an authenticated user, and the default user for the local principal
+ * (stdio, HTTP without authentication).  Borrowed: valid while args, the
+ * call and a live.  (mcp_guard.c) */
 const char *app_mcp_user(struct app_mcp *a, struct mcp_call *call, const json_t *args);
 bool app_mcp_is_admin(const char *user);
 /* The user may see and change the task (owner or admin). */
@@ -119,11 +134,31 @@ struct app_tool {
 	enum app_level level;
 	int rate_per_hour;    /* calls per principal per hour; 0: the default (100) */
 	bool admin_only;      /* refused for principals without the admin role */
+	const char *scope;    /* area: "tasks" (NULL), "memories", "notify", "web", "admin" */
+	/* HIGH/CRITICAL: run before asking for a confirmation, so that a call
+	 * that would fail anyway (no such task) asks nobody.  Leave *result
+	 * NULL to go on, or set it to the failure.  May be NULL. */
+	mcp_tool_fn precheck;
 };
 
 int app_mcp_add_tools(struct app_mcp *a, struct mcp_server *srv, const struct app_tool *rows,
 		      size_t n, struct err *e);
 void app_mcp_guard_free(struct app_mcp *a);
+
+/* The principal of the call's session: its API key's, or the local user
+ * (an admin: principal_local) when the session has none.  call may be
+ * NULL (then the local user). */
+void app_mcp_principal(struct app_mcp *a, struct mcp_call *call, struct principal *out);
+
+/* Rate limits from "default=100,remember=50,forget=10" (NAME=N calls per
+ * hour, 0 unlimited) or "off"; NULL: the original's defaults (100 per
+ * hour, remember 50, forget 10). */
+int app_mcp_rate_config(struct app_mcp *a, const char *spec, struct err *e);
+
+/* A registered tool's row by name, or NULL; every tool's level as
+ * {name: "LOW"|...}. */
+const struct app_tool *app_mcp_find_tool(struct app_mcp *a, const char *name);
+json_t *app_mcp_tool_levels(struct app_mcp *a);
 
 /* The struct app_mcp of a call to a tool registered by app_mcp_add_tools
  * (resources and prompts are registered with data = a). */
@@ -141,6 +176,13 @@ json_t *app_mcp_failure(struct app_mcp *a, const char *action, const char *fmt, 
 /* ---- one file each --------------------------------------------------------- */
 
 int app_mcp_register_tools(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+int app_mcp_register_admin_tools(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+int app_mcp_register_memory_tools(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+/* get_weather, send_sms, send_email, scrape_webpage (mcp_net_tools.c); their
+ * settings from the options, made by app_net_new in app_mcp_new. */
+int app_mcp_register_net_tools(struct app_mcp *a, struct mcp_server *srv, struct err *e);
+struct app_net *app_net_new(struct app_mcp *a, const struct app_mcp_options *opt);
+void app_net_free(struct app_net *n);
 int app_mcp_register_resources(struct app_mcp *a, struct mcp_server *srv, struct err *e);
 int app_mcp_register_prompts(struct app_mcp *a, struct mcp_server *srv, struct err *e);
 void app_mcp_watch_stop(struct app_mcp *a);

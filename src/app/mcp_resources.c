@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/uuid.h"
 #include "common/xalloc.h"
 #include "domain/task.h"
 
@@ -383,8 +384,37 @@ static const struct mcp_resource resource_rows[] = {
 	},
 };
 
+/* A task's resources may only be watched by whoever may read them; a task
+ * that does not exist yet may be watched (it may be about to be made). */
+static int may_subscribe(void *data, struct mcp_call *call, const char *uri, struct err *e)
+{
+	static const char prefix[] = "event://tasks/";
+	struct app_mcp *a = data;
+	char id[UUID_STR_LEN + 1];
+	json_t *task = NULL;
+	size_t n;
+	int rc;
+
+	if (strncmp(uri, prefix, sizeof prefix - 1) != 0)
+		return ERR_OK;
+	uri += sizeof prefix - 1;
+	n = strcspn(uri, "/");
+	if (n != UUID_STR_LEN || (uri[n] && strcmp(uri + n, "/events") != 0))
+		return ERR_OK; /* not a task's own resource */
+	memcpy(id, uri, n);
+	id[n] = '\0';
+	rc = app_task_get(a->store, id, &task, NULL);
+	if (rc == ERR_OK && !app_mcp_may_access(app_mcp_user(a, call, NULL), task))
+		rc = err_set(e, ERR_NOT_FOUND, "Task %s not found or access denied", id);
+	else
+		rc = ERR_OK;
+	json_decref(task);
+	return rc;
+}
+
 int app_mcp_register_resources(struct app_mcp *a, struct mcp_server *srv, struct err *e)
 {
+	mcp_server_set_subscribe_check(srv, may_subscribe, a);
 	for (size_t i = 0; i < sizeof resource_rows / sizeof resource_rows[0]; i++) {
 		struct mcp_resource r = resource_rows[i];
 		int rc;

@@ -350,6 +350,42 @@ static const struct lifecycle lifecycles[] = {
 		    "task already was in that state (nothing was recorded)\"}}, "                  \
 		    "\"required\": [\"task_id\", \"status\", \"changed\"]}")
 
+/* The task exists, is the user's and is not deleted; else *result gets the
+ * original's failure and false is returned. */
+static bool lifecycle_allowed(struct app_mcp *a, const struct lifecycle *lc, const char *user,
+			      const char *id, json_t **result)
+{
+	struct err le = {0};
+	json_t *task = NULL;
+	int rc = app_mcp_load_task(a, user, id, true, &task, &le);
+
+	if (rc == ERR_NOT_FOUND) {
+		*result = app_mcp_failure(
+			a, lc->action,
+			"Failed to %s task %.100s - not found or access denied. Call "
+			"list_background_tasks with the same user_id to see the task ids "
+			"you can use",
+			lc->verb, id);
+		return false;
+	}
+	if (rc) {
+		*result = app_mcp_failure(a, lc->action, "Error %s task: %s", lc->gerund,
+					  err_msg(&le));
+		return false;
+	}
+	if (task_state_is_deleted(task)) {
+		json_decref(task);
+		*result = app_mcp_failure(
+			a, lc->action,
+			"Failed to %s task %s - it was deleted; deleted tasks cannot be "
+			"changed (create a new one)",
+			lc->verb, id);
+		return false;
+	}
+	json_decref(task);
+	return true;
+}
+
 static int lifecycle(struct mcp_call *call, const json_t *args, enum lifecycle_cmd cmd,
 		     json_t **result)
 {
@@ -362,29 +398,10 @@ static int lifecycle(struct mcp_call *call, const json_t *args, enum lifecycle_c
 	struct err le = {0};
 	json_t *task = NULL, *d;
 	bool changed = true;
-	int rc;
+	int rc = ERR_OK;
 
-	rc = app_mcp_load_task(a, user, id, true, &task, &le);
-	if (rc == ERR_NOT_FOUND) {
-		*result = app_mcp_failure(
-			a, lc->action,
-			"Failed to %s task %.100s - not found or access denied. Call "
-			"list_background_tasks with the same user_id to see the task ids "
-			"you can use",
-			lc->verb, id);
+	if (!lifecycle_allowed(a, lc, user, id, result))
 		return ERR_OK;
-	}
-	if (rc == ERR_OK && task_state_is_deleted(task)) {
-		json_decref(task);
-		*result = app_mcp_failure(
-			a, lc->action,
-			"Failed to %s task %s - it was deleted; deleted tasks cannot be "
-			"changed (create a new one)",
-			lc->verb, id);
-		return ERR_OK;
-	}
-	json_decref(task);
-	task = NULL;
 	app_mcp_actor(user, principal, &who);
 	if (rc == ERR_OK) {
 		switch (cmd) {
@@ -436,6 +453,17 @@ static int tool_delete(struct mcp_call *call, const json_t *args, json_t **resul
 {
 	(void)e;
 	return lifecycle(call, args, LC_DELETE, result);
+}
+
+/* Before the confirmation: a task that cannot be deleted needs none. */
+static int precheck_delete(struct mcp_call *call, const json_t *args, json_t **result,
+			   struct err *e)
+{
+	struct app_mcp *a = app_mcp_from_call(call);
+	(void)e;
+	lifecycle_allowed(a, &lifecycles[LC_DELETE], app_mcp_user(a, call, args),
+			  json_get_str(args, "task_id"), result);
+	return ERR_OK;
 }
 
 /* ---- get_event_sourcing_status ------------------------------------------------------ */
@@ -941,6 +969,7 @@ static const struct app_tool tool_rows[] = {
 		.tool.output_schema = LIFECYCLE_OUT("delete_background_task", "[\"deleted\"]"),
 		.tool.annotations = ANN("false", "true", "true", "false"),
 		.tool.fn = tool_delete,
+		.precheck = precheck_delete,
 		.level = APP_LEVEL_HIGH,
 	},
 	{

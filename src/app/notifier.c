@@ -136,12 +136,13 @@ static int record(struct notifier *n, const json_t *event, const struct notify_t
 {
 	const char *fid = json_get_str(event, "feedback_id");
 	const char *task = json_get_str(event, "task_id");
-	json_t *data = json_pack("{s:I,s:s,s:s,s:s?,s:I,s:s,s:s}", "event",
+	json_t *data = json_pack("{s:I,s:s,s:s,s:s?,s:I,s:s,s:s,s:s?}", "event",
 				 (json_int_t)json_get_int(event, "seq", 0), "feedback_id",
 				 fid ? fid : "", "task_id", task ? task : "", "event_type",
 				 json_get_str(event, "event_type"), "priority",
 				 (json_int_t)json_get_int(event, "priority", 0), "channel",
-				 notify_channel_name(t->channel), "to", label);
+				 notify_channel_name(t->channel), "to", label, "user_id",
+				 json_get_str(event, "user_id"));
 	if (extra) {
 		json_object_update(data, extra);
 		json_decref(extra);

@@ -9,6 +9,8 @@
  */
 #include "tasks.h"
 
+#include "auth.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,8 @@
 #include "common/tz.h"
 #include "common/uuid.h"
 #include "common/xalloc.h"
+#include "domain/authz.h"
+#include "domain/memory.h"
 #include "domain/task.h"
 #include "domain/task_config.h"
 #include "engine/netguard.h"
@@ -60,6 +64,16 @@ static json_t *project_task(const json_t *doc, const struct store_event *ev, voi
 
 const struct store_projection app_projections[] = {
 	{.name = APP_TASKS_PROJECTION, .stream_prefix = TASK_STREAM_PREFIX, .apply = project_task},
+	{.name = APP_KEYS_PROJECTION,
+	 .stream_prefix = PRINCIPAL_STREAM_PREFIX,
+	 .apply = app_auth_project_key},
+	{.name = APP_AUTHZ_PROJECTION,
+	 .stream_prefix = AUTHZ_STREAM_PREFIX,
+	 .apply = app_auth_project_authz},
+	{.name = MEMORY_PROJECTION,
+	 .stream_prefix = MEMORY_STREAM_PREFIX,
+	 .apply = memory_project,
+	 .index = memory_index},
 };
 const size_t app_nprojections = sizeof app_projections / sizeof app_projections[0];
 
@@ -73,7 +87,7 @@ int app_store_open(const char *url, bool read_only, struct store **out, struct e
 	return store_open(url, &opt, out, e);
 }
 
-static json_t *metadata_for(const struct app_actor *who)
+json_t *app_actor_metadata(const struct app_actor *who)
 {
 	char corr[UUID_STR_LEN + 1];
 	json_t *m = json_object();
@@ -126,7 +140,7 @@ static int append_one(struct store *s, const struct app_actor *who, const char *
 {
 	char stream[STORE_STREAM_MAX + 1];
 	struct store_new_event ev = {.event_id = "", .type = type, .data = data};
-	json_t *meta = metadata_for(who);
+	json_t *meta = app_actor_metadata(who);
 	int rc;
 
 	task_stream_name(task_id, stream, sizeof stream);

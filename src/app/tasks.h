@@ -37,6 +37,10 @@ struct app_actor {
 	const char *causation_id;   /* NULL: none */
 };
 
+/* Event metadata for an actor: {principal, correlation_id (new when
+ * none), causation_id?}.  New reference. */
+json_t *app_actor_metadata(const struct app_actor *who);
+
 /* The projections ambient registers with every store it opens. */
 extern const struct store_projection app_projections[];
 extern const size_t app_nprojections;

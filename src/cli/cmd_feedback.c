@@ -30,16 +30,19 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "app/auth.h"
 #include "app/feedback.h"
 #include "app/notifier.h"
 #include "app/tasks.h"
 #include "web_api.h"
+#include "channel_options.h"
 #include "cli.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "domain/principal.h"
 #include "transport/http_server.h"
 
 #define SERVICE_NAME "Event Feedback Server"
@@ -54,6 +57,11 @@ const struct config_option cli_feedback_options[] = {
 	{"feedback-db", CONFIG_STRING, "AMBIENT_FEEDBACK_DB", NULL, "URL",
 	 "the feedback server's own event store: sqlite:PATH (default: "
 	 "sqlite:DATA_DIR/feedback.db)"},
+	{"api-keys", CONFIG_STRING, "AMBIENT_API_KEYS", NULL, "LIST",
+	 "extra admin keys (comma-separated) besides those of `ambient keys create`, which are "
+	 "read from the main store (--db)"},
+	{"no-auth", CONFIG_BOOL, "AMBIENT_NO_AUTH", NULL, NULL,
+	 "do not check API keys on the read routes even when some exist (only on loopback)"},
 	{"webhook-secret", CONFIG_STRING, "AMBIENT_WEBHOOK_SECRET", NULL, "SECRET",
 	 "require Standard Webhooks signatures made with this whsec_<base64> secret (prefer the "
 	 "environment variable: flags show in ps)"},
@@ -75,23 +83,7 @@ const struct config_option cli_feedback_options[] = {
 	{"notify-rules", CONFIG_STRING, "AMBIENT_NOTIFY_RULES", NULL, "JSON|@FILE",
 	 "decision rules: min_priority per channel, dedupe_window, quiet_hours, rate_limit, "
 	 "batch (a JSON object, or @path of a file holding one)"},
-	{"twilio-account-sid", CONFIG_STRING, "TWILIO_ACCOUNT_SID", NULL, "SID",
-	 "Twilio account for SMS"},
-	{"twilio-auth-token", CONFIG_STRING, "TWILIO_AUTH_TOKEN", NULL, "TOKEN",
-	 "Twilio auth token (prefer the environment variable: flags show in ps)"},
-	{"twilio-phone-number", CONFIG_STRING, "TWILIO_PHONE_NUMBER", NULL, "E164",
-	 "the number SMS are sent from"},
-	{"twilio-api-base", CONFIG_STRING, "TWILIO_API_BASE", "https://api.twilio.com", "URL",
-	 "Twilio's REST API base URL (a local stand-in in tests and the demo)"},
-	{"smtp-url", CONFIG_STRING, "AMBIENT_SMTP_URL", NULL, "URL",
-	 "mail server for e-mail: smtp://host:587 (STARTTLS) or smtps://host:465"},
-	{"smtp-user", CONFIG_STRING, "AMBIENT_SMTP_USER", NULL, "USER", "SMTP login"},
-	{"smtp-password", CONFIG_STRING, "AMBIENT_SMTP_PASSWORD", NULL, "PASSWORD",
-	 "SMTP password (prefer the environment variable)"},
-	{"smtp-from", CONFIG_STRING, "AMBIENT_SMTP_FROM", NULL, "ADDRESS",
-	 "sender of e-mail (default: the login, or ambient@SMTP-HOST)"},
-	{"ntfy-url", CONFIG_STRING, "AMBIENT_NTFY_URL", "https://ntfy.sh", "URL",
-	 "ntfy server for ntfy://topic targets"},
+	CLI_CHANNEL_OPTIONS,
 	{"notify-webhook-secret", CONFIG_STRING, "AMBIENT_NOTIFY_WEBHOOK_SECRET", NULL, "SECRET",
 	 "whsec_<base64> secret that signs webhook notifications"},
 	{"no-llm", CONFIG_BOOL, NULL, "false", NULL,
@@ -331,6 +323,8 @@ static const char openapi_text[] =
 	"and how to fix it.\"}}}}}}";
 
 struct fbsrv {
+	struct app_auth *auth; /* checks keys when auth_on */
+	bool auth_on;
 	struct feedback *fb;
 	struct notifier *nt; /* NULL with --no-notify */
 	struct store *s;
@@ -340,6 +334,36 @@ struct fbsrv {
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
+
+/* Who reads: with authentication on, the API key of the Authorization
+ * header (or of ?access_token=, for browsers' EventSource and WebSocket,
+ * which cannot send headers) must be valid; a user sees only the events of
+ * their own tasks (*user set), an admin all (*user ""); false after 401. */
+static bool reader(struct fbsrv *sv, const struct http_request *req, struct http_response *res,
+		   char user[PRINCIPAL_USER_MAX + 1])
+{
+	const char *h = http_request_header(req, "Authorization");
+	const char *token = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+	struct principal p;
+	struct err e = {0};
+
+	user[0] = '\0';
+	if (!sv->auth_on)
+		return true;
+	if (!token)
+		token = http_request_arg(req, "access_token");
+	if (!token || app_auth_check(sv->auth, token, &p, &e) != ERR_OK) {
+		http_response_error(res, 401, "unauthorized",
+				    token ? "The API key was refused (unknown, revoked or malformed)"
+					  : "Send an API key as 'Authorization: Bearer KEY' (see "
+					    "`ambient keys create`)");
+		http_response_header(res, "WWW-Authenticate", "Bearer");
+		return false;
+	}
+	if (p.role != PRINCIPAL_ROLE_ADMIN)
+		snprintf(user, PRINCIPAL_USER_MAX + 1, "%s", p.user);
+	return true;
+}
 
 static int reject_status(enum feedback_reject r)
 {
@@ -584,10 +608,14 @@ static void list_events(struct fbsrv *sv, const struct http_request *req, const 
 	struct args a = {.req = req, .path_type = path_type};
 	struct feedback_query q;
 	struct err e = {0};
+	char user[PRINCIPAL_USER_MAX + 1];
+	if (!reader(sv, req, res, user))
+		return;
 	if (feedback_query_parse(&q, args_get, &a, &e) != ERR_OK) {
 		http_response_error(res, 400, "invalid_query", err_msg(&e));
 		return;
 	}
+	q.user_id = user[0] ? user : NULL;
 	json_t *page = NULL;
 	if (feedback_list(sv->fb, &q, &page, &e) != ERR_OK) {
 		http_response_error(res, 503, "store_unavailable", err_msg(&e));
@@ -628,10 +656,14 @@ static void route_notifications(void *data, const struct http_request *req,
 	struct args a = {.req = req};
 	struct feedback_notify_query q;
 	struct err e = {0};
+	char user[PRINCIPAL_USER_MAX + 1];
+	if (!reader(sv, req, res, user))
+		return;
 	if (feedback_notify_query_parse(&q, args_get, &a, &e) != ERR_OK) {
 		http_response_error(res, 400, "invalid_query", err_msg(&e));
 		return;
 	}
+	q.user_id = user[0] ? user : NULL;
 	json_t *page = NULL;
 	if (feedback_notifications(sv->fb, &q, &page, &e) != ERR_OK) {
 		http_response_error(res, 503, "store_unavailable", err_msg(&e));
@@ -642,10 +674,41 @@ static void route_notifications(void *data, const struct http_request *req,
 
 static void route_recent(void *data, const struct http_request *req, struct http_response *res)
 {
-	(void)req;
 	struct fbsrv *sv = data;
 	json_t *j = NULL;
 	struct err e = {0};
+	char user[PRINCIPAL_USER_MAX + 1];
+	if (!reader(sv, req, res, user))
+		return;
+	if (user[0]) {
+		/* the original's shape, over this user's events only */
+		struct feedback_query q = {.user_id = user, .limit = RECENT_N};
+		json_t *page = NULL;
+		if (feedback_list(sv->fb, &q, &page, &e) != ERR_OK) {
+			http_response_error(res, 503, "store_unavailable", err_msg(&e));
+			return;
+		}
+		json_t *evs = json_object_get(page, "events"), *recent = json_array(), *ev;
+		json_t *types = json_object();
+		for (size_t i = json_array_size(evs); i > 0; i--) {
+			ev = json_array_get(evs, i - 1);
+			json_array_append(recent, ev);
+			if (json_get_str(ev, "event_type"))
+				json_object_set_new(types, json_get_str(ev, "event_type"),
+						    json_true());
+		}
+		json_t *names = json_array();
+		const char *k;
+		json_t *v;
+		json_object_foreach(types, k, v) json_array_append_new(names, json_string(k));
+		json_decref(types);
+		reply_json(res, 200,
+			   json_pack("{s:I,s:o,s:o}", "total_events",
+				     (json_int_t)json_array_size(recent), "recent_events", recent,
+				     "event_types", names));
+		json_decref(page);
+		return;
+	}
 	if (feedback_recent(sv->fb, RECENT_N, &j, &e) != ERR_OK) {
 		http_response_error(res, 503, "store_unavailable", err_msg(&e));
 		return;
@@ -658,6 +721,7 @@ static void route_recent(void *data, const struct http_request *req, struct http
 struct sse {
 	struct fbsrv *sv;
 	struct feedback_query q; /* strings point into the copies below */
+	char user[PRINCIPAL_USER_MAX + 1];
 	char event_type[FEEDBACK_EVENT_TYPE_MAX + 1];
 	char task_id[FEEDBACK_TASK_ID_MAX + 1];
 	int64_t after;
@@ -746,6 +810,9 @@ static struct sse *live_open(struct fbsrv *sv, const struct http_request *req,
 	struct args a = {.req = req};
 	struct feedback_query q;
 	struct err e = {0};
+	char user[PRINCIPAL_USER_MAX + 1];
+	if (!reader(sv, req, res, user))
+		return NULL;
 	if (feedback_query_parse(&q, args_get, &a, &e) != ERR_OK) {
 		http_response_error(res, 400, "invalid_query", err_msg(&e));
 		return NULL;
@@ -780,6 +847,10 @@ static struct sse *live_open(struct fbsrv *sv, const struct http_request *req,
 	if (q.task_id) {
 		snprintf(c->task_id, sizeof(c->task_id), "%s", q.task_id);
 		c->q.task_id = c->task_id;
+	}
+	if (user[0]) {
+		snprintf(c->user, sizeof(c->user), "%s", user);
+		c->q.user_id = c->user;
 	}
 	c->after = after;
 	c->q.with_notifications = true;
@@ -930,18 +1001,10 @@ static int start_notifier(struct cli_ctx *ctx, struct fbsrv *sv, struct channel_
 	if (e->code)
 		return e->code;
 	*ch = (struct channel_config){
-		.twilio_sid = config_get(c, "twilio-account-sid"),
-		.twilio_token = config_get(c, "twilio-auth-token"),
-		.twilio_from = config_get(c, "twilio-phone-number"),
-		.twilio_base_url = config_get(c, "twilio-api-base"),
-		.smtp_url = config_get(c, "smtp-url"),
-		.smtp_user = config_get(c, "smtp-user"),
-		.smtp_password = config_get(c, "smtp-password"),
-		.smtp_from = config_get(c, "smtp-from"),
-		.ntfy_base_url = config_get(c, "ntfy-url"),
 		.webhook_secret = config_get(c, "notify-webhook-secret"),
 		.guard = app_tasks_net_guard(),
 	};
+	cli_channel_config(c, ch);
 	*llm = (struct llm_config){
 		.api_key = config_get_bool(c, "no-llm") ? NULL : config_get(c, "openai-api-key"),
 		.base_url = config_get(c, "openai-api-base"),
@@ -1011,6 +1074,7 @@ int cli_feedback_run(struct cli_ctx *ctx)
 
 	struct err e = {0};
 	struct fbsrv sv = {0};
+	struct store *keys_store = NULL;
 	struct http_server *h = NULL;
 	char *hosts_storage = NULL, **hosts = NULL;
 	const char *pid_file = config_get(&ctx->cfg, "pid-file");
@@ -1037,6 +1101,32 @@ int cli_feedback_run(struct cli_ctx *ctx)
 	if (feedback_new(&fo, &sv.fb, &e) != ERR_OK) {
 		if (e.code == ERR_INVALID)
 			err_prefix(&e, "--webhook-secret / AMBIENT_WEBHOOK_SECRET");
+		cli_fail(&e);
+		goto out;
+	}
+	/* API keys live in the main store (the one `ambient keys` writes). */
+	char *keys_storage = NULL;
+	char **keys = cli_split_list(config_get(&ctx->cfg, "api-keys"), &keys_storage);
+	if (cli_store_exists(ctx) && cli_open_store(ctx, true, &keys_store) != CLI_OK)
+		keys_store = NULL;
+	struct app_auth_options auo = {.store = keys_store, .config_keys = (const char *const *)keys};
+	sv.auth = app_auth_new(&auo);
+	bool loopback = cli_loopback_host(host), no_auth = config_get_bool(&ctx->cfg, "no-auth");
+	sv.auth_on = !no_auth && app_auth_any_keys(sv.auth);
+	free(keys);
+	free(keys_storage);
+	if (no_auth && !loopback) {
+		err_set(&e, ERR_INVALID,
+			"--no-auth is only allowed on a loopback address, and %s is not one", host);
+		cli_fail(&e);
+		goto out;
+	}
+	if (!sv.auth_on && !loopback) {
+		err_set(&e, ERR_INVALID,
+			"ambient feedback listens on %s, which other machines can reach, so its "
+			"event routes need API keys: create one with `ambient keys create --user "
+			"NAME` (in the store --db names) or pass --api-keys, or listen on 127.0.0.1",
+			host);
 		cli_fail(&e);
 		goto out;
 	}
@@ -1097,6 +1187,8 @@ out:
 	feedback_free(sv.fb); /* stops the decider before the notifier goes */
 	notifier_free(sv.nt);
 	store_close(sv.s);
+	app_auth_free(sv.auth);
+	store_close(keys_store);
 	free(sv.openapi);
 	free(hosts);
 	free(hosts_storage);

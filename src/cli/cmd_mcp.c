@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "app/mcp_app.h"
+#include "channel_options.h"
 #include "cli.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -67,6 +68,10 @@ const struct config_option cli_mcp_options[] = {
 	{"engine-log", CONFIG_STRING, NULL, NULL, "PATH",
 	 "where a started engine's output goes (default: serve.log beside a SQLite database, "
 	 "else /dev/null)"},
+	{"rate-limits", CONFIG_STRING, "AMBIENT_RATE_LIMITS", NULL, "SPEC",
+	 "tool calls per hour: default=100,remember=50,forget=10 (the defaults), or off"},
+	CLI_CHANNEL_OPTIONS,
+	CLI_NET_TOOL_OPTIONS,
 	{NULL},
 };
 
@@ -448,7 +453,14 @@ int cli_mcp_run(struct cli_ctx *ctx)
 		.version = AMBIENT_VERSION,
 		.instructions = cli_mcp_instructions,
 	};
-	struct app_mcp_options ao = {.engine_status = peek_engine_status, .engine_ud = s};
+	struct app_mcp_options ao = {
+		.engine_status = peek_engine_status,
+		.engine_ud = s,
+		.rate_limits = config_get(&ctx->cfg, "rate-limits"),
+		.security = {.transport = "stdio", .allow_net = config_get(&ctx->cfg, "allow-net")},
+	};
+	struct channel_config ch;
+	cli_net_tool_options(&ctx->cfg, &ch, &ao);
 	struct mcp_server *srv = mcp_server_new(&so);
 	struct app_mcp *app = app_mcp_new(s, &ao);
 	rc = CLI_FAIL;

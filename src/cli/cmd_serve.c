@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/auth.h"
 #include "app/mcp_app.h"
 #include "app/tasks.h"
 #include "web_api.h"
+#include "channel_options.h"
 #include "cli.h"
 #include "common/clock.h"
 #include "common/json.h"
@@ -36,7 +38,12 @@ const struct config_option cli_serve_options[] = {
 	{"allow-host", CONFIG_STRING, "AMBIENT_ALLOW_HOST", NULL, "LIST",
 	 "extra Host/Origin names accepted besides localhost (comma-separated), or '*' for any"},
 	{"api-keys", CONFIG_STRING, "AMBIENT_API_KEYS", NULL, "LIST",
-	 "require 'Authorization: Bearer KEY' with one of these comma-separated keys"},
+	 "extra admin keys (comma-separated) besides those of `ambient keys create`"},
+	{"no-auth", CONFIG_BOOL, "AMBIENT_NO_AUTH", NULL, NULL,
+	 "do not check API keys even when some exist (only on a loopback address)"},
+	{"rate-limits", CONFIG_STRING, "AMBIENT_RATE_LIMITS", NULL, "SPEC",
+	 "tool calls per principal per hour: default=100,remember=50,forget=10 (the defaults), "
+	 "or off"},
 	{"max-body", CONFIG_INT, NULL, "4194304", "BYTES", "largest request body accepted", 1024,
 	 64 << 20},
 	{"no-engine", CONFIG_BOOL, NULL, NULL, NULL,
@@ -60,34 +67,32 @@ const struct config_option cli_serve_options[] = {
 	 "sign deliveries (Standard Webhooks): whsec_ + base64 of 24-64 random bytes"},
 	{"no-delivery", CONFIG_BOOL, NULL, NULL, NULL,
 	 "do not deliver task events to callback URLs (another process does)"},
+	CLI_CHANNEL_OPTIONS,
+	CLI_NET_TOOL_OPTIONS,
 	{NULL},
 };
 
-struct keys {
-	char **list;
-};
-
-/* Compare in time independent of where the strings differ. */
-static bool same_secret(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	unsigned char d = na != nb;
-	for (size_t i = 0; i < na; i++)
-		d |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
-	return d == 0;
-}
-
+/* Bearer tokens: an API key of the store or of --api-keys; the principal
+ * travels to the session as text. */
 static int check_key(void *data, const char *token, char **principal)
 {
-	struct keys *k = data;
-	for (size_t i = 0; k->list[i]; i++) {
-		if (same_secret(token, k->list[i])) {
-			*principal = xasprintf("api-key-%zu", i + 1);
-			return 0;
-		}
+	struct principal p;
+	struct err e = {0};
+
+	if (app_auth_check(data, token, &p, &e)) {
+		log_info("refused an API key: %s", e.msg);
+		return -1;
 	}
-	return -1;
+	*principal = app_principal_to_text(&p);
+	return 0;
 }
+
+static void on_session(void *data, struct mcp_session *s, const char *principal)
+{
+	(void)data;
+	app_mcp_attach_principal(s, principal);
+}
+
 
 struct health {
 	struct store *store;
@@ -201,20 +206,59 @@ int cli_serve_run(struct cli_ctx *ctx)
 	};
 	struct mcp_server *srv = mcp_server_new(&so);
 	struct health hc = {.store = s};
-	struct app_mcp_options ao = {.engine_status = engine_status_cb, .engine_ud = &hc};
+	char *keys_storage = NULL;
+	char **keys = cli_split_list(config_get(&ctx->cfg, "api-keys"), &keys_storage);
+	struct app_auth_options auo = {.store = s, .config_keys = (const char *const *)keys};
+	struct app_auth *auth = app_auth_new(&auo);
+	bool loopback = cli_loopback_host(host), no_auth = config_get_bool(&ctx->cfg, "no-auth");
+	bool auth_on = !no_auth && app_auth_any_keys(auth);
+	char listen[300];
+	snprintf(listen, sizeof listen, "%s:%d", host, port);
+	struct app_mcp_options ao = {
+		.engine_status = engine_status_cb,
+		.engine_ud = &hc,
+		.rate_limits = config_get(&ctx->cfg, "rate-limits"),
+		.security = {.transport = "http",
+			     .listen = listen,
+			     .loopback = loopback,
+			     .auth_required = auth_on,
+			     .auth = auth,
+			     .allow_net = config_get(&ctx->cfg, "allow-net")},
+	};
+	struct channel_config ch;
+	cli_net_tool_options(&ctx->cfg, &ch, &ao);
 	struct app_mcp *app = app_mcp_new(s, &ao);
 	struct http_server *h = NULL;
 	const char *pid_file = config_get(&ctx->cfg, "pid-file");
 	bool pid_written = false;
-	char *hosts_storage = NULL, *keys_storage = NULL;
+	char *hosts_storage = NULL;
 	char **hosts = NULL;
-	struct keys keys = {0};
 	struct web_api *web = NULL;
 	struct http_route routes[1 + WEB_API_MAX_ROUTES] = {
 		{"GET", "/health", route_health, &hc},
 	};
 	size_t nroutes = 1;
 	rc = CLI_FAIL;
+	if (no_auth && !loopback) {
+		err_set(&e, ERR_INVALID,
+			"--no-auth is only allowed on a loopback address (127.0.0.1, ::1), and "
+			"%s is not one: anyone who can reach it could act as any user",
+			host);
+		cli_fail(&e);
+		goto out;
+	}
+	if (!auth_on && !loopback) {
+		err_set(&e, ERR_INVALID,
+			"ambient serve listens on %s, which other machines can reach, so it needs "
+			"API keys: create one with `ambient keys create --user NAME [--role "
+			"admin]` (or pass --api-keys), or listen on 127.0.0.1",
+			host);
+		cli_fail(&e);
+		goto out;
+	}
+	if (!auth_on)
+		log_info("no API keys%s: HTTP clients on this machine act as the local user",
+			 no_auth ? " checked (--no-auth)" : " exist");
 	if (app_mcp_register(app, srv, &e) || app_mcp_watch_start(app, srv, &e)) {
 		cli_fail(&e);
 		goto out;
@@ -251,10 +295,7 @@ int cli_serve_run(struct cli_ctx *ctx)
 	}
 	const char *allow = config_get(&ctx->cfg, "allow-host");
 	hosts = cli_split_list(allow, &hosts_storage);
-	const char *api_keys = config_get(&ctx->cfg, "api-keys");
-	if (api_keys)
-		keys.list = cli_split_list(api_keys, &keys_storage);
-	struct web_api_options wo = {.store = s, .require_auth = keys.list && keys.list[0]};
+	struct web_api_options wo = {.store = s, .require_auth = auth_on};
 	web = web_api_new(&wo);
 	nroutes += web_api_routes(web, routes + nroutes, WEB_API_MAX_ROUTES);
 	struct http_server_options ho = {
@@ -265,8 +306,9 @@ int cli_serve_run(struct cli_ctx *ctx)
 		.max_body = (size_t)config_get_int(&ctx->cfg, "max-body"),
 		.allowed_hosts = (const char *const *)hosts,
 		.allow_any_host = allow && strcmp(allow, "*") == 0,
-		.auth = keys.list && keys.list[0] ? check_key : NULL,
-		.auth_data = &keys,
+		.auth = auth_on ? check_key : NULL,
+		.auth_data = auth,
+		.on_session = on_session,
 		.routes = routes,
 		.nroutes = nroutes,
 	};
@@ -301,7 +343,8 @@ out:
 	store_close(s);
 	free(hosts);
 	free(hosts_storage);
-	free(keys.list);
+	app_auth_free(auth);
+	free(keys);
 	free(keys_storage);
 	free(host);
 	return rc;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app/auth.h"
 #include "app/tasks.h"
 #include "app/web_assets.h"
 #include "common/buf.h"
@@ -20,6 +21,7 @@
 #include "common/log.h"
 #include "common/tz.h"
 #include "common/xalloc.h"
+#include "domain/principal.h"
 #include "domain/schedule.h"
 #include "domain/task.h"
 #include "engine/engine.h"
@@ -192,24 +194,81 @@ void web_api_route_asset(void *data, const struct http_request *req, struct http
 
 /* ---- request checks ------------------------------------------------------------------- */
 
+/* Who is asking: the API key's principal, or (no authentication) the
+ * local user, who sees everything like the original's "admin". */
+struct viewer {
+	struct principal p;
+	bool admin;
+};
+
+static void viewer_of(const struct http_request *req, struct viewer *v)
+{
+	if (!req->principal || app_principal_from_text(req->principal, &v->p, NULL))
+		principal_local(&v->p, "default");
+	v->admin = v->p.role == PRINCIPAL_ROLE_ADMIN;
+}
+
+/* Authenticated when keys are required, and the key's scopes allow the
+ * route (tasks:read, or tasks:write for changes); fills *v. */
+static bool authorized_for(struct web_api *api, const struct http_request *req,
+			   struct http_response *res, bool write, struct viewer *v)
+{
+	if (api->require_auth && !req->principal) {
+		http_response_error(res, 401, "unauthorized",
+				    "Send an API key as 'Authorization: Bearer KEY' (see `ambient "
+				    "keys create`)");
+		http_response_header(res, "WWW-Authenticate", "Bearer");
+		return false;
+	}
+	viewer_of(req, v);
+	if (!principal_has_scope(&v->p, write ? "tasks:write" : "tasks:read")) {
+		http_response_error(res, 403, "forbidden",
+				    write ? "This API key may not change tasks (it lacks the scope "
+					    "tasks:write)"
+					  : "This API key may not read tasks (it lacks the scope "
+					    "tasks:read)");
+		return false;
+	}
+	return true;
+}
+
 static bool authorized(struct web_api *api, const struct http_request *req,
 		       struct http_response *res)
 {
-	if (!api->require_auth || req->principal)
-		return true;
-	http_response_error(res, 401, "unauthorized",
-			    "Send an API key as 'Authorization: Bearer KEY' (one of the server's "
-			    "--api-keys)");
-	http_response_header(res, "WWW-Authenticate", "Bearer");
-	return false;
+	struct viewer v;
+	return authorized_for(api, req, res, false, &v);
+}
+
+/* The viewer may see the task (its owner, or an admin). */
+static bool may_see(const struct viewer *v, const json_t *task)
+{
+	const char *owner = json_get_str(task, "user_id");
+	return v->admin || (owner && strcmp(owner, v->p.user) == 0);
+}
+
+/* 404 unless the task exists and the viewer may see it. */
+static bool task_visible(struct web_api *api, const struct viewer *v, const char *id,
+			 struct http_response *res)
+{
+	json_t *task = NULL;
+	struct err e = {0};
+	if (app_task_get(api->store, id, &task, &e) != ERR_OK) {
+		reply_err(res, &e);
+		return false;
+	}
+	bool ok = may_see(v, task);
+	json_decref(task);
+	if (!ok)
+		http_response_error(res, 404, "not_found", "Task not found or access denied");
+	return ok;
 }
 
 /* POST and DELETE: JSON only and same origin, so that other sites cannot
  * make a browser send them. */
 static bool mutation_allowed(struct web_api *api, const struct http_request *req,
-			     struct http_response *res)
+			     struct http_response *res, struct viewer *v)
 {
-	if (!authorized(api, req, res))
+	if (!authorized_for(api, req, res, true, v))
 		return false;
 	if (!web_api_same_origin(http_request_header(req, "Origin"),
 				 http_request_header(req, "Host"))) {
@@ -266,10 +325,9 @@ static bool opt_string(const json_t *body, const char *key, const char **out,
 	return true;
 }
 
-static void actor(const struct http_request *req, char *principal, size_t size,
-		  struct app_actor *who)
+static void actor(const struct viewer *v, char *principal, size_t size, struct app_actor *who)
 {
-	snprintf(principal, size, "web:%s", req->principal ? req->principal : "dashboard");
+	snprintf(principal, size, "web:%s", v->p.authenticated ? v->p.user : "dashboard");
 	*who = (struct app_actor){.principal = principal};
 }
 
@@ -400,7 +458,8 @@ static void route_status(void *data, const struct http_request *req, struct http
 static void route_list(void *data, const struct http_request *req, struct http_response *res)
 {
 	struct web_api *api = data;
-	if (!authorized(api, req, res))
+	struct viewer v;
+	if (!authorized_for(api, req, res, false, &v))
 		return;
 	const char *status = http_request_arg(req, "status");
 	if (status && !*status)
@@ -412,7 +471,8 @@ static void route_list(void *data, const struct http_request *req, struct http_r
 	}
 	json_t *tasks = NULL;
 	struct err e = {0};
-	if (app_task_list(api->store, "admin", status, &tasks, &e) != ERR_OK) {
+	if (app_task_list(api->store, v.admin ? "admin" : v.p.user, status, &tasks, &e) !=
+	    ERR_OK) {
 		reply_err(res, &e);
 		return;
 	}
@@ -435,7 +495,8 @@ static void route_list(void *data, const struct http_request *req, struct http_r
 static void route_create(void *data, const struct http_request *req, struct http_response *res)
 {
 	struct web_api *api = data;
-	if (!mutation_allowed(api, req, res))
+	struct viewer v;
+	if (!mutation_allowed(api, req, res, &v))
 		return;
 	json_t *body = body_object(req, res);
 	if (!body)
@@ -455,22 +516,31 @@ static void route_create(void *data, const struct http_request *req, struct http
 				    "arguments of create_background_task)");
 		return;
 	}
+	if (user && !v.admin && strcmp(user, v.p.user) != 0) {
+		json_decref(body);
+		http_response_error(res, 403, "forbidden",
+				    "user_id is not yours: leave it out (tasks are created for the "
+				    "API key's user); only admins create tasks for others");
+		return;
+	}
 	char principal[300];
 	struct app_actor who;
-	actor(req, principal, sizeof(principal), &who);
+	actor(&v, principal, sizeof(principal), &who);
 	json_t *task = NULL;
 	struct err e = {0};
+	if (!user)
+		user = v.p.authenticated && !v.admin ? v.p.user : "default";
 	if (app_task_create(api->store, &who, NULL, type, desc, json_object_get(body, "config"), cb,
-			    user ? user : "default", &task, &e) != ERR_OK) {
+			    user, &task, &e) != ERR_OK) {
 		json_decref(body);
 		reply_err(res, &e);
 		return;
 	}
 	json_decref(body);
 	log_info("web: task %s created by %s", json_get_str(task, "task_id"), principal);
-	json_t *v = task_view(api, task, NULL, clock_wall_us(NULL));
+	json_t *view = task_view(api, task, NULL, clock_wall_us(NULL));
 	json_decref(task);
-	reply(res, 201, json_pack("{s:o}", "task", v));
+	reply(res, 201, json_pack("{s:o}", "task", view));
 }
 
 static void reply_task(struct web_api *api, struct http_response *res, int status, json_t *task,
@@ -551,10 +621,13 @@ static void task_events(struct web_api *api, const struct http_request *req, con
 static void route_task_get(void *data, const struct http_request *req, struct http_response *res)
 {
 	struct web_api *api = data;
-	if (!authorized(api, req, res))
+	struct viewer v;
+	if (!authorized_for(api, req, res, false, &v))
 		return;
 	char id[64];
 	enum web_api_action act = web_api_parse_path(req->path, id, sizeof(id));
+	if ((act == WEB_API_EVENTS || act == WEB_API_TASK) && !task_visible(api, &v, id, res))
+		return;
 	if (act == WEB_API_EVENTS) {
 		task_events(api, req, id, res);
 		return;
@@ -583,7 +656,8 @@ static void route_task_post(void *data, const struct http_request *req, struct h
 				    "No such path: POST /api/tasks/{id}/pause, /resume or /run");
 		return;
 	}
-	if (!mutation_allowed(api, req, res))
+	struct viewer v;
+	if (!mutation_allowed(api, req, res, &v) || !task_visible(api, &v, id, res))
 		return;
 	json_t *body = body_object(req, res);
 	if (!body)
@@ -595,7 +669,7 @@ static void route_task_post(void *data, const struct http_request *req, struct h
 	}
 	char principal[300];
 	struct app_actor who;
-	actor(req, principal, sizeof(principal), &who);
+	actor(&v, principal, sizeof(principal), &who);
 	json_t *task = NULL;
 	bool changed = false;
 	struct err e = {0};
@@ -632,11 +706,12 @@ static void route_task_delete(void *data, const struct http_request *req, struct
 		http_response_error(res, 404, "not_found", "No such path: DELETE /api/tasks/{id}");
 		return;
 	}
-	if (!mutation_allowed(api, req, res))
+	struct viewer v;
+	if (!mutation_allowed(api, req, res, &v) || !task_visible(api, &v, id, res))
 		return;
 	char principal[300];
 	struct app_actor who;
-	actor(req, principal, sizeof(principal), &who);
+	actor(&v, principal, sizeof(principal), &who);
 	json_t *task = NULL;
 	struct err e = {0};
 	if (app_task_delete(api->store, &who, id, &task, &e) != ERR_OK) {
@@ -650,12 +725,31 @@ static void route_task_delete(void *data, const struct http_request *req, struct
 
 struct sse {
 	struct web_api *api;
+	char user[PRINCIPAL_USER_MAX + 1]; /* only this user's tasks ("" : all) */
+	json_t *owners;                     /* task id -> owner, for the filter */
 	struct store_filter f;
 	char stream[64];
 	int64_t after;
 	char *pending;
 	size_t pending_len, pending_off;
 };
+
+/* Whether the stream's user owns the task (owners are cached: a task's
+ * owner never changes). */
+static bool own_task(struct sse *c, const char *tid)
+{
+	json_t *o = json_object_get(c->owners, tid);
+	if (!o) {
+		json_t *task = NULL;
+		if (app_task_get(c->api->store, tid, &task, NULL) != ERR_OK)
+			return false;
+		const char *owner = json_get_str(task, "user_id");
+		o = json_string(owner ? owner : "");
+		json_object_set_new(c->owners, tid, o);
+		json_decref(task);
+	}
+	return strcmp(json_string_value(o), c->user) == 0;
+}
 
 static ssize_t sse_read(void *ctx, char *out, size_t max)
 {
@@ -687,8 +781,10 @@ static ssize_t sse_read(void *ctx, char *out, size_t max)
 		struct buf b;
 		buf_init(&b, (size_t)WEB_API_SSE_BATCH * (STORE_DATA_MAX + 256));
 		for (size_t i = 0; i < l.count; i++) {
-			json_t *j = store_event_to_json(&l.items[i]);
 			const char *tid = task_id_of_stream(l.items[i].stream);
+			if (c->user[0] && !(tid && own_task(c, tid)))
+				continue;
+			json_t *j = store_event_to_json(&l.items[i]);
 			if (tid)
 				json_object_set_new(j, "task_id", json_string(tid));
 			char *text = json_to_text(j);
@@ -717,6 +813,7 @@ static ssize_t sse_read(void *ctx, char *out, size_t max)
 static void sse_free(void *ctx)
 {
 	struct sse *c = ctx;
+	json_decref(c->owners);
 	free(c->pending);
 	free(c);
 }
@@ -732,7 +829,8 @@ static bool parse_position(const char *s, int64_t *out)
 static void route_stream(void *data, const struct http_request *req, struct http_response *res)
 {
 	struct web_api *api = data;
-	if (!authorized(api, req, res))
+	struct viewer v;
+	if (!authorized_for(api, req, res, false, &v))
 		return;
 	const char *last = http_request_header(req, "Last-Event-ID");
 	const char *after_arg = http_request_arg(req, "after");
@@ -769,12 +867,20 @@ static void route_stream(void *data, const struct http_request *req, struct http
 					    "task_id must be a task id (letters, digits, - and _)");
 			return;
 		}
+		if (!task_visible(api, &v, id, res)) {
+			free(c);
+			return;
+		}
 		task_stream_name(id, c->stream, sizeof(c->stream));
 		c->f.stream = c->stream;
 	} else {
 		c->f.stream_prefix = TASK_STREAM_PREFIX;
 	}
 	c->after = after;
+	if (!v.admin) {
+		snprintf(c->user, sizeof c->user, "%s", v.p.user);
+		c->owners = json_object();
+	}
 	c->pending = xasprintf("retry: %d\n: ambient task events after position %" PRId64 "\n\n",
 			       SSE_RETRY_MS, after);
 	c->pending_len = strlen(c->pending);

@@ -71,6 +71,34 @@ static const struct event_type_info catalogue[] = {
 	{"notification_suppressed", 1, EVENT_SOURCE_FEEDBACK,
 	 "a rule or the LLM decided the person need not hear about it",
 	 "event, feedback_id, task_id, event_type, priority, channel, to, rule, reason"},
+
+	/* memories: stream memory-<user_id>, written by the memory tools */
+	{"memory_remembered", 1, EVENT_SOURCE_LIFECYCLE,
+	 "a memory was stored, or replaced (same key) (MCP remember)",
+	 "key, value, category, importance, user_id"},
+	{"memory_updated", 1, EVENT_SOURCE_LIFECYCLE,
+	 "a memory's value, category or importance changed (MCP update_memory)",
+	 "key, value?, category?, importance?"},
+	{"memory_forgotten", 1, EVENT_SOURCE_LIFECYCLE, "a memory was deleted (MCP forget)", "key"},
+
+	/* security: streams apikey-<key_id>, authz-<request_id>, audit-<day> */
+	{"api_key_created", 1, EVENT_SOURCE_LIFECYCLE,
+	 "an API key was made (ambient keys create); only its SHA-256 is kept",
+	 "key_id, user_id, role, scopes, label?, hash"},
+	{"api_key_revoked", 1, EVENT_SOURCE_LIFECYCLE, "an API key was revoked", "key_id, reason?"},
+	{"authorization_requested", 1, EVENT_SOURCE_LIFECYCLE,
+	 "a HIGH or CRITICAL tool call waits for an admin's approval",
+	 "request_id, tool, user_id, principal, level, reason, arguments (redacted), "
+	 "requested_at_us, expires_at_us"},
+	{"authorization_approved", 1, EVENT_SOURCE_LIFECYCLE,
+	 "an admin approved a request: the identical call may run for 1 hour",
+	 "request_id, approved_by, approved_at_us, valid_until_us"},
+	{"authorization_denied", 1, EVENT_SOURCE_LIFECYCLE, "an admin denied a request",
+	 "request_id, denied_by, reason"},
+	{"tool_called", 1, EVENT_SOURCE_LIFECYCLE,
+	 "the audit record of one MCP tool call, whatever its outcome",
+	 "tool, principal, principal_user, key_id?, user_id, role, level, outcome, duration_ms, "
+	 "arguments (redacted, contacts masked), request_id?, error?"},
 };
 
 #define CATALOGUE_LEN (sizeof catalogue / sizeof catalogue[0])

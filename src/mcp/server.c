@@ -87,6 +87,9 @@ struct mcp_server {
 
 	pthread_mutex_t lock; /* guards the session list */
 	struct mcp_session *sessions;
+
+	mcp_subscribe_check_fn sub_check; /* may be NULL: any URI */
+	void *sub_check_data;
 };
 
 /* ---- Sessions -------------------------------------------------------- */
@@ -620,6 +623,13 @@ static bool subscribed(struct mcp_session *s, const void *uri)
 	return yes;
 }
 
+void mcp_server_set_subscribe_check(struct mcp_server *srv, mcp_subscribe_check_fn fn,
+				    void *data)
+{
+	srv->sub_check = fn;
+	srv->sub_check_data = data;
+}
+
 void mcp_server_resource_updated(struct mcp_server *srv, const char *uri)
 {
 	json_t *params = json_pack("{s:s}", "uri", uri);
@@ -1115,7 +1125,16 @@ static int m_subscribe(struct mcp_call *call, const json_t *params, json_t **res
 	if (!uri)
 		return invalid_params(rpc_code, e, "resources/subscribe needs params.uri (a string)");
 	/* Any URI may be watched, also one that does not exist yet (a task
-	 * about to be created), as the SDK servers allow. */
+	 * about to be created), as the SDK servers allow; the application may
+	 * refuse URIs the session must not see. */
+	if (s->srv->sub_check) {
+		int rc = s->srv->sub_check(s->srv->sub_check_data, call, uri, e);
+		if (rc) {
+			*rpc_code = rc == ERR_NOT_FOUND ? MCP_RESOURCE_NOT_FOUND
+							: jsonrpc_code_for_err(rc);
+			return rc;
+		}
+	}
 	pthread_mutex_lock(&s->lock);
 	bool have = false;
 	for (size_t i = 0; i < s->nsubs && !have; i++)

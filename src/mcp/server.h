@@ -157,6 +157,14 @@ int mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *t, struct
 int mcp_server_add_resource(struct mcp_server *srv, const struct mcp_resource *r, struct err *e);
 int mcp_server_add_prompt(struct mcp_server *srv, const struct mcp_prompt *p, struct err *e);
 
+/* Decide whether the calling session may subscribe to uri: 0 allows;
+ * an error code (ERR_NOT_FOUND becomes -32002) with the reason in *e
+ * refuses.  Set before the first session; NULL allows every URI. */
+typedef int (*mcp_subscribe_check_fn)(void *data, struct mcp_call *call, const char *uri,
+				      struct err *e);
+void mcp_server_set_subscribe_check(struct mcp_server *srv, mcp_subscribe_check_fn fn,
+				    void *data);
+
 /* Unsolicited notifications to every session: "notifications/resources/
  * updated" for the sessions subscribed to `uri`; list_changed to all. */
 void mcp_server_resource_updated(struct mcp_server *srv, const char *uri);

@@ -106,7 +106,7 @@ static int verify(const char *url, struct acked *acks, size_t nacks, int round)
 	struct store *s = NULL;
 	struct err e = {0};
 	struct store_event_list l = {0};
-	struct store_replay_report r;
+	struct store_replay_report reports[8], r = {0};
 	int failures = 0;
 
 	if (app_store_open(url, false, &s, &e)) {
@@ -135,10 +135,21 @@ static int verify(const char *url, struct acked *acks, size_t nacks, int round)
 			break;
 		}
 	}
-	if (store_replay(s, false, &r, &e)) {
+	if (app_nprojections > sizeof reports / sizeof reports[0] ||
+	    store_replay(s, false, reports, &e)) {
 		fprintf(stderr, "round %d: replay: %s\n", round, e.msg);
 		failures++;
-	} else if (r.missing || r.extra || r.different) {
+	} else {
+		for (size_t i = 0; i < app_nprojections; i++) {
+			r.missing += reports[i].missing;
+			r.extra += reports[i].extra;
+			r.different += reports[i].different;
+			if (!r.first_mismatch[0])
+				memcpy(r.first_mismatch, reports[i].first_mismatch,
+				       sizeof r.first_mismatch);
+		}
+	}
+	if (r.missing || r.extra || r.different) {
 		fprintf(stderr, "round %d: projection differs from the log (%lld/%lld/%lld, e.g. %s)\n",
 			round, (long long)r.missing, (long long)r.extra, (long long)r.different,
 			r.first_mismatch);

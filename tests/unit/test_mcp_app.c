@@ -490,8 +490,26 @@ static void test_pause_resume_delete(void **state)
 	res = call_tool(f, "resume_background_task", args);
 	assert_string_equal(json_get_str(data_of(res), "status"), "active");
 	json_decref(res);
-	/* admin may change anyone's */
+	/* admin may change anyone's; deleting is HIGH: this client cannot
+	 * confirm (no elicitation), so an admin approves a request first */
 	snprintf(args, sizeof args, "{\"task_id\": \"%s\", \"user_id\": \"admin\"}", id);
+	res = call_tool(f, "delete_background_task", args);
+	{
+		const char *msg = error_text(res), *rid = strstr(msg, "Request ID: ");
+		char approve[200], rq[33];
+		assert_non_null(strstr(msg, "Authorization required for delete_background_task"));
+		assert_non_null(rid);
+		snprintf(rq, sizeof rq, "%.32s", rid + 12);
+		snprintf(approve, sizeof approve, "{\"request_id\": \"%s\"}", rq);
+		json_decref(res);
+		/* asking again finds the same pending request */
+		res = call_tool(f, "delete_background_task", args);
+		assert_non_null(strstr(error_text(res), rq));
+		json_decref(res);
+		res = call_tool(f, "approve_authorization", approve);
+		assert_string_equal(json_get_str(data_of(res), "status"), "approved");
+		json_decref(res);
+	}
 	res = call_tool(f, "delete_background_task", args);
 	snprintf(want, sizeof want, "Task %s deleted", id);
 	assert_string_equal(json_get_str(sc_of(res), "message"), want);

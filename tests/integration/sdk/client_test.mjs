@@ -40,7 +40,7 @@ const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport }, 
 		load('client/streamableHttp.js'),
 		load('types.js'),
 	]);
-const { ResourceUpdatedNotificationSchema, McpError } = types;
+const { ResourceUpdatedNotificationSchema, ElicitRequestSchema, McpError } = types;
 
 const WAIT_MS = 15000; /* deadline for one notification or process */
 const WATCHDOG_MS = 240000; /* the whole test (CTest gives 300 s) */
@@ -259,8 +259,16 @@ class Updates {
 	}
 }
 
+// The person behind the client: HIGH tools (delete_background_task) ask
+// for a confirmation through elicitation, which this client accepts.
+let elicitations = [];
 function newClient() {
-	return new Client({ name: 'ambient-sdk-test', version: '1.0.0' }, { capabilities: {} });
+	const c = new Client({ name: 'ambient-sdk-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+	c.setRequestHandler(ElicitRequestSchema, async (req) => {
+		elicitations.push(req.params);
+		return { action: 'accept', content: { confirm: true } };
+	});
+	return c;
 }
 
 async function connectStdio() {
@@ -564,8 +572,11 @@ async function suite(c, other) {
 	});
 
 	await step('delete', async () => {
+		elicitations = [];
 		const d = checkSuccess(await call(c, 'delete_background_task', { task_id: ids.reminder }), 'delete_background_task', 'delete');
 		check(d?.status === 'deleted' && d?.changed === true, 'delete: deleted', d);
+		check(elicitations.length === 1 && /delete_background_task/.test(elicitations[0]?.message ?? ''),
+			'delete: the server asked for a confirmation (elicitation)', elicitations);
 		expected.delete(ids.reminder);
 		await checkList(c, 'after delete');
 		const g = checkSuccess(await call(c, 'get_task', { task_id: ids.reminder }), 'get_task', 'get deleted task');
