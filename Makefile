@@ -38,8 +38,11 @@ test-asan:
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j$(JOBS) -L 'unit|store'
 
+# The whole system for a minute (Ctrl-C stops it sooner); DEMO_ARGS adds
+# options, e.g. DEMO_ARGS=--live or DEMO_ARGS="--dir /tmp/d".
+DEMO_ARGS ?=
 demo: deps build
-	@scripts/demo.sh $(BUILD)/ambient
+	$(BUILD)/ambient demo --duration 60 $(DEMO_ARGS)
 
 bench: deps build
 	$(BUILD)/bench/bench_append

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 struct clock {
 	bool fake;
 	int64_t fake_wall_us; /* used when fake */
@@ -30,6 +32,35 @@ void clock_fake_set_wall(struct clock *c, int64_t wall_us);
 
 int64_t clock_wall_us(struct clock *c); /* microseconds since the Unix epoch */
 int64_t clock_mono_us(struct clock *c); /* microseconds, never goes back */
+
+/*
+ * The demo clock (`ambient demo` only).  The demo makes it "tomorrow, 07:59:50"
+ * for every process of the demo so that the seed's 8 AM digest and 9 AM
+ * reminder fire within a minute, without changing their schedules.  The
+ * offset lives in a small shared file: the demo creates it
+ * (clock_demo_create) and moves time forward in jumps (clock_demo_jump_to);
+ * its children (`ambient serve`, `ambient feedback`) find the file in the
+ * environment variable CLOCK_DEMO_ENV and follow every jump.
+ *
+ * It changes the wall time of the system clock (clock_system() and NULL)
+ * only: wall = real time + offset.  Between jumps time runs at its normal
+ * speed; monotonic time and fake clocks are never touched, so timeouts and
+ * the tests are unaffected.  Without the variable nothing changes.  A
+ * variable naming a missing or foreign file is reported once on stderr and
+ * ignored.
+ */
+#define CLOCK_DEMO_ENV "AMBIENT_DEMO_CLOCK"
+
+/* Create (or truncate) the offset file at path with offset 0 and make this
+ * process follow it.  ERR_IO with the reason when it cannot be written. */
+int clock_demo_create(const char *path, struct err *e);
+/* Move the demo clock forward so that clock_wall_us(NULL) reads wall_us now
+ * (jumps backward are ignored: time never goes back).  Only after
+ * clock_demo_create; every process following the file sees it at once. */
+void clock_demo_jump_to(int64_t wall_us);
+/* The current offset of the wall clock from real time (0 without a demo
+ * clock). */
+int64_t clock_demo_offset(void);
 
 #define CLOCK_ISO_MAX 64
 
