@@ -161,7 +161,8 @@ int app_mcp_register(struct app_mcp *a, struct mcp_server *srv, struct err *e)
 
 /* {status:"success", action, data, message?, timestamp} as text and as
  * structuredContent.  Steals data. */
-json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, const char *message)
+json_t *app_mcp_result(struct app_mcp *a, const char *status, const char *action, json_t *data,
+		       const char *message)
 {
 	char ts[CLOCK_ISO_MAX];
 	json_t *o = json_object();
@@ -169,7 +170,7 @@ json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, con
 	json_t *r;
 
 	app_mcp_now(a, ts);
-	json_object_set_new(o, "status", json_string("success"));
+	json_object_set_new(o, "status", json_string(status));
 	json_object_set_new(o, "action", json_string(action));
 	json_object_set_new(o, "data", data ? data : json_object());
 	if (message)
@@ -179,6 +180,11 @@ json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, con
 	r = mcp_result_structured(o, text);
 	free(text);
 	return r;
+}
+
+json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, const char *message)
+{
+	return app_mcp_result(a, "success", action, data, message);
 }
 
 /* isError result with the original's error object as its text. */

@@ -170,6 +170,9 @@ struct app_mcp *app_mcp_from_call(struct mcp_call *call);
  * {status:"error", action, error, timestamp}; say what was wrong and what
  * to do instead. */
 json_t *app_mcp_success(struct app_mcp *a, const char *action, json_t *data, const char *message);
+/* The same with another status (forget's "not_found" is not an error). */
+json_t *app_mcp_result(struct app_mcp *a, const char *status, const char *action, json_t *data,
+		       const char *message);
 json_t *app_mcp_failure(struct app_mcp *a, const char *action, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

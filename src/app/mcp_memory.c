@@ -86,29 +86,6 @@
 
 /* ---- shared ------------------------------------------------------------------- */
 
-/* The original's result object with a status of our choosing (forget's
- * "not_found" is not an error there). */
-static json_t *result_with_status(struct app_mcp *a, const char *status, const char *action,
-				  json_t *data, const char *message)
-{
-	char ts[CLOCK_ISO_MAX];
-	json_t *o = json_object();
-	char *text;
-	json_t *r;
-
-	app_mcp_now(a, ts);
-	json_object_set_new(o, "status", json_string(status));
-	json_object_set_new(o, "action", json_string(action));
-	json_object_set_new(o, "data", data ? data : json_object());
-	if (message)
-		json_object_set_new(o, "message", json_string(message));
-	json_object_set_new(o, "timestamp", json_string(ts));
-	text = app_mcp_dumps(o, 0);
-	r = mcp_result_structured(o, text);
-	free(text);
-	return r;
-}
-
 /* A memory as the tools show it: times in the original's local form. */
 static json_t *memory_out(const json_t *m)
 {
@@ -398,8 +375,8 @@ static json_t *forget_not_found(struct app_mcp *a, const struct cmd_args *c)
 		 "shows them",
 		 c->key, c->user);
 	app_mcp_utf8_clean(msg);
-	return result_with_status(a, "not_found", "forget",
-				  json_pack("{s:s, s:b}", "key", c->key, "deleted", 0), msg);
+	return app_mcp_result(a, "not_found", "forget",
+			      json_pack("{s:s, s:b}", "key", c->key, "deleted", 0), msg);
 }
 
 /* Before the confirmation: a key that is not there asks nobody. */

@@ -276,16 +276,6 @@ static bool sms_number(const char *in, char out[NOTIFY_E164_MAX + 1])
 	return notify_e164(cand, out);
 }
 
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 static bool set(const char *s)
 {
 	return s && *s;
@@ -313,7 +303,7 @@ static int tool_sms(struct mcp_call *call, const json_t *args, json_t **result, 
 			to ? to : "");
 		return ERR_OK;
 	}
-	chars = text ? utf8_chars(text) : 0;
+	chars = text ? json_utf8_chars(text) : 0;
 	if (!text || !chars || chars > NOTIFY_SMS_MAX) {
 		*result = app_mcp_failure(a, "send_sms",
 					  "message must have 1 to %d characters (it has %zu); "
@@ -409,7 +399,7 @@ static int tool_email(struct mcp_call *call, const json_t *args, json_t **result
 					to ? to : "");
 		return ERR_OK;
 	}
-	if (!subject || !*subject || utf8_chars(subject) > EMAIL_SUBJECT_MAX) {
+	if (!subject || !*subject || json_utf8_chars(subject) > EMAIL_SUBJECT_MAX) {
 		*result = app_mcp_failure(a, "send_email", "subject must have 1 to %d characters",
 					  EMAIL_SUBJECT_MAX);
 		return ERR_OK;

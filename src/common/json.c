@@ -18,8 +18,8 @@ json_t *json_parse(const char *text, size_t len, struct err *e)
 		len = strlen(text);
 	j = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
 	if (!j)
-		err_set(e, ERR_INVALID, "invalid JSON at line %d, column %d: %s", je.line, je.column,
-			je.text);
+		err_set(e, ERR_INVALID, "invalid JSON at line %d, column %d: %s", je.line,
+			je.column, je.text);
 	return j;
 }
 
@@ -47,14 +47,21 @@ long long json_get_int(const json_t *obj, const char *key, long long def)
 const char *json_type_name(const json_t *j)
 {
 	switch (json_typeof(j)) {
-	case JSON_OBJECT: return "object";
-	case JSON_ARRAY: return "array";
-	case JSON_STRING: return "string";
-	case JSON_INTEGER: return "integer";
-	case JSON_REAL: return "number";
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "boolean";
-	case JSON_NULL: return "null";
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		return "null";
 	}
 	return "unknown";
 }
@@ -123,4 +130,14 @@ json_t *json_string_lossy(const char *s)
 	j = json_string(clean);
 	free(clean);
 	return j ? j : json_string("");
+}
+
+size_t json_utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
 }

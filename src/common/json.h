@@ -31,6 +31,9 @@ long long json_get_int(const json_t *obj, const char *key, long long def);
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one
  * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
 size_t json_utf8_seq_len(const unsigned char *s, size_t n);
+/* Characters (code points) in a valid UTF-8 string: the bytes that do not
+ * continue a sequence. */
+size_t json_utf8_chars(const char *s);
 /* A copy of s (NULL: "") in which every invalid byte became U+FFFD; caller
  * frees.  Text from outside may be cut anywhere; JSON strings may not. */
 char *json_utf8_sanitize(const char *s);

@@ -23,17 +23,6 @@
 
 /* ---- text helpers ------------------------------------------------------------ */
 
-/* Characters (UTF-8 code points) in s; jansson strings are valid UTF-8. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -144,7 +133,7 @@ int memory_key_normalize(const char *key, char *out, size_t size, struct err *e)
 			       MEMORY_KEY_MAX);
 	memcpy(out, s, n);
 	out[n] = '\0';
-	if ((chars = utf8_chars(out)) > MEMORY_KEY_MAX)
+	if ((chars = json_utf8_chars(out)) > MEMORY_KEY_MAX)
 		return err_set(
 			e, ERR_INVALID,
 			"key is %zu characters long; use at most %d (put long text in value)",
@@ -166,7 +155,7 @@ int memory_check_value(const char *value, struct err *e)
 		return err_set(e, ERR_INVALID,
 			       "value must not be empty; to remove a memory call "
 			       "forget");
-	if ((chars = utf8_chars(value)) > MEMORY_VALUE_MAX)
+	if ((chars = json_utf8_chars(value)) > MEMORY_VALUE_MAX)
 		return err_set(
 			e, ERR_INVALID,
 			"value is %zu characters long; the limit is %d (shorten it or split it "
@@ -533,7 +522,7 @@ int memory_query_parse(const char *text, struct memory_query *q, struct err *e)
 	memset(q, 0, sizeof *q);
 	trim(text ? text : "", &s, &n);
 	q->text = xstrndup(s, n);
-	chars = utf8_chars(q->text);
+	chars = json_utf8_chars(q->text);
 	if (chars > MEMORY_QUERY_MAX)
 		return err_set(
 			e, ERR_INVALID,

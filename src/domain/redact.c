@@ -98,7 +98,9 @@ static json_t *cut_string(const char *s)
 	return j ? j : json_string("[...]");
 }
 
-static json_t *redact_depth(const json_t *v, int depth)
+/* A deep copy of v whose strings pass through leaf(); when secret_keys is
+ * set, members whose key names a secret become REDACTED first. */
+static json_t *walk(const json_t *v, int depth, bool secret_keys, json_t *(*leaf)(const char *s))
 {
 	if (!v)
 		return NULL;
@@ -109,31 +111,35 @@ static json_t *redact_depth(const json_t *v, int depth)
 		const char *k;
 		json_t *x;
 		json_object_foreach((json_t *)v, k, x) {
-			if (redact_is_secret_name(k) && !json_is_null(x) && !json_is_boolean(x))
+			if (secret_keys && redact_is_secret_name(k) && !json_is_null(x) &&
+			    !json_is_boolean(x))
 				json_object_set_new(o, k, json_string(REDACTED));
 			else
-				json_object_set_new(o, k, redact_depth(x, depth + 1));
+				json_object_set_new(o, k, walk(x, depth + 1, secret_keys, leaf));
 		}
 		return o;
 	}
 	if (json_is_array(v)) {
-		json_t *a = json_array();
+		json_t *arr = json_array();
 		size_t i;
 		json_t *x;
 		json_array_foreach(v, i, x)
-			json_array_append_new(a, redact_depth(x, depth + 1));
-		return a;
+			json_array_append_new(arr, walk(x, depth + 1, secret_keys, leaf));
+		return arr;
 	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		return redact_is_secret_value(s) ? json_string(REDACTED) : cut_string(s);
-	}
+	if (json_is_string(v))
+		return leaf(json_string_value(v));
 	return json_deep_copy(v);
+}
+
+static json_t *redact_leaf(const char *s)
+{
+	return redact_is_secret_value(s) ? json_string(REDACTED) : cut_string(s);
 }
 
 json_t *redact_json(const json_t *v)
 {
-	return redact_depth(v, 0);
+	return walk(v, 0, true, redact_leaf);
 }
 
 void redact_mask_phone(const char *phone, char *out, size_t size)
@@ -218,34 +224,7 @@ static json_t *mask_string(const char *s)
 	return json_string(s);
 }
 
-static json_t *mask_depth(const json_t *v, int depth)
-{
-	if (!v)
-		return NULL;
-	if (depth > DEPTH_MAX)
-		return json_string("[...]");
-	if (json_is_object(v)) {
-		json_t *o = json_object();
-		const char *k;
-		json_t *x;
-		json_object_foreach((json_t *)v, k, x)
-			json_object_set_new(o, k, mask_depth(x, depth + 1));
-		return o;
-	}
-	if (json_is_array(v)) {
-		json_t *a = json_array();
-		size_t i;
-		json_t *x;
-		json_array_foreach(v, i, x)
-			json_array_append_new(a, mask_depth(x, depth + 1));
-		return a;
-	}
-	if (json_is_string(v))
-		return mask_string(json_string_value(v));
-	return json_deep_copy(v);
-}
-
 json_t *redact_mask_contacts(const json_t *v)
 {
-	return mask_depth(v, 0);
+	return walk(v, 0, false, mask_string);
 }
