@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential cmake pkg-config
 	libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
-	libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev
+	libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev libedit-dev
 	tzdata curl jq openssl
-	wrk nginx chromium
+	wrk nginx chromium tmux
 )
 
 SUDO=

@@ -29,6 +29,11 @@ const struct config_option cli_global_options[] = {
 	 "error, warn, info, debug or trace"},
 	{"log-file", CONFIG_STRING, "AMBIENT_LOG_FILE", NULL, "PATH",
 	 "write logs here instead of stderr"},
+	{"log-dir", CONFIG_STRING, "AMBIENT_LOG_DIR", NULL, "DIR",
+	 "write logs to DIR/mcp_server.log, DIR/event_sourcing.log (engine, store) and "
+	 "DIR/event_feedback.log (feedback server) instead of stderr"},
+	{"log-format", CONFIG_STRING, "AMBIENT_LOG_FORMAT", "text", "FORMAT",
+	 "text, or json (one JSON object per line)"},
 	{"allow-net", CONFIG_STRING, "AMBIENT_ALLOW_NET", NULL, "LIST",
 	 "addresses task URLs may reach besides public ones: comma-separated CIDRs and host "
 	 "names (e.g. 127.0.0.1,10.0.0.0/8,intranet.example), or '*' for any"},
@@ -65,9 +70,21 @@ const struct cli_command cli_commands[] = {
 	 "serves them: GET /events (filters, cursors), /events/{event_type}, /events/recent,\n"
 	 "/events/stream (SSE), /metrics, /openapi.json.  Prints 'listening URL' once bound.",
 	 cli_feedback_options, cli_feedback_run, NULL},
+	{"chat", "",
+	 "the event-driven client: an LLM agent with the MCP tools, and task events live",
+	 "A REPL connected to an MCP server (--url, --stdio; by default http://localhost/mcp,\n"
+	 "then http://127.0.0.1:8001/mcp, then `ambient mcp` over stdio).  Commands: help, tasks,\n"
+	 "events, demo, simulate, wait, status, quit; anything else goes to the agent when an\n"
+	 "OpenAI-compatible LLM is configured (OPENAI_API_KEY, OPENAI_API_BASE, OPENAI_MODEL).\n"
+	 "Events from the feedback server (--feedback) are shown as they arrive, and the agent\n"
+	 "decides whether to tell you.  -c TEXT runs one line; lines are read from a pipe too.\n"
+	 "See docs/chat.md.",
+	 cli_chat_options, cli_chat_run, NULL},
 	{"task", "<subcommand>",
 	 "create, list, show, pause, resume, update and delete background tasks", NULL, no_options,
 	 NULL, cli_task_commands},
+	{"keys", "<subcommand>", "create, list and revoke API keys", NULL, no_options, NULL,
+	 cli_keys_commands},
 	{"events", "", "print events from the log, one JSON object per line",
 	 "Reads the whole log (or one stream) in order; --follow keeps printing new events as "
 	 "they\n"
@@ -78,6 +95,12 @@ const struct cli_command cli_commands[] = {
 	 "Exits 0 when they matched, 3 when the rebuilt state differed (it is then written, unless "
 	 "--check).",
 	 cli_replay_options, cli_replay_run, NULL},
+	{"demo", "", "the whole system end to end on this machine, offline, in one command",
+	 "Starts a local news site, a Twilio stand-in, `ambient feedback` and `ambient serve` in a\n"
+	 "fresh data directory, creates the seed's example tasks through MCP, moves the site and\n"
+	 "a demo clock forward, and prints the events, deliveries, decisions and SMS as they\n"
+	 "happen.  Stops on Ctrl-C or after --duration.  See docs/demo.md.",
+	 cli_demo_options, cli_demo_run, NULL},
 	{"version", "", "print the version", NULL, no_options, run_version, NULL},
 	{"help", "[command]", "show help for a command", NULL, no_options, run_help, NULL},
 	{NULL},
@@ -283,14 +306,50 @@ int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out)
 	return CLI_OK;
 }
 
+bool cli_store_exists(struct cli_ctx *ctx)
+{
+	const char *db = config_get(&ctx->cfg, "db");
+	bool exists;
+
+	if (db && strncmp(db, "sqlite:", 7) != 0)
+		return true; /* a server: ask it */
+	if (db) {
+		exists = access(db + 7, F_OK) == 0;
+	} else {
+		char *dir = cli_data_dir(ctx), *path = xasprintf("%s/ambient.db", dir);
+		exists = access(path, F_OK) == 0;
+		free(path);
+		free(dir);
+	}
+	return exists;
+}
+
+bool cli_loopback_host(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	       strncmp(host, "127.", 4) == 0;
+}
+
 static int setup_logging(struct config *cfg, const char *tag, struct err *e)
 {
-	int level;
+	int level, format;
 	int rc = log_parse_level(config_get(cfg, "log-level"), &level, e);
-	if (rc)
+	if (rc || (rc = log_parse_format(config_get(cfg, "log-format"), &format, e)))
 		return rc;
 	log_level_current = level;
-	return log_open(config_get(cfg, "log-file"), tag, e);
+	log_set_format(format);
+	/* --log-file and --log-dir: the one from the stronger source (a flag
+	 * beats the environment, which beats the config file) wins. */
+	const char *file = config_get(cfg, "log-file"), *dir = config_get(cfg, "log-dir");
+	int fs = config_source_of(cfg, "log-file"), ds = config_source_of(cfg, "log-dir");
+	if (file && dir && fs == ds)
+		return err_set(e, ERR_INVALID,
+			       "both --log-file and --log-dir are set; use one (--log-dir writes "
+			       "mcp_server.log, event_sourcing.log and event_feedback.log there)");
+	if (dir && (!file || ds > fs))
+		return log_open_dir(dir, tag, strcmp(tag, "feedback") == 0 ? LOG_DIR_FEEDBACK : 0,
+				    e);
+	return log_open(file, tag, e);
 }
 
 static int load_config_file(struct config *cfg, struct err *e)

@@ -44,6 +44,14 @@ int cli_main(int argc, char **argv);
 /* Open the store named by --db / AMBIENT_DB / the data directory. */
 int cli_open_store(struct cli_ctx *ctx, bool read_only, struct store **out);
 
+/* Whether the store --db names (or the data directory's) exists already
+ * (a server URL counts as existing). */
+bool cli_store_exists(struct cli_ctx *ctx);
+
+/* Whether a listen address only accepts connections from this machine
+ * (127.0.0.0/8, ::1, localhost). */
+bool cli_loopback_host(const char *host);
+
 /* The data directory: --data-dir, else $XDG_DATA_HOME/ambient, else
  * ~/.local/share/ambient (heap string). */
 char *cli_data_dir(struct cli_ctx *ctx);
@@ -72,6 +80,7 @@ int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
 
 /* Commands, one file each. */
 extern const struct cli_command cli_task_commands[];
+extern const struct cli_command cli_keys_commands[];
 int cli_events_run(struct cli_ctx *ctx);
 extern const struct config_option cli_events_options[];
 int cli_replay_run(struct cli_ctx *ctx);
@@ -84,5 +93,11 @@ int cli_mcp_run(struct cli_ctx *ctx);
 int cli_feedback_run(struct cli_ctx *ctx);
 extern const struct config_option cli_feedback_options[];
 extern const struct config_option cli_mcp_options[];
+int cli_demo_run(struct cli_ctx *ctx);
+extern const struct config_option cli_demo_options[];
+int cli_chat_run(struct cli_ctx *ctx);
+extern const struct config_option cli_chat_options[];
+/* Turn `ambient chat`'s -c into --command in argv (before cli_main). */
+void cli_chat_short_options(int argc, char **argv);
 
 #endif

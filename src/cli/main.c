@@ -3,5 +3,6 @@
 
 int main(int argc, char **argv)
 {
+	cli_chat_short_options(argc, argv); /* `ambient chat -c TEXT` */
 	return cli_main(argc, argv);
 }

@@ -5,8 +5,10 @@
  * One blocking call, POST {base_url}/chat/completions with
  * "Authorization: Bearer <api_key>", returning choices[0].message.  Callers
  * build the messages (and tools) themselves; `extra` adds any request field
- * (temperature, max_tokens, tool_choice, response_format, ...).  Streaming
- * is not done here.
+ * (temperature, max_tokens, tool_choice, response_format, ...).
+ * llm_chat_stream asks for the answer as Server-Sent Events ("stream": true)
+ * and hands its text to a callback piece by piece as it arrives, assembling
+ * tool_calls deltas into the same message llm_chat returns.
  *
  * Errors (the message names the server, and for HTTP errors quotes the API's
  * error.message):
@@ -18,7 +20,13 @@
  *   ERR_IO       connection failures, other HTTP errors, and answers that are
  *                not a chat completion (not JSON, no choices[0].message)
  *
- * Threads: llm_chat may be called from any thread at once (a curl handle per
+ * Streaming adds:
+ *   ERR_STATE    the callback stopped the answer (on_text returned non-zero,
+ *                or stop() said so)
+ *   ERR_IO       also: the stream broke off, or ended without finish_reason
+ *                or [DONE], or carried an error object
+ *
+ * Threads: llm_chat and llm_chat_stream may be called from any thread at once (a curl handle per
  * call; the config is only read).  The API key never appears in logs or
  * error messages.
  */
@@ -26,6 +34,7 @@
 #define AMBIENT_ENGINE_LLM_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -61,5 +70,28 @@ const char *llm_model(const struct llm_config *c);
  * the model called tools).  On failure *message is NULL and e says why. */
 int llm_chat(const struct llm_config *c, const json_t *messages, const json_t *tools,
 	     const json_t *extra, json_t **message, struct err *e);
+
+/* What llm_chat_stream calls while the answer arrives (on the calling
+ * thread).  Both may be NULL. */
+struct llm_stream_cb {
+	/* A piece of the answer's text (len bytes, not NUL-terminated), in order.
+	 * Return 0 to go on, anything else to stop the answer. */
+	int (*on_text)(void *ud, const char *text, size_t len);
+	/* Polled while waiting (at least about once a second); true stops. */
+	bool (*stop)(void *ud);
+	void *ud;
+};
+
+/* llm_chat with "stream": true.  The text goes to cb->on_text as it comes;
+ * *message is then the whole assistant message, as llm_chat gives it:
+ * {role, content (null when the model only called tools), tool_calls?
+ * [{id, type: "function", function: {name, arguments (JSON text)}}]}.
+ * A server that answers in one piece (no streaming support) is accepted: its
+ * text goes to on_text at once.  c->timeout_ms is here the longest silence
+ * (no byte received), not the length of the whole answer, which may take
+ * long with a slow model; max_response caps the whole stream. */
+int llm_chat_stream(const struct llm_config *c, const json_t *messages, const json_t *tools,
+		    const json_t *extra, const struct llm_stream_cb *cb, json_t **message,
+		    struct err *e);
 
 #endif

@@ -16,6 +16,10 @@
  *        "priority: 1" or "priority: 2", else "Heads-up: " + its first 100
  *        characters.  A queued reply is a string (the assistant's content) or
  *        an object (the whole assistant message, e.g. with tool_calls).
+ *        With "stream": true the answer is Server-Sent Events as OpenAI sends
+ *        them: chat.completion.chunk objects (the role first, the content in
+ *        pieces of a few characters, each tool call's id and name and then
+ *        its arguments in pieces, then finish_reason), then "data: [DONE]".
  *   GET  /llm/requests           {"requests": [<request bodies>], "count": n}
  *   POST /ntfy/{topic}           ntfy publish: {"id", "time", "event": "message",
  *                                "topic", "message", ...}
@@ -32,7 +36,13 @@
  *   POST /_control/llm           {"replies": [..]} queue (FIFO), {"fail": N,
  *                                "status": 500} next N calls fail, {"delay_ms":
  *                                N} delay the next call, {"raw": "text"} next
- *                                call answers that body with 200
+ *                                call answers that body with 200,
+ *                                {"raw_stream": "text"} next call answers that
+ *                                body as text/event-stream, {"chunk_ms": N}
+ *                                pause N ms between stream chunks (until
+ *                                reset), {"ignore_stream": true} answer
+ *                                streamed requests in one JSON piece, like a
+ *                                server without streaming (until reset)
  *   POST /_control/twilio        {"fail": N, "status": 500|429|...}
  *   POST /_control/hook          {"fail": N, "status": 500|410|...}
  *   POST /_control/smtp          {"fail": N, "code": 451|550} at MAIL FROM
@@ -101,6 +111,9 @@ struct sinks {
 	struct script llm, twilio, hook, smtp;
 	int llm_delay_ms;
 	char *llm_raw;
+	char *llm_raw_stream;
+	int llm_chunk_ms;
+	bool llm_ignore_stream;
 	unsigned long seq;
 
 	int listen_fd;
@@ -523,6 +536,144 @@ static void pause_ms(struct sinks *s, int ms)
 		nanosleep(&ts, NULL);
 }
 
+/* ---- OpenAI streaming ---------------------------------------------------- */
+
+#define STREAM_PIECE 7 /* characters of content or arguments per chunk */
+
+struct sse_out {
+	struct sinks *s;
+	json_t *frames; /* array of strings, each one whole "data: ...\n\n" */
+	size_t i, off;
+	int chunk_ms;
+};
+
+static void add_frame(json_t *frames, const char *text)
+{
+	char *f = xasprintf("data: %s\n\n", text);
+	json_array_append_new(frames, json_string(f));
+	free(f);
+}
+
+/* A chat.completion.chunk with this delta (taken) and finish_reason. */
+static void add_chunk(json_t *frames, const char *id, const char *model, json_t *delta,
+		      const char *finish)
+{
+	json_t *ch =
+		json_pack("{s:s, s:s, s:I, s:s, s:n, s:[{s:i, s:o, s:n, s:o}]}", "id", id, "object",
+			  "chat.completion.chunk", "created", (json_int_t)time(NULL), "model",
+			  model, "system_fingerprint", "choices", "index", 0, "delta", delta,
+			  "logprobs", "finish_reason", finish ? json_string(finish) : json_null());
+	char *t = json_dumps(ch, JSON_COMPACT);
+	add_frame(frames, t);
+	free(t);
+	json_decref(ch);
+}
+
+/* Split s into pieces of at most STREAM_PIECE code points. */
+static size_t next_piece(const char *s)
+{
+	size_t n = 0, cps = 0;
+	while (s[n] && cps < STREAM_PIECE) {
+		n++;
+		while (((unsigned char)s[n] & 0xC0) == 0x80)
+			n++;
+		cps++;
+	}
+	return n;
+}
+
+/* The frames of an answer streamed the way OpenAI streams msg. */
+static json_t *stream_frames(const json_t *msg, const char *id, const char *model)
+{
+	json_t *frames = json_array();
+	const char *content = json_get_str(msg, "content");
+	json_t *calls = json_object_get(msg, "tool_calls");
+	size_t i, n;
+	json_t *call;
+	char *piece;
+
+	add_chunk(frames, id, model,
+		  json_pack("{s:s, s:s, s:n}", "role", "assistant", "content", "", "refusal"),
+		  NULL);
+	for (const char *p = content ? content : ""; *p; p += n) {
+		n = next_piece(p);
+		piece = xstrndup(p, n);
+		add_chunk(frames, id, model, json_pack("{s:s}", "content", piece), NULL);
+		free(piece);
+	}
+	json_array_foreach(calls, i, call) {
+		json_t *fn = json_object_get(call, "function");
+		const char *args = json_get_str(fn, "arguments");
+		const char *cid = json_get_str(call, "id");
+		add_chunk(frames, id, model,
+			  json_pack("{s:[{s:i, s:s, s:s, s:{s:s, s:s}}]}", "tool_calls", "index",
+				    (int)i, "id", cid ? cid : "call_fixture", "type", "function",
+				    "function", "name",
+				    json_get_str(fn, "name") ? json_get_str(fn, "name") : "",
+				    "arguments", ""),
+			  NULL);
+		for (const char *p = args ? args : ""; *p; p += n) {
+			n = next_piece(p);
+			piece = xstrndup(p, n);
+			add_chunk(frames, id, model,
+				  json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", (int)i,
+					    "function", "arguments", piece),
+				  NULL);
+			free(piece);
+		}
+	}
+	add_chunk(frames, id, model, json_object(), json_array_size(calls) ? "tool_calls" : "stop");
+	json_array_append_new(frames, json_string("data: [DONE]\n\n"));
+	return frames;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct sse_out *o = cls;
+	(void)pos;
+	if (o->i >= json_array_size(o->frames))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (o->off == 0 && o->i > 0 && o->chunk_ms > 0)
+		pause_ms(o->s, o->chunk_ms);
+	if (atomic_load(&o->s->stopping))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	const char *f = json_string_value(json_array_get(o->frames, o->i));
+	size_t len = strlen(f) - o->off;
+	if (len > max)
+		len = max;
+	memcpy(out, f + o->off, len);
+	o->off += len;
+	if (!f[o->off]) {
+		o->i++;
+		o->off = 0;
+	}
+	return (ssize_t)len;
+}
+
+static void sse_free(void *cls)
+{
+	struct sse_out *o = cls;
+	json_decref(o->frames);
+	free(o);
+}
+
+/* Takes frames. */
+static enum MHD_Result reply_stream(struct sinks *s, struct MHD_Connection *c, json_t *frames,
+				    int chunk_ms)
+{
+	struct sse_out *o = xcalloc(1, sizeof *o);
+	o->s = s;
+	o->frames = frames;
+	o->chunk_ms = chunk_ms;
+	struct MHD_Response *r =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, o, sse_free);
+	MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	enum MHD_Result ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result serve_openai(struct sinks *s, struct MHD_Connection *c, const char *method,
 				    const char *body)
 {
@@ -549,12 +700,18 @@ static enum MHD_Result serve_openai(struct sinks *s, struct MHD_Connection *c, c
 		s->llm.fail--;
 		fail = s->llm.status ? s->llm.status : 500;
 	}
-	char *raw = NULL;
+	char *raw = NULL, *raw_stream = NULL;
 	json_t *reply = NULL;
+	int chunk_ms = s->llm_chunk_ms;
+	bool stream = json_is_true(json_object_get(req, "stream")) && !s->llm_ignore_stream;
 	if (!fail) {
 		raw = s->llm_raw;
 		s->llm_raw = NULL;
-		if (!raw && json_array_size(s->llm_replies)) {
+		if (!raw && stream) {
+			raw_stream = s->llm_raw_stream;
+			s->llm_raw_stream = NULL;
+		}
+		if (!raw && !raw_stream && json_array_size(s->llm_replies)) {
 			reply = json_incref(json_array_get(s->llm_replies, 0));
 			json_array_remove(s->llm_replies, 0);
 		}
@@ -577,11 +734,10 @@ static enum MHD_Result serve_openai(struct sinks *s, struct MHD_Connection *c, c
 		r = openai_error(c, 400, "invalid_request_error", NULL,
 				 "'model' (a string) and 'messages' (a non-empty array) are "
 				 "required.");
-	} else if (json_is_true(json_object_get(req, "stream"))) {
-		r = openai_error(c, 400, "invalid_request_error", NULL,
-				 "stream: true is not supported by the fixture.");
 	} else if (raw) {
 		r = reply_raw(c, 200, "application/json", raw, NULL);
+	} else if (raw_stream) {
+		r = reply_raw(c, 200, "text/event-stream", raw_stream, NULL);
 	} else {
 		json_t *msg;
 		if (json_is_string(reply))
@@ -595,6 +751,11 @@ static enum MHD_Result serve_openai(struct sinks *s, struct MHD_Connection *c, c
 		const char *finish = json_object_get(msg, "tool_calls") ? "tool_calls" : "stop";
 		char id[64];
 		snprintf(id, sizeof id, "chatcmpl-fixture%lu", n);
+		if (stream) {
+			r = reply_stream(s, c, stream_frames(msg, id, model), chunk_ms);
+			json_decref(msg);
+			goto done;
+		}
 		r = reply_json(c, 200,
 			       json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], "
 					 "s:{s:i, s:i, s:i}}",
@@ -604,8 +765,10 @@ static enum MHD_Result serve_openai(struct sinks *s, struct MHD_Connection *c, c
 					 "usage", "prompt_tokens", 10, "completion_tokens", 5,
 					 "total_tokens", 15));
 	}
+done:
 	json_decref(reply);
 	free(raw);
+	free(raw_stream);
 	json_decref(req);
 	return r;
 }
@@ -708,6 +871,10 @@ int sinks_control(struct sinks *s, const char *what, const json_t *body, struct 
 		s->llm_delay_ms = 0;
 		free(s->llm_raw);
 		s->llm_raw = NULL;
+		free(s->llm_raw_stream);
+		s->llm_raw_stream = NULL;
+		s->llm_chunk_ms = 0;
+		s->llm_ignore_stream = false;
 		pthread_mutex_unlock(&s->mu);
 		return ERR_OK;
 	}
@@ -719,6 +886,9 @@ int sinks_control(struct sinks *s, const char *what, const json_t *body, struct 
 		json_t *rep = json_object_get(body, "replies");
 		json_t *d = json_object_get(body, "delay_ms");
 		json_t *raw = json_object_get(body, "raw");
+		json_t *raw_stream = json_object_get(body, "raw_stream");
+		json_t *chunk = json_object_get(body, "chunk_ms");
+		json_t *ignore = json_object_get(body, "ignore_stream");
 		if (rep && !json_is_array(rep))
 			rc = err_set(e, ERR_INVALID,
 				     "\"replies\" must be an array of strings or "
@@ -728,6 +898,13 @@ int sinks_control(struct sinks *s, const char *what, const json_t *body, struct 
 			rc = err_set(e, ERR_INVALID, "\"delay_ms\" must be 0..%d", MAX_DELAY_MS);
 		else if (raw && !json_is_string(raw))
 			rc = err_set(e, ERR_INVALID, "\"raw\" must be a string");
+		else if (raw_stream && !json_is_string(raw_stream))
+			rc = err_set(e, ERR_INVALID, "\"raw_stream\" must be a string");
+		else if (chunk && (!json_is_integer(chunk) || json_integer_value(chunk) < 0 ||
+				   json_integer_value(chunk) > MAX_DELAY_MS))
+			rc = err_set(e, ERR_INVALID, "\"chunk_ms\" must be 0..%d", MAX_DELAY_MS);
+		else if (ignore && !json_is_boolean(ignore))
+			rc = err_set(e, ERR_INVALID, "\"ignore_stream\" must be true or false");
 		else
 			rc = script_set(&s->llm, body, "status", e);
 		if (!rc) {
@@ -743,6 +920,14 @@ int sinks_control(struct sinks *s, const char *what, const json_t *body, struct 
 				free(s->llm_raw);
 				s->llm_raw = xstrdup(json_string_value(raw));
 			}
+			if (raw_stream) {
+				free(s->llm_raw_stream);
+				s->llm_raw_stream = xstrdup(json_string_value(raw_stream));
+			}
+			if (chunk)
+				s->llm_chunk_ms = (int)json_integer_value(chunk);
+			if (ignore)
+				s->llm_ignore_stream = json_is_true(ignore);
 		}
 	} else if (strcmp(what, "twilio") == 0) {
 		rc = script_set(&s->twilio, body, "status", e);
@@ -1475,6 +1660,7 @@ void sinks_stop(struct sinks *s)
 	json_decref(s->llm_requests);
 	json_decref(s->llm_replies);
 	free(s->llm_raw);
+	free(s->llm_raw_stream);
 	free(s->twilio_sid);
 	free(s->twilio_token);
 	free(s->smtp_user);
