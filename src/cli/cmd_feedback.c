@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/xalloc.h"
 #include "domain/principal.h"
 #include "transport/http_server.h"
@@ -524,13 +525,6 @@ static void route_health(void *data, const struct http_request *req, struct http
 	reply_json(res, rc == ERR_OK ? 200 : 503, j);
 }
 
-static void metric(struct buf *b, const char *name, const char *type, const char *help,
-		   uint64_t value)
-{
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name,
-		   value);
-}
-
 static void route_metrics(void *data, const struct http_request *req, struct http_response *res)
 {
 	(void)req;
@@ -540,30 +534,30 @@ static void route_metrics(void *data, const struct http_request *req, struct htt
 	int rc = feedback_stats(sv->fb, &st, &e);
 	struct buf b;
 	buf_init(&b, 1 << 20);
-	metric(&b, "ambient_feedback_received_total", "counter",
-	       "Deliveries accepted and stored by this process.", st.received);
-	metric(&b, "ambient_feedback_duplicates_total", "counter",
-	       "Deliveries already stored (same webhook-id or event_id), not stored again.",
-	       st.duplicates);
+	prom_metric(&b, "ambient_feedback_received_total", "counter",
+		    "Deliveries accepted and stored by this process.", st.received);
+	prom_metric(&b, "ambient_feedback_duplicates_total", "counter",
+		    "Deliveries already stored (same webhook-id or event_id), not stored again.",
+		    st.duplicates);
 	buf_puts(&b, "# HELP ambient_feedback_rejected_total Deliveries refused, by reason.\n"
 		     "# TYPE ambient_feedback_rejected_total counter\n");
 	for (int i = FEEDBACK_OK + 1; i < FEEDBACK_REJECT__COUNT; i++)
 		buf_printf(&b, "ambient_feedback_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
 			   feedback_reject_name(i), st.rejected[i]);
-	metric(&b, "ambient_feedback_events_stored", "gauge",
-	       "Feedback events in the store (written by any process sharing it).", st.stored);
-	metric(&b, "ambient_feedback_store_position", "gauge",
-	       "Last position of the feedback event store.", (uint64_t)st.head);
-	metric(&b, "ambient_feedback_decided_total", "counter",
-	       "Events the decide step handled since start.", st.decided);
-	metric(&b, "ambient_feedback_sse_clients", "gauge", "Open /events/stream connections.",
-	       (uint64_t)atomic_load(&sv->sse_clients));
-	metric(&b, "ambient_feedback_ws_clients", "gauge", "Open /ws WebSocket connections.",
-	       (uint64_t)atomic_load(&sv->ws_clients));
-	metric(&b, "ambient_feedback_signatures_required", "gauge",
-	       "1 when a webhook secret is set and deliveries must be signed.", st.signatures);
-	metric(&b, "ambient_feedback_store_up", "gauge", "1 when the store could be read.",
-	       rc == ERR_OK);
+	prom_metric(&b, "ambient_feedback_events_stored", "gauge",
+		    "Feedback events in the store (written by any process sharing it).", st.stored);
+	prom_metric(&b, "ambient_feedback_store_position", "gauge",
+		    "Last position of the feedback event store.", (uint64_t)st.head);
+	prom_metric(&b, "ambient_feedback_decided_total", "counter",
+		    "Events the decide step handled since start.", st.decided);
+	prom_metric(&b, "ambient_feedback_sse_clients", "gauge", "Open /events/stream connections.",
+		    (uint64_t)atomic_load(&sv->sse_clients));
+	prom_metric(&b, "ambient_feedback_ws_clients", "gauge", "Open /ws WebSocket connections.",
+		    (uint64_t)atomic_load(&sv->ws_clients));
+	prom_metric(&b, "ambient_feedback_signatures_required", "gauge",
+		    "1 when a webhook secret is set and deliveries must be signed.", st.signatures);
+	prom_metric(&b, "ambient_feedback_store_up", "gauge", "1 when the store could be read.",
+		    rc == ERR_OK);
 	if (sv->nt) {
 		struct notifier_stats ns;
 		notifier_stats(sv->nt, &ns);
@@ -578,16 +572,17 @@ static void route_metrics(void *data, const struct http_request *req, struct htt
 			   ns.skipped);
 		buf_printf(&b, "ambient_notifications_total{outcome=\"suppressed\"} %" PRIu64 "\n",
 			   ns.suppressed);
-		metric(&b, "ambient_notifications_pending", "gauge",
-		       "Notifications waiting: held for quiet hours, batched, retrying or due.",
-		       ns.pending);
-		metric(&b, "ambient_notify_llm_calls_total", "counter",
-		       "Decisions asked of the LLM.", ns.llm_calls);
-		metric(&b, "ambient_notify_llm_errors_total", "counter",
-		       "LLM calls that failed (the rules decided instead).", ns.llm_errors);
+		prom_metric(
+			&b, "ambient_notifications_pending", "gauge",
+			"Notifications waiting: held for quiet hours, batched, retrying or due.",
+			ns.pending);
+		prom_metric(&b, "ambient_notify_llm_calls_total", "counter",
+			    "Decisions asked of the LLM.", ns.llm_calls);
+		prom_metric(&b, "ambient_notify_llm_errors_total", "counter",
+			    "LLM calls that failed (the rules decided instead).", ns.llm_errors);
 	}
 	res->status = 200;
-	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	res->content_type = PROM_CONTENT_TYPE;
 	res->body_len = b.len;
 	res->body = buf_steal(&b);
 	buf_cleanup(&b);

@@ -20,12 +20,15 @@
 #include "web_api.h"
 #include "channel_options.h"
 #include "cli.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/xalloc.h"
 #include "engine/delivery.h"
 #include "engine/engine.h"
+#include "domain/task.h"
 #include "mcp/server.h"
 #include "transport/http_server.h"
 
@@ -173,6 +176,235 @@ static void route_health(void *data, const struct http_request *req, struct http
 	json_decref(j);
 }
 
+/* ---- GET /metrics (Prometheus text; docs/observability.md) ------------------------- */
+
+struct metrics {
+	struct health *hc;
+	struct app_mcp *app;
+	struct app_auth *auth;
+	struct prom_ops *mcp; /* MCP requests by method and outcome */
+	bool auth_on;         /* then only admin keys may scrape */
+	int64_t started_us;
+};
+
+static void observe_mcp(void *data, const struct mcp_request_info *ri)
+{
+	prom_ops_observe(data, ri->method, ri->outcome, ri->duration_us);
+}
+
+static void metrics_tasks(struct buf *b, struct store *s)
+{
+	static const char *const statuses[] = {"active", "paused"};
+	double n[TASK_TYPE__COUNT][2] = {{0}};
+	json_t *tasks = NULL, *t;
+	size_t i;
+	struct err e = {0};
+
+	if (app_task_list(s, NULL, NULL, &tasks, &e) == ERR_OK) {
+		json_array_foreach(tasks, i, t) {
+			int type = -1;
+			const char *st = json_get_str(t, "status");
+			if (task_type_parse(json_get_str(t, "task_type"), &type, NULL) || !st)
+				continue;
+			for (size_t k = 0; k < 2; k++)
+				n[type][k] += strcmp(st, statuses[k]) == 0;
+		}
+	}
+	json_decref(tasks);
+	prom_family(b, "ambient_tasks", "gauge",
+		    "Current tasks (not deleted), by type and status.");
+	for (int ty = 0; ty < TASK_TYPE__COUNT; ty++)
+		for (size_t k = 0; k < 2; k++)
+			prom_sample(b, "ambient_tasks", n[ty][k], "task_type", task_type_name(ty),
+				    "status", statuses[k], (const char *)NULL);
+}
+
+static void metrics_engine(struct buf *b, struct engine *en)
+{
+	struct engine_status st;
+	engine_status(en, &st);
+	prom_metric(b, "ambient_engine_leader", "gauge",
+		    "1 when this process holds the engine lease and runs the tasks.", st.leader);
+	prom_metric(b, "ambient_engine_tasks", "gauge",
+		    "Tasks this engine runs (active and paused).", (double)st.tasks);
+	prom_metric(b, "ambient_engine_tasks_active", "gauge", "Active tasks this engine runs.",
+		    (double)st.active);
+	prom_metric(b, "ambient_engine_checks_in_flight", "gauge", "Checks in progress.",
+		    (double)st.in_flight);
+	prom_metric(b, "ambient_engine_checks_total", "counter", "Checks finished since start.",
+		    (double)st.checks);
+	prom_metric(b, "ambient_engine_check_failures_total", "counter",
+		    "Checks that failed since start.", (double)st.failures);
+	prom_metric(b, "ambient_engine_events_appended_total", "counter",
+		    "Events the engine appended since start.", (double)st.events);
+	prom_metric(b, "ambient_engine_fetches_total", "counter",
+		    "HTTP transfers completed since start.", (double)st.fetches);
+	prom_family(b, "ambient_engine_lag_seconds", "gauge",
+		    "How late checks start (start minus due time), recent checks.");
+	prom_sample(b, "ambient_engine_lag_seconds", (double)st.lag_p50_us / 1e6, "quantile", "0.5",
+		    (const char *)NULL);
+	prom_sample(b, "ambient_engine_lag_seconds", (double)st.lag_p99_us / 1e6, "quantile",
+		    "0.99", (const char *)NULL);
+}
+
+static void metrics_delivery(struct buf *b, struct delivery *d)
+{
+	struct delivery_status st;
+	delivery_status(d, &st);
+	prom_metric(b, "ambient_delivery_leader", "gauge",
+		    "1 when this process holds the delivery lease and delivers events.", st.leader);
+	prom_family(
+		b, "ambient_deliveries_total", "counter",
+		"Events delivered to callback URLs since start, by outcome (failed: for good).");
+	prom_sample(b, "ambient_deliveries_total", (double)st.delivered, "outcome", "delivered",
+		    (const char *)NULL);
+	prom_sample(b, "ambient_deliveries_total", (double)st.failed, "outcome", "failed",
+		    (const char *)NULL);
+	prom_metric(b, "ambient_delivery_attempts_total", "counter",
+		    "HTTP delivery attempts since start.", (double)st.attempts);
+	prom_metric(b, "ambient_delivery_retrying", "gauge", "Tasks waiting for a delivery retry.",
+		    (double)st.retrying);
+	prom_metric(b, "ambient_delivery_in_flight", "gauge", "Delivery requests in flight.",
+		    (double)st.in_flight);
+	prom_metric(b, "ambient_delivery_queued", "gauge", "Events held in memory, not yet done.",
+		    (double)st.queued);
+	prom_metric(b, "ambient_delivery_endpoints_disabled", "gauge",
+		    "Callback URLs disabled after a 410 Gone.", (double)st.disabled);
+	prom_metric(b, "ambient_delivery_checkpoint", "gauge",
+		    "Log position up to which every event is delivered or given up.",
+		    (double)st.checkpoint);
+	prom_family(b, "ambient_delivery_latency_seconds", "gauge",
+		    "From append to a 2xx answer, recent deliveries.");
+	prom_sample(b, "ambient_delivery_latency_seconds", (double)st.latency_p50_us / 1e6,
+		    "quantile", "0.5", (const char *)NULL);
+	prom_sample(b, "ambient_delivery_latency_seconds", (double)st.latency_p99_us / 1e6,
+		    "quantile", "0.99", (const char *)NULL);
+}
+
+/* Tool calls per tool from the audit counters, and the notifications the
+ * send_sms / send_email tools sent. */
+static void metrics_tools(struct buf *b, struct app_mcp *app)
+{
+	static const char *const outcomes[] = {
+		"ok", "error", "denied", "rate_limited", "confirmation_required", "cancelled"};
+	static const struct {
+		const char *tool, *channel;
+	} notifiers[] = {{"send_sms", "sms"}, {"send_email", "email"}};
+	json_t *m = app_mcp_tool_metrics(app), *tools = json_object_get(m, "tools"), *t;
+	const char *name;
+
+	prom_family(b, "ambient_mcp_tool_calls_total", "counter",
+		    "MCP tool calls since start, by tool and outcome.");
+	json_object_foreach(tools, name, t) {
+		for (size_t k = 0; k < sizeof outcomes / sizeof outcomes[0]; k++) {
+			json_int_t v = json_get_int(t, outcomes[k], 0);
+			if (v || k == 0)
+				prom_sample(b, "ambient_mcp_tool_calls_total", (double)v, "tool",
+					    name, "outcome", outcomes[k], (const char *)NULL);
+		}
+	}
+	prom_family(b, "ambient_mcp_tool_duration_seconds_total", "counter",
+		    "Time spent in MCP tool calls since start, by tool.");
+	json_object_foreach(tools, name, t) {
+		double avg_ms = json_number_value(json_object_get(t, "avg_ms"));
+		prom_sample(b, "ambient_mcp_tool_duration_seconds_total",
+			    avg_ms * (double)json_get_int(t, "calls", 0) / 1000.0, "tool", name,
+			    (const char *)NULL);
+	}
+	prom_family(b, "ambient_mcp_tool_duration_max_seconds", "gauge",
+		    "Longest MCP tool call since start, by tool.");
+	json_object_foreach(tools, name, t) {
+		prom_sample(b, "ambient_mcp_tool_duration_max_seconds",
+			    json_number_value(json_object_get(t, "max_ms")) / 1000.0, "tool", name,
+			    (const char *)NULL);
+	}
+	prom_family(b, "ambient_mcp_notifications_total", "counter",
+		    "Notifications sent by the send_sms and send_email tools, by outcome.");
+	for (size_t i = 0; i < sizeof notifiers / sizeof notifiers[0]; i++) {
+		t = json_object_get(tools, notifiers[i].tool);
+		prom_sample(b, "ambient_mcp_notifications_total", (double)json_get_int(t, "ok", 0),
+			    "channel", notifiers[i].channel, "outcome", "sent", (const char *)NULL);
+		prom_sample(b, "ambient_mcp_notifications_total",
+			    (double)(json_get_int(t, "calls", 0) - json_get_int(t, "ok", 0)),
+			    "channel", notifiers[i].channel, "outcome", "not_sent",
+			    (const char *)NULL);
+	}
+	json_t *audit = json_object_get(m, "audit");
+	prom_metric(b, "ambient_audit_queued", "gauge",
+		    "Tool-call audit events waiting to be written.",
+		    (double)json_get_int(audit, "queued", 0));
+	prom_metric(b, "ambient_audit_written_total", "counter",
+		    "Tool-call audit events written since start.",
+		    (double)json_get_int(audit, "written", 0));
+	prom_metric(b, "ambient_audit_failed_appends_total", "counter",
+		    "Tool-call audit batches that could not be appended.",
+		    (double)json_get_int(audit, "failed_appends", 0));
+	json_decref(m);
+}
+
+static void route_metrics(void *data, const struct http_request *req, struct http_response *res)
+{
+	struct metrics *mx = data;
+	struct principal p;
+
+	/* With API keys on, metrics are for operators: an admin key. */
+	if (mx->auth_on && !req->principal) {
+		http_response_error(res, 401, "unauthorized",
+				    "Send an admin API key as 'Authorization: Bearer KEY' (see "
+				    "`ambient keys create --role admin`)");
+		http_response_header(res, "WWW-Authenticate", "Bearer");
+		return;
+	}
+	if (mx->auth_on &&
+	    (app_principal_from_text(req->principal, &p, NULL) || p.role != PRINCIPAL_ROLE_ADMIN)) {
+		http_response_error(
+			res, 403, "forbidden",
+			"Only admin API keys may read /metrics; create one with `ambient "
+			"keys create --user NAME --role admin`");
+		return;
+	}
+	struct buf b;
+	buf_init(&b, 16 << 20);
+	int64_t head = 0;
+	struct err e = {0};
+	int rc = store_head(mx->hc->store, &head, &e);
+	prom_family(&b, "ambient_build_info", "gauge", "The ambient version of this process.");
+	prom_sample(&b, "ambient_build_info", 1, "version", AMBIENT_VERSION, (const char *)NULL);
+	prom_metric(&b, "ambient_process_start_time_seconds", "gauge",
+		    "When this process started, in seconds since the epoch.",
+		    (double)mx->started_us / 1e6);
+	prom_metric(&b, "ambient_store_up", "gauge", "1 when the event store could be read.",
+		    rc == ERR_OK);
+	prom_metric(&b, "ambient_store_position", "gauge",
+		    "Events appended to the log: its last global position (by every process "
+		    "sharing the store).",
+		    (double)head);
+	metrics_tasks(&b, mx->hc->store);
+	if (mx->hc->engine)
+		metrics_engine(&b, mx->hc->engine);
+	if (mx->hc->delivery)
+		metrics_delivery(&b, mx->hc->delivery);
+	prom_ops_write(mx->mcp, &b,
+		       &(struct prom_ops_names){
+			       .counter = "ambient_mcp_requests_total",
+			       .counter_help = "MCP requests handled since start, by method and "
+					       "outcome.",
+			       .hist = "ambient_mcp_request_duration_seconds",
+			       .hist_help = "Time from dispatch to response of MCP requests, by "
+					    "method.",
+			       .name_label = "method",
+			       .outcome_label = "outcome",
+		       });
+	metrics_tools(&b, mx->app);
+	prom_metric(&b, "ambient_auth_failures_total", "counter",
+		    "Presented API keys refused since start.", (double)app_auth_failures(mx->auth));
+	res->status = 200;
+	res->content_type = PROM_CONTENT_TYPE;
+	res->body_len = b.len;
+	res->body = buf_steal(&b);
+	buf_cleanup(&b);
+}
+
 int cli_serve_run(struct cli_ctx *ctx)
 {
 	if (ctx->nargs)
@@ -228,16 +460,28 @@ int cli_serve_run(struct cli_ctx *ctx)
 	struct channel_config ch;
 	cli_net_tool_options(&ctx->cfg, &ch, &ao);
 	struct app_mcp *app = app_mcp_new(s, &ao);
+	size_t nmethods = 0;
+	const char *const *methods = mcp_method_names(&nmethods);
+	struct metrics mx = {
+		.hc = &hc,
+		.app = app,
+		.auth = auth,
+		.mcp = prom_ops_new(methods, nmethods, mcp_outcome_names, MCP_OUTCOME__COUNT),
+		.auth_on = auth_on,
+		.started_us = clock_wall_us(NULL),
+	};
+	mcp_server_set_observer(srv, observe_mcp, mx.mcp);
 	struct http_server *h = NULL;
 	const char *pid_file = config_get(&ctx->cfg, "pid-file");
 	bool pid_written = false;
 	char *hosts_storage = NULL;
 	char **hosts = NULL;
 	struct web_api *web = NULL;
-	struct http_route routes[1 + WEB_API_MAX_ROUTES] = {
+	struct http_route routes[2 + WEB_API_MAX_ROUTES] = {
 		{"GET", "/health", route_health, &hc},
+		{"GET", "/metrics", route_metrics, &mx},
 	};
-	size_t nroutes = 1;
+	size_t nroutes = 2;
 	rc = CLI_FAIL;
 	if (no_auth && !loopback) {
 		err_set(&e, ERR_INVALID,
@@ -340,6 +584,7 @@ out:
 		unlink(pid_file);
 	app_mcp_free(app);
 	mcp_server_free(srv);
+	prom_ops_free(mx.mcp);
 	store_close(s);
 	free(hosts);
 	free(hosts_storage);

@@ -90,6 +90,9 @@ struct mcp_server {
 
 	mcp_subscribe_check_fn sub_check; /* may be NULL: any URI */
 	void *sub_check_data;
+
+	mcp_observer_fn observer; /* may be NULL */
+	void *observer_data;
 };
 
 /* ---- Sessions -------------------------------------------------------- */
@@ -141,6 +144,7 @@ struct mcp_call {
 	const json_t *meta;
 	const json_t *progress_token;
 	void *data;
+	const char *tool; /* tools/call: the registered tool's name */
 	struct inflight *inf;
 };
 
@@ -1002,6 +1006,7 @@ static int m_tools_call(struct mcp_call *call, const json_t *params, json_t **re
 		return ERR_OK;
 	}
 	call->data = t->data;
+	call->tool = t->name;
 	json_t *r = NULL;
 	struct err te;
 	err_clear(&te);
@@ -1332,11 +1337,91 @@ static const struct method_row methods[] = {
 	{"logging/setLevel", m_set_level, false},
 };
 
+/* ---- Observing ------------------------------------------------------------ */
+
+#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
+
+const char *const mcp_outcome_names[MCP_OUTCOME__COUNT] = {
+	"ok",        "tool_error",     "invalid_params", "method_not_found", "invalid_request",
+	"not_found", "internal_error", "error",          "cancelled",
+};
+
+static const char *method_names[NMETHODS + 1];
+static pthread_once_t method_names_once = PTHREAD_ONCE_INIT;
+
+static void fill_method_names(void)
+{
+	for (size_t i = 0; i < NMETHODS; i++)
+		method_names[i] = methods[i].name;
+	method_names[NMETHODS] = "other";
+}
+
+const char *const *mcp_method_names(size_t *count)
+{
+	pthread_once(&method_names_once, fill_method_names);
+	if (count)
+		*count = NMETHODS + 1;
+	return method_names;
+}
+
+void mcp_server_set_observer(struct mcp_server *srv, mcp_observer_fn fn, void *data)
+{
+	srv->observer = fn;
+	srv->observer_data = data;
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum mcp_outcome outcome_of(int rpc_code)
+{
+	switch (rpc_code) {
+	case 0:
+		return MCP_OUTCOME_OK;
+	case JSONRPC_INVALID_PARAMS:
+		return MCP_OUTCOME_INVALID_PARAMS;
+	case JSONRPC_METHOD_NOT_FOUND:
+		return MCP_OUTCOME_METHOD_NOT_FOUND;
+	case JSONRPC_INVALID_REQUEST:
+		return MCP_OUTCOME_INVALID_REQUEST;
+	case JSONRPC_INTERNAL_ERROR:
+		return MCP_OUTCOME_INTERNAL_ERROR;
+	case MCP_RESOURCE_NOT_FOUND:
+		return MCP_OUTCOME_NOT_FOUND;
+	default:
+		return MCP_OUTCOME_ERROR;
+	}
+}
+
+/* Tell the observer about a request dispatched at t0 (µs). */
+static void observe(struct mcp_session *s, const struct method_row *row, int rpc_code,
+		    enum mcp_outcome outcome, const char *tool, long long t0)
+{
+	struct mcp_server *srv = s->srv;
+	if (!srv->observer)
+		return;
+	size_t i = row ? (size_t)(row - methods) : NMETHODS;
+	struct mcp_request_info info = {
+		.method = i,
+		.method_name = mcp_method_names(NULL)[i],
+		.outcome = outcome,
+		.rpc_code = rpc_code,
+		.tool = tool,
+		.duration_us = now_us() - t0,
+	};
+	srv->observer(srv->observer_data, &info);
+}
+
 /* ---- Dispatch -------------------------------------------------------------- */
 
 static void handle_request(struct mcp_session *s, struct jsonrpc_msg *m,
 			   const struct mcp_sink *reply)
 {
+	long long t0 = s->srv->observer ? now_us() : 0;
 	const struct method_row *row = NULL;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]) && !row; i++)
 		if (strcmp(methods[i].name, m->method) == 0)
@@ -1344,7 +1429,9 @@ static void handle_request(struct mcp_session *s, struct jsonrpc_msg *m,
 	if (!row) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "Method not found: %.200s", m->method);
-		sink_send_final(s, reply, jsonrpc_error_text(m->id, JSONRPC_METHOD_NOT_FOUND, msg, NULL));
+		sink_send_final(s, reply,
+				jsonrpc_error_text(m->id, JSONRPC_METHOD_NOT_FOUND, msg, NULL));
+		observe(s, NULL, JSONRPC_METHOD_NOT_FOUND, MCP_OUTCOME_METHOD_NOT_FOUND, NULL, t0);
 		return;
 	}
 	if (!row->before_init && !s->initialized) {
@@ -1352,6 +1439,7 @@ static void handle_request(struct mcp_session *s, struct jsonrpc_msg *m,
 				jsonrpc_error_text(m->id, JSONRPC_INVALID_REQUEST,
 						   "Session not initialized: send initialize first",
 						   NULL));
+		observe(s, row, JSONRPC_INVALID_REQUEST, MCP_OUTCOME_INVALID_REQUEST, NULL, t0);
 		return;
 	}
 
@@ -1367,7 +1455,8 @@ static void handle_request(struct mcp_session *s, struct jsonrpc_msg *m,
 		.reply = reply,
 		.id = m->id,
 		.meta = json_is_object(meta) ? meta : NULL,
-		.progress_token = json_is_object(meta) ? json_object_get(meta, "progressToken") : NULL,
+		.progress_token =
+			json_is_object(meta) ? json_object_get(meta, "progressToken") : NULL,
 		.inf = &inf,
 	};
 	if (call.progress_token && !json_is_string(call.progress_token) &&
@@ -1392,13 +1481,21 @@ static void handle_request(struct mcp_session *s, struct jsonrpc_msg *m,
 
 	if (cancelled) {
 		json_decref(result);
+		observe(s, row, 0, MCP_OUTCOME_CANCELLED, call.tool, t0);
 		return; /* the client no longer wants an answer */
 	}
+	bool tool_error = rc == ERR_OK && row->fn == m_tools_call &&
+			  json_is_true(json_object_get(result, "isError"));
 	if (rc == ERR_OK)
 		sink_send_final(s, reply, jsonrpc_result_text(m->id, result));
 	else
 		sink_send_final(s, reply, jsonrpc_error_text(m->id, rpc_code, err_msg(&e), NULL));
 	json_decref(result);
+	if (rc != ERR_OK)
+		observe(s, row, rpc_code, outcome_of(rpc_code), call.tool, t0);
+	else
+		observe(s, row, 0, tool_error ? MCP_OUTCOME_TOOL_ERROR : MCP_OUTCOME_OK, call.tool,
+			t0);
 }
 
 static void handle_notification(struct mcp_session *s, struct jsonrpc_msg *m)

@@ -165,10 +165,51 @@ typedef int (*mcp_subscribe_check_fn)(void *data, struct mcp_call *call, const c
 void mcp_server_set_subscribe_check(struct mcp_server *srv, mcp_subscribe_check_fn fn,
 				    void *data);
 
+/* ---- Observing requests (metrics) ------------------------------------- */
+
+/* What became of a request, as a class small enough for a metric label. */
+enum mcp_outcome {
+	MCP_OUTCOME_OK,               /* a result */
+	MCP_OUTCOME_TOOL_ERROR,       /* tools/call answered with isError: true */
+	MCP_OUTCOME_INVALID_PARAMS,   /* -32602 */
+	MCP_OUTCOME_METHOD_NOT_FOUND, /* -32601 */
+	MCP_OUTCOME_INVALID_REQUEST,  /* -32600 (e.g. before initialize) */
+	MCP_OUTCOME_NOT_FOUND,        /* -32002: no such resource */
+	MCP_OUTCOME_INTERNAL_ERROR,   /* -32603 */
+	MCP_OUTCOME_ERROR,            /* any other JSON-RPC error */
+	MCP_OUTCOME_CANCELLED,        /* the client cancelled it: no response went out */
+	MCP_OUTCOME__COUNT
+};
+/* "ok", "tool_error", "invalid_params", "method_not_found",
+ * "invalid_request", "not_found", "internal_error", "error", "cancelled". */
+extern const char *const mcp_outcome_names[MCP_OUTCOME__COUNT];
+
+/* The request methods the server handles ("initialize", "tools/call", ...),
+ * then "other" for every method it does not know; *count (may be NULL) gets
+ * their number, "other" included.  Static strings. */
+const char *const *mcp_method_names(size_t *count);
+
+struct mcp_request_info {
+	size_t method;           /* index into mcp_method_names() */
+	const char *method_name; /* that name: a known method or "other" */
+	enum mcp_outcome outcome;
+	int rpc_code;          /* the JSON-RPC error code; 0 for a result */
+	const char *tool;      /* tools/call of a registered tool: its name, else NULL */
+	long long duration_us; /* from dispatch until the response went to the sink */
+};
+
+/* Called once per request handled (not for notifications, responses, or
+ * messages that did not parse), on the thread that handled it, after its
+ * response was sent.  It must be quick and thread-safe; info and its
+ * strings are valid during the call.  Set before the first session. */
+typedef void (*mcp_observer_fn)(void *data, const struct mcp_request_info *info);
+void mcp_server_set_observer(struct mcp_server *srv, mcp_observer_fn fn, void *data);
+
 /* Unsolicited notifications to every session: "notifications/resources/
  * updated" for the sessions subscribed to `uri`; list_changed to all. */
 void mcp_server_resource_updated(struct mcp_server *srv, const char *uri);
-void mcp_server_list_changed(struct mcp_server *srv, const char *what /* "tools", "resources", "prompts" */);
+void mcp_server_list_changed(struct mcp_server *srv,
+			     const char *what /* "tools", "resources", "prompts" */);
 
 /* ---- Sessions -------------------------------------------------------- */
 
