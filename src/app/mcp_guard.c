@@ -218,8 +218,10 @@ static int confirm_by_elicitation(struct app_mcp *a, struct mcp_call *call,
 					  row->tool.name, le.msg);
 		return -1;
 	}
-	const char *action = json_get_str(res, "action");
-	bool ok = action && strcmp(action, "accept") == 0 &&
+	char action[32];
+	snprintf(action, sizeof action, "%s",
+		 json_get_str(res, "action") ? json_get_str(res, "action") : "no answer");
+	bool ok = strcmp(action, "accept") == 0 &&
 		  json_is_true(json_object_get(json_object_get(res, "content"), "confirm"));
 	json_decref(res);
 	if (ok)
@@ -228,7 +230,7 @@ static int confirm_by_elicitation(struct app_mcp *a, struct mcp_call *call,
 	*result = app_mcp_failure(a, row->tool.name,
 				  "%s was not run: the person did not confirm it (%s). Do not "
 				  "retry unless they ask again.",
-				  row->tool.name, action ? action : "no answer");
+				  row->tool.name, action);
 	return -1;
 }
 
