@@ -22,6 +22,7 @@
 #include "common/tz.h"
 #include "common/xalloc.h"
 #include "domain/principal.h"
+#include "domain/redact.h"
 #include "domain/schedule.h"
 #include "domain/task.h"
 #include "engine/engine.h"
@@ -471,8 +472,7 @@ static void route_list(void *data, const struct http_request *req, struct http_r
 	}
 	json_t *tasks = NULL;
 	struct err e = {0};
-	if (app_task_list(api->store, v.admin ? "admin" : v.p.user, status, &tasks, &e) !=
-	    ERR_OK) {
+	if (app_task_list(api->store, v.admin ? "admin" : v.p.user, status, &tasks, &e) != ERR_OK) {
 		reply_err(res, &e);
 		return;
 	}
@@ -482,8 +482,13 @@ static void route_list(void *data, const struct http_request *req, struct http_r
 	size_t i;
 	json_t *t;
 	json_array_foreach(tasks, i, t) {
-		json_array_append_new(
-			out, task_view(api, t, soft_of(soft, json_get_str(t, "task_id")), now));
+		json_t *view = task_view(api, t, soft_of(soft, json_get_str(t, "task_id")), now);
+		/* a listing masks phone numbers and e-mail addresses (GET
+		 * /api/tasks/{id} shows the owner the whole config) */
+		json_t *config = json_object_get(view, "config");
+		if (config)
+			json_object_set_new(view, "config", redact_mask_contacts(config));
+		json_array_append_new(out, view);
 	}
 	json_decref(soft);
 	json_decref(tasks);
@@ -726,7 +731,7 @@ static void route_task_delete(void *data, const struct http_request *req, struct
 struct sse {
 	struct web_api *api;
 	char user[PRINCIPAL_USER_MAX + 1]; /* only this user's tasks ("" : all) */
-	json_t *owners;                     /* task id -> owner, for the filter */
+	json_t *owners;                    /* task id -> owner, for the filter */
 	struct store_filter f;
 	char stream[64];
 	int64_t after;

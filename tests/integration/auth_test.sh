@@ -152,9 +152,11 @@ api "$BOB" GET /api/tasks
 check "REST: bob's list lacks alice's task" $?
 api "$BOB" POST "/api/tasks/$TASK/pause" '{}'
 check "REST: bob may not pause (read-only key, got $STATUS)" $((STATUS != 403))
+api "$ALICE" POST /api/tasks '{"task_type":"schedule","description":"sms me","config":{"type":"daily","hour":7,"notification":{"method":"send_sms","phone_number":"+14155550123"}}}'
+check "REST: alice creates a task with an SMS notification (got $STATUS)" $((STATUS != 201))
 api "$ALICE" GET /api/tasks
-[[ "$OUT" == *"$TASK"* ]]
-check "REST: alice's list has her task" $?
+[[ "$OUT" == *"$TASK"* && "$OUT" != *"+14155550123"* && "$OUT" == *"+1********23"* ]]
+check "REST: alice's list has her task, phone numbers masked: $OUT" $?
 OUT=$(curl -s -m 2 -H "Authorization: Bearer $BOB" "$BASE/api/events/stream?after=0")
 [[ "$OUT" != *"$TASK"* ]]
 check "REST: bob's event stream carries none of alice's events" $?
