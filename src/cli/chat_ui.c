@@ -320,6 +320,7 @@ void chat_ui_history_add(struct chat_ui *u, const char *line)
 static int read_interactive(struct chat_ui *u, char **line)
 {
 	char *p = NULL;
+	sig_int = 0; /* a Ctrl-C meant for the command that just ended */
 	pthread_mutex_lock(&u->mu);
 	u->reading = true;
 	if (u->pending.len)

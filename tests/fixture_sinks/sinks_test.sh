@@ -67,6 +67,16 @@ out=$("${C[@]}" -H 'Authorization: Bearer nope' \
 expect "llm 401" "$out" 'invalid_api_key'
 out=$("${C[@]}" "$B/llm/requests")
 expect "llm requests" "$out" '"count":2'
+# streamed, as OpenAI streams: chunks, then [DONE]
+"${C[@]}" -d '{"replies":[{"content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\": 1}"}}]}]}' \
+	"$B/_control/llm" >/dev/null
+out=$("${C[@]}" -H 'Authorization: Bearer sk-test' -D - \
+	-d '{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}' "$B/v1/chat/completions")
+expect "llm stream type" "$out" 'Content-Type: text/event-stream'
+expect "llm stream chunk" "$out" 'data: {"id":"chatcmpl-fixture'
+expect "llm stream call" "$out" '"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]'
+expect "llm stream finish" "$out" '"finish_reason":"tool_calls"'
+expect "llm stream done" "$out" 'data: [DONE]'
 
 # ntfy and webhooks
 out=$("${C[@]}" -H 'Title: hi' -H 'Priority: 4' -d 'body text' "$B/ntfy/alerts")
