@@ -41,7 +41,7 @@ struct audit {
 	long written, failed_appends, calls;
 };
 
-static void append_batch(struct audit *a, struct record *list, size_t n)
+static void append_batch(struct audit *a, struct record *list)
 {
 	/* one append per stream (day); records arrive in order, so a batch
 	 * spans at most two days */
@@ -72,7 +72,6 @@ static void append_batch(struct audit *a, struct record *list, size_t n)
 			pthread_mutex_unlock(&a->mu);
 		}
 	}
-	(void)n;
 }
 
 static void free_list(struct record *r)
@@ -122,7 +121,7 @@ static void *writer(void *arg)
 		a->queued -= n;
 		pthread_mutex_unlock(&a->mu);
 
-		append_batch(a, list, n);
+		append_batch(a, list);
 		free_list(list);
 
 		pthread_mutex_lock(&a->mu);
@@ -218,9 +217,7 @@ void audit_record(struct audit *a, const char *principal, json_t *data)
 	a->tail = &r->next;
 	a->queued++;
 	a->enqueued_seq++;
-	if (a->queued >= BATCH_MAX)
-		pthread_cond_signal(&a->wake);
-	else if (a->queued == 1)
+	if (a->queued == 1 || a->queued >= BATCH_MAX) /* a new batch, or a full one */
 		pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->mu);
 }

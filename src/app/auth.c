@@ -2,6 +2,12 @@
  * auth.c - API keys in the event store and bearer-token checks (see
  * auth.h).
  */
+/* <openssl/types.h> declares a type ERR_STATE, one of our error codes too
+ * (common/err.h): rename it while OpenSSL's headers are read. */
+#define ERR_STATE OPENSSL_ERR_STATE
+#include <openssl/crypto.h>
+#undef ERR_STATE
+
 #include "auth.h"
 
 #include <stdatomic.h>
@@ -203,7 +209,7 @@ int app_principal_from_text(const char *text, struct principal *p, struct err *e
 
 struct app_auth {
 	struct store *store;
-	char **config_keys;
+	char (*config_hashes)[DIFF_HASH_HEX_LEN + 8]; /* of the --api-keys; the keys are not kept */
 	size_t nconfig;
 	struct clock *clock;
 	struct ratelimit *failures; /* per key id */
@@ -219,8 +225,9 @@ struct app_auth *app_auth_new(const struct app_auth_options *opt)
 	for (size_t i = 0; opt && opt->config_keys && opt->config_keys[i]; i++) {
 		if (!*opt->config_keys[i])
 			continue;
-		a->config_keys = xrealloc(a->config_keys, (a->nconfig + 1) * sizeof(char *));
-		a->config_keys[a->nconfig++] = xstrdup(opt->config_keys[i]);
+		a->config_hashes =
+			xrealloc(a->config_hashes, (a->nconfig + 1) * sizeof *a->config_hashes);
+		key_hash(opt->config_keys[i], a->config_hashes[a->nconfig++]);
 	}
 	a->failures = ratelimit_new(APP_AUTH_FAILURE_WINDOW_US);
 	return a;
@@ -230,11 +237,7 @@ void app_auth_free(struct app_auth *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->nconfig; i++) {
-		memset(a->config_keys[i], 0, strlen(a->config_keys[i]));
-		free(a->config_keys[i]);
-	}
-	free(a->config_keys);
+	free(a->config_hashes);
 	ratelimit_free(a->failures);
 	free(a);
 }
@@ -244,14 +247,11 @@ bool app_auth_any_keys(struct app_auth *a)
 	return a->nconfig > 0 || app_auth_have_keys(a->store);
 }
 
-/* Compare in time independent of where the strings differ. */
-static bool same_secret(const char *x, const char *y)
+/* Two "sha256:<hex>" hashes, compared in constant time. */
+static bool same_hash(const char *x, const char *y)
 {
-	size_t nx = strlen(x), ny = strlen(y);
-	unsigned char d = nx != ny;
-	for (size_t i = 0; i < nx; i++)
-		d |= (unsigned char)(x[i] ^ y[i % (ny ? ny : 1)]);
-	return d == 0;
+	size_t n = strlen(x);
+	return n == strlen(y) && CRYPTO_memcmp(x, y, n) == 0;
 }
 
 long app_auth_failures(struct app_auth *a)
@@ -267,8 +267,11 @@ int app_auth_check(struct app_auth *a, const char *token, struct principal *p, s
 	int rc;
 
 	memset(p, 0, sizeof *p);
-	for (size_t i = 0; token && i < a->nconfig; i++)
-		if (same_secret(token, a->config_keys[i])) {
+	if (!token)
+		token = "";
+	key_hash(token, hash);
+	for (size_t i = 0; i < a->nconfig; i++)
+		if (same_hash(hash, a->config_hashes[i])) {
 			snprintf(p->user, sizeof p->user, "admin");
 			snprintf(p->scopes, sizeof p->scopes, "*");
 			snprintf(p->key_id, sizeof p->key_id, "config-%hu",
@@ -292,10 +295,9 @@ int app_auth_check(struct app_auth *a, const char *token, struct principal *p, s
 			       key_id, (int)(APP_AUTH_FAILURE_WINDOW_US / 60000000));
 	}
 	snprintf(stream, sizeof stream, PRINCIPAL_STREAM_PREFIX "%s", key_id);
-	key_hash(token, hash);
 	rc = a->store ? store_proj_get(a->store, APP_KEYS_PROJECTION, stream, &doc, NULL)
 		      : ERR_NOT_FOUND;
-	if (rc || !json_get_str(doc, "hash") || !same_secret(hash, json_get_str(doc, "hash"))) {
+	if (rc || !json_get_str(doc, "hash") || !same_hash(hash, json_get_str(doc, "hash"))) {
 		json_decref(doc);
 		atomic_fetch_add(&a->failed, 1);
 		ratelimit_take(a->failures, key_id, APP_AUTH_FAILURES_MAX, now, &retry);

@@ -387,13 +387,11 @@ static int guard(struct mcp_call *call, const json_t *args, json_t **result, str
 
 	/* the audit record */
 	double ms = (double)(clock_mono_us(clock_system()) - t0) / 1000.0;
-	json_t *shown = redact_json(args ? args : json_object());
-	json_t *masked = redact_mask_contacts(shown);
+	json_t *masked = args ? redact_json_masked(args) : json_object();
 	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:o}", "tool", name, "principal",
 				 label, "user_id", app_mcp_user(a, call, args), "role",
 				 principal_role_name(p.role), "level", app_level_name(row->level),
 				 "outcome", outcome, "duration_ms", ms, "arguments", masked);
-	json_decref(shown);
 	json_object_set_new(data, "principal_user", json_string(p.user));
 	if (p.key_id[0])
 		json_object_set_new(data, "key_id", json_string(p.key_id));

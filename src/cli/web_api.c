@@ -247,21 +247,31 @@ static bool may_see(const struct viewer *v, const json_t *task)
 	return v->admin || (owner && strcmp(owner, v->p.user) == 0);
 }
 
-/* 404 unless the task exists and the viewer may see it. */
-static bool task_visible(struct web_api *api, const struct viewer *v, const char *id,
-			 struct http_response *res)
+/* The task, when it exists and the viewer may see it (new reference);
+ * else NULL after answering 404 (or the store's error). */
+static json_t *visible_task(struct web_api *api, const struct viewer *v, const char *id,
+			    struct http_response *res)
 {
 	json_t *task = NULL;
 	struct err e = {0};
 	if (app_task_get(api->store, id, &task, &e) != ERR_OK) {
 		reply_err(res, &e);
-		return false;
+		return NULL;
 	}
-	bool ok = may_see(v, task);
-	json_decref(task);
-	if (!ok)
+	if (!may_see(v, task)) {
+		json_decref(task);
 		http_response_error(res, 404, "not_found", "Task not found or access denied");
-	return ok;
+		return NULL;
+	}
+	return task;
+}
+
+static bool task_visible(struct web_api *api, const struct viewer *v, const char *id,
+			 struct http_response *res)
+{
+	json_t *task = visible_task(api, v, id, res);
+	json_decref(task);
+	return task != NULL;
 }
 
 /* POST and DELETE: JSON only and same origin, so that other sites cannot
@@ -631,21 +641,17 @@ static void route_task_get(void *data, const struct http_request *req, struct ht
 		return;
 	char id[64];
 	enum web_api_action act = web_api_parse_path(req->path, id, sizeof(id));
-	if ((act == WEB_API_EVENTS || act == WEB_API_TASK) && !task_visible(api, &v, id, res))
-		return;
-	if (act == WEB_API_EVENTS) {
-		task_events(api, req, id, res);
-		return;
-	}
-	if (act != WEB_API_TASK) {
+	if (act != WEB_API_EVENTS && act != WEB_API_TASK) {
 		http_response_error(res, 404, "not_found",
 				    "No such path: /api/tasks/{id} or /api/tasks/{id}/events");
 		return;
 	}
-	json_t *task = NULL;
-	struct err e = {0};
-	if (app_task_get(api->store, id, &task, &e) != ERR_OK) {
-		reply_err(res, &e);
+	json_t *task = visible_task(api, &v, id, res);
+	if (!task)
+		return;
+	if (act == WEB_API_EVENTS) {
+		json_decref(task);
+		task_events(api, req, id, res);
 		return;
 	}
 	reply_task(api, res, 200, task, false, false);

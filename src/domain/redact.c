@@ -228,3 +228,17 @@ json_t *redact_mask_contacts(const json_t *v)
 {
 	return walk(v, 0, false, mask_string);
 }
+
+static json_t *redact_mask_leaf(const char *s)
+{
+	if (redact_is_secret_value(s))
+		return json_string(REDACTED);
+	json_t *cut = cut_string(s), *masked = mask_string(json_string_value(cut));
+	json_decref(cut);
+	return masked;
+}
+
+json_t *redact_json_masked(const json_t *v)
+{
+	return walk(v, 0, true, redact_mask_leaf);
+}

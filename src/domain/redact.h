@@ -47,4 +47,8 @@ void redact_mask_email(const char *email, char *out, size_t size);
  * address, or a mailto:, twilio:, sms: or tel: URL of one. */
 json_t *redact_mask_contacts(const json_t *v);
 
+/* Both in one pass: secrets redacted, strings cut, contacts masked (what
+ * the audit log keeps of a call's arguments). */
+json_t *redact_json_masked(const json_t *v);
+
 #endif

@@ -24,6 +24,25 @@ check() { # NAME CONDITION-EXIT-STATUS
 	if [ "$2" -eq 0 ]; then ok; else fail "$1"; fi
 }
 
+# start NAME ARGS...: run `ambient ARGS` in the background and wait (with a
+# deadline) for its "listening URL" line; STARTED gets the URL.
+start() {
+	local name=$1
+	shift
+	"$AMBIENT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	PIDS+=($!)
+	local end=$((SECONDS + 20))
+	until grep -q '^listening ' "$WORK/$name.out" 2>/dev/null; do
+		if [ $SECONDS -ge $end ] || ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
+			echo "$name did not start:" >&2
+			cat "$WORK/$name.err" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	STARTED=$(sed -n 's/^listening //p' "$WORK/$name.out" | head -1)
+}
+
 # --- no keys: loopback only ---------------------------------------------------
 "$AMBIENT" serve --no-engine --no-delivery --listen 0.0.0.0:0 >"$WORK/open.out" 2>"$WORK/open.err"
 rc=$?
@@ -56,18 +75,8 @@ check "the event log holds no key, only its hash" $?
 check "the database file holds no key" $?
 
 # --- the server --------------------------------------------------------------------
-"$AMBIENT" serve --no-engine --no-delivery --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
-PIDS+=($!)
-end=$((SECONDS + 20))
-until grep -q '^listening ' "$WORK/serve.out" 2>/dev/null; do
-	if [ $SECONDS -ge $end ] || ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
-		echo "server did not start:" >&2
-		cat "$WORK/serve.err" >&2
-		exit 1
-	fi
-	sleep 0.05
-done
-URL=$(sed -n 's/^listening //p' "$WORK/serve.out" | head -1)
+start serve serve --no-engine --no-delivery --listen 127.0.0.1:0
+URL=$STARTED
 BASE=${URL%/mcp}
 
 # rpc KEY BODY: one stateless-style exchange; sets STATUS and OUT
@@ -197,19 +206,8 @@ check "a revoked key gets 401 (got $STATUS)" $((STATUS != 401))
 check "keys list shows the revocation" $?
 
 # --- the feedback server: the same keys, each user sees only their events ----------
-"$AMBIENT" feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$WORK/feedback.db" --no-notify \
-	>"$WORK/fb.out" 2>"$WORK/fb.err" &
-PIDS+=($!)
-end=$((SECONDS + 20))
-until grep -q '^listening ' "$WORK/fb.out" 2>/dev/null; do
-	if [ $SECONDS -ge $end ] || ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
-		echo "feedback did not start:" >&2
-		cat "$WORK/fb.err" >&2
-		exit 1
-	fi
-	sleep 0.05
-done
-FB=$(sed -n 's/^listening //p' "$WORK/fb.out" | head -1)
+start fb feedback --listen 127.0.0.1:0 --feedback-db "sqlite:$WORK/feedback.db" --no-notify
+FB=$STARTED
 for who in carol dave; do
 	curl -s -o /dev/null -X POST "$FB/process_background_feedback" -H 'Content-Type: application/json' \
 		--data-binary "{\"task_id\":\"task-of-$who\",\"event_type\":\"scheduled_trigger\",\"data\":{\"message\":\"for $who\"},\"timestamp\":\"2026-01-01T00:00:00\",\"priority\":2,\"user_id\":\"$who\"}"
