@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential cmake pkg-config
 	libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
-	libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev libedit-dev
+	libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev libedit-dev libpq-dev
 	tzdata curl jq openssl
-	wrk nginx chromium tmux
+	wrk nginx chromium tmux postgresql
 )
 
 SUDO=

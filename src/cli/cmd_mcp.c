@@ -6,7 +6,7 @@
  * A stdio server lives and dies with its desktop client, but background
  * tasks must keep running after the client closes.  So, the way tmux starts
  * its server on first use, `ambient mcp` makes sure one task engine runs on
- * its store: when no engine holds the lease ENGINE_LEASE_NAME it starts
+ * its store: when no engine holds a node lease (engine/node/...) it starts
  * `ambient serve --listen 127.0.0.1:0` fully detached (double fork, new
  * session, stdin from /dev/null, stdout and stderr to a log file, every other
  * descriptor closed) with the same --db, --allow-net, --log-level and
@@ -108,16 +108,15 @@ static bool engine_running(struct store *s, char *holder, size_t n)
 {
 	struct err e = {0};
 	bool running = false;
+	json_t *doc = NULL;
 
-	if (engine_peek(s, &running, NULL, &e)) {
+	if (engine_peek(s, &running, holder ? &doc : NULL, &e)) {
 		log_warn("cannot tell whether a task engine runs: %s", err_msg(&e));
 		return false;
 	}
-	if (running && holder) {
-		struct store_lease l = {0};
-		if (store_lease_peek(s, ENGINE_LEASE_NAME, &l, &e) == 0)
-			snprintf(holder, n, "%s", l.holder);
-	}
+	if (running && holder)
+		snprintf(holder, n, "%s", json_get_str(doc, "holder") ?: "");
+	json_decref(doc);
 	return running;
 }
 

@@ -121,8 +121,9 @@ static json_t *engine_json(struct engine *en)
 {
 	struct engine_status st;
 	engine_status(en, &st);
-	return json_pack("{s:b,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "leader", st.leader,
-			 "holder", st.holder, "tasks", (int)st.tasks, "active", (int)st.active,
+	return json_pack("{s:b,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "leader",
+			 st.leader, "holder", st.holder, "shards", st.shards, "nodes", st.nodes,
+			 "tasks", (int)st.tasks, "active", (int)st.active,
 			 "in_flight", (int)st.in_flight, "checks", (int)st.checks, "failures",
 			 (int)st.failures, "events", (int)st.events, "fetches", (int)st.fetches,
 			 "lag_p50_ms", (double)st.lag_p50_us / 1000.0, "lag_p99_ms",
@@ -137,12 +138,13 @@ static void engine_status_cb(void *ud, struct app_mcp_engine_status *out)
 	if (hc->engine) {
 		struct engine_status st;
 		engine_status(hc->engine, &st);
-		if (st.leader) {
+		if (st.leader && st.nodes <= 1) {
 			out->running = true;
 			out->running_monitors = st.active;
 			return;
 		}
 	}
+	/* Several engines: sum what each published. */
 	bool running = false;
 	json_t *doc = NULL;
 	struct err e = {0};
@@ -224,7 +226,13 @@ static void metrics_engine(struct buf *b, struct engine *en)
 	struct engine_status st;
 	engine_status(en, &st);
 	prom_metric(b, "ambient_engine_leader", "gauge",
-		    "1 when this process holds the engine lease and runs the tasks.", st.leader);
+		    "1 when this engine holds at least one task shard and runs its tasks.",
+		    st.leader);
+	prom_metric(b, "ambient_engine_shards", "gauge",
+		    "Task shards whose leases this engine holds (of 64).", (double)st.shards);
+	prom_metric(b, "ambient_engine_nodes", "gauge",
+		    "Engines alive on this store (node leases), this one included.",
+		    (double)st.nodes);
 	prom_metric(b, "ambient_engine_tasks", "gauge",
 		    "Tasks this engine runs (active and paused).", (double)st.tasks);
 	prom_metric(b, "ambient_engine_tasks_active", "gauge", "Active tasks this engine runs.",

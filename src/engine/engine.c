@@ -3,7 +3,8 @@
  * emitting events, soft state.  The per-type checks are in monitors.c.
  *
  * One turn of the loop (engine_step):
- *   1. renew (or try to take) the lease; on losing it drop every task;
+ *   1. every few seconds: renew the node lease and claim this engine's share
+ *      of the shard leases; stop the tasks of shards lost, start those won;
  *   2. read the log after the last position seen: lifecycle events of any
  *      process (and our own appends, which only advance versions);
  *   3. start the checks whose time has come;
@@ -55,8 +56,12 @@ struct engine {
 	atomic_bool log_grew; /* set by the watcher */
 
 	/* loop state */
-	bool leader;
-	int64_t lease_next_us;   /* monotonic */
+	bool leader;                 /* holds at least one shard */
+	bool owned[ENGINE_SHARDS];   /* the shards whose tasks this engine runs */
+	int nowned, nodes;
+	bool loaded;                 /* the task table was built */
+	bool claimed_once;           /* the first claim after loading was made */
+	int64_t lease_next_us;       /* monotonic */
 	int64_t log_pos;         /* last global position applied */
 	int64_t log_read_us;     /* monotonic time of the last read */
 	struct runner **runners; /* sorted by id (bsearch) */
@@ -98,10 +103,14 @@ static void count(struct engine *en, long *field, long n)
 
 static void status_publish(struct engine *en, bool write)
 {
-	long in_flight = 0, active = 0;
+	long in_flight = 0, active = 0, tasks = 0;
 	for (size_t i = 0; i < en->nrunners; i++) {
-		in_flight += en->runners[i]->in_check;
-		active += en->runners[i]->active;
+		const struct runner *r = en->runners[i];
+		if (!en->owned[r->shard])
+			continue;
+		tasks++;
+		in_flight += r->in_check;
+		active += r->active;
 	}
 	int64_t p50 = en->st.lag_p50_us, p99 = en->st.lag_p99_us;
 	if (write) /* sorting the ring is the costly part: every 2 s only */
@@ -110,7 +119,9 @@ static void status_publish(struct engine *en, bool write)
 	fetcher_stats(en->fetcher, &fs);
 	pthread_mutex_lock(&en->slock);
 	en->st.leader = en->leader;
-	en->st.tasks = (long)en->nrunners;
+	en->st.shards = en->nowned;
+	en->st.nodes = en->nodes;
+	en->st.tasks = tasks;
 	en->st.active = active;
 	en->st.in_flight = in_flight;
 	en->st.fetches = (long)fs.completed;
@@ -123,13 +134,15 @@ static void status_publish(struct engine *en, bool write)
 	char at[CLOCK_ISO_MAX];
 	clock_format_utc(now_us(en), at);
 	json_t *doc =
-		json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner", en->owner,
-			  "pid", (int)getpid(), "at", at, "tasks", (int)st.tasks, "active",
+		json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner", en->owner,
+			  "pid", (int)getpid(), "at", at, "shards", st.shards, "tasks", (int)st.tasks, "active",
 			  (int)st.active, "in_flight", (int)st.in_flight, "checks", (int)st.checks,
 			  "failures", (int)st.failures, "events", (int)st.events, "fetches",
 			  (int)st.fetches, "lag_p50_ms", (double)st.lag_p50_us / 1000.0,
 			  "lag_p99_ms", (double)st.lag_p99_us / 1000.0);
-	json_object_set_new(en->soft_pending, ENGINE_STATUS_KEY, doc);
+	char key[SNAP_KEY_MAX];
+	snprintf(key, sizeof(key), ENGINE_STATUS_PREFIX "%s", en->owner);
+	json_object_set_new(en->soft_pending, key, doc);
 }
 
 void engine_status(struct engine *en, struct engine_status *st)
@@ -151,7 +164,7 @@ static struct runner *first_timer(struct engine *en)
 static void timer_set(struct engine *en, struct runner *r, int64_t due_us, int64_t fire_us)
 {
 	r->due_us = due_us;
-	if (due_us)
+	if (due_us && en->owned[r->shard])
 		timer_heap_arm(&en->timers, &r->timer, fire_us);
 	else
 		timer_heap_disarm(&en->timers, &r->timer);
@@ -273,6 +286,11 @@ static void runner_load_soft(struct runner *r, const json_t *soft)
 {
 	if (!soft)
 		return;
+	for (size_t i = 0; i < r->nurls; i++) { /* what another owner learnt wins */
+		free(r->urls[i].etag);
+		free(r->urls[i].last_modified);
+		r->urls[i].etag = r->urls[i].last_modified = NULL;
+	}
 	r->last_slot_us = json_get_int(soft, "last_slot_us", 0);
 	r->last_check_us = json_get_int(soft, "last_check_us", 0);
 	r->failures = (int)json_get_int(soft, "failures", 0);
@@ -326,6 +344,7 @@ static struct runner *runner_from_state(struct engine *en, const json_t *state, 
 		return NULL;
 	struct runner *r = xcalloc(1, sizeof(*r));
 	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->shard = engine_shard_of(id);
 	task_stream_name(id, r->stream, sizeof(r->stream));
 	r->type = t;
 	json_t *cfg = json_object_get(state, "config");
@@ -480,7 +499,7 @@ static void save_runner(struct engine *en, struct runner *r)
 static void flush_soft_ex(struct engine *en, bool all)
 {
 	for (size_t i = 0; all && i < en->nrunners; i++)
-		if (en->runners[i]->dirty)
+		if (en->runners[i]->dirty && en->owned[en->runners[i]->shard])
 			save_runner(en, en->runners[i]);
 	size_t n = json_object_size(en->soft_pending);
 	if (!n)
@@ -843,8 +862,10 @@ static void runner_replace(struct engine *en, struct runner *old, int64_t since_
 		clock_format_utc(since_us, at);
 		json_object_set_new(state, "config_since", json_string(at));
 	}
-	/* Keep what the engine learnt (hashes, metric state) through a save. */
-	save_runner(en, old);
+	/* Keep what the engine learnt (hashes, metric state) through a save;
+	 * only the owner's copy is current. */
+	if (en->owned[old->shard])
+		save_runner(en, old);
 	struct runner *nr = state ? runner_from_state(en, state, NULL) : NULL;
 	json_decref(state);
 	if (nr) {
@@ -886,7 +907,8 @@ static void apply_event(struct engine *en, const struct store_event *ev)
 	r->version = ev->version;
 	if (strcmp(t, TASK_EV_DELETED) == 0) {
 		log_info("engine: task %s deleted", r->id);
-		soft_forget(en, r);
+		if (en->owned[r->shard])
+			soft_forget(en, r);
 		cancel_fetches(en, r);
 		remove_runner(en, r);
 	} else if (strcmp(t, TASK_EV_PAUSED) == 0) {
@@ -907,7 +929,7 @@ static void apply_event(struct engine *en, const struct store_event *ev)
 	} else if (strcmp(t, TASK_EV_RUN_REQUESTED) == 0) {
 		/* The app refuses requests for paused tasks; one that slipped
 		 * in before a pause is ignored. */
-		if (r->active && !r->in_check)
+		if (r->active && !r->in_check && en->owned[r->shard])
 			start_check(en, r, 0);
 	}
 }
@@ -932,7 +954,7 @@ static void read_log(struct engine *en)
 			return;
 		}
 		for (size_t i = 0; i < l.count; i++) {
-			if (en->leader)
+			if (en->loaded)
 				apply_event(en, &l.items[i]);
 			en->log_pos = l.items[i].position;
 		}
@@ -1014,38 +1036,193 @@ static void load_tasks(struct engine *en)
 	json_decref(docs);
 	json_decref(soft);
 	en->log_pos = head;
-	log_info("engine: running %zu tasks", en->nrunners);
+	en->loaded = true;
+	log_info("engine: %zu tasks on the store", en->nrunners);
 }
 
+unsigned engine_shard_of(const char *task_id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: stable across nodes and versions */
+	for (const unsigned char *p = (const unsigned char *)task_id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % ENGINE_SHARDS;
+}
+
+static void shard_lease_name(unsigned shard, char *out, size_t size)
+{
+	snprintf(out, size, ENGINE_SHARD_LEASE_PREFIX "%02u", shard);
+}
+
+/* A shard won: its tasks start from their bookkeeping as the last owner
+ * left it (it flushed at most a second before it stopped; a slot it ran
+ * since is run again and its events, with the same ids, are refused). */
+static void shard_won(struct engine *en, unsigned shard, bool reload)
+{
+	for (size_t i = 0; i < en->nrunners; i++) {
+		struct runner *r = en->runners[i];
+		if (r->shard != shard)
+			continue;
+		if (reload) {
+			char key[SNAP_KEY_MAX];
+			json_t *soft = NULL;
+			struct err e = {0};
+			bookkeeping_key(r, key, sizeof(key));
+			if (store_soft_get(en->store, key, &soft, &e) == ERR_OK) {
+				runner_load_soft(r, soft);
+			}
+			json_decref(soft);
+		}
+		plan_next(en, r);
+	}
+}
+
+/* A shard lost (given up or taken over): its tasks stop here, a check in
+ * flight is abandoned. */
+static void shard_lost(struct engine *en, unsigned shard)
+{
+	for (size_t i = 0; i < en->nrunners; i++) {
+		struct runner *r = en->runners[i];
+		if (r->shard != shard)
+			continue;
+		cancel_fetches(en, r);
+		timer_heap_disarm(&en->timers, &r->timer);
+		r->due_us = 0;
+		r->dirty = false;
+	}
+}
+
+/* How many engines are alive (node leases), this one included. */
+static int count_nodes(struct engine *en)
+{
+	json_t *nodes = NULL;
+	struct err e = {0};
+	if (store_lease_list(en->store, ENGINE_NODE_LEASE_PREFIX, &nodes, &e) != ERR_OK) {
+		log_warn("engine: cannot list the engines: %s", err_msg(&e));
+		return en->nodes > 0 ? en->nodes : 1;
+	}
+	char me[256];
+	snprintf(me, sizeof(me), ENGINE_NODE_LEASE_PREFIX "%s", en->owner);
+	int n = (int)json_object_size(nodes) + (json_object_get(nodes, me) ? 0 : 1);
+	json_decref(nodes);
+	return n;
+}
+
+/* Renew the node lease and claim this engine's share of the shards. */
 static void lease_tick(struct engine *en)
 {
 	int64_t now = clock_mono_us(en->clock);
 	if (now < en->lease_next_us)
 		return;
-	struct store_lease l = {0};
-	struct err e = {0};
-	int rc = store_lease_acquire(en->store, ENGINE_LEASE_NAME, en->owner, en->opt.lease_ttl_ms,
-				     &l, &e);
-	bool held = rc == ERR_OK && l.held;
-	if (rc != ERR_OK)
-		log_warn("engine: lease: %s", err_msg(&e));
-	if (held && !en->leader) {
-		log_info("engine: %s took the lease; starting tasks", en->owner);
-		en->leader = true;
+	/* Renew at a third of the time to live, and look for free shards at
+	 * least every 2 s, so a dead node's shards move soon after expiry. */
+	int64_t every = (int64_t)en->opt.lease_ttl_ms * 1000 / 3;
+	en->lease_next_us = now + (every < 2000000 ? every : 2000000);
+	if (!en->loaded) {
 		load_tasks(en);
-	} else if (!held && en->leader) {
-		log_warn("engine: lost the lease to %s; stopping tasks",
-			 l.holder[0] ? l.holder : "(unknown)");
-		flush_soft(en);
-		drop_all(en);
-		en->leader = false;
+		if (!en->loaded)
+			return;
 	}
+	/* Bookkeeping of the shards held goes out first: a shard given up in
+	 * this claim is current for its next owner. */
+	flush_soft(en);
+
+	char node[256];
+	struct store_lease nl = {0};
+	struct err e = {0};
+	snprintf(node, sizeof(node), ENGINE_NODE_LEASE_PREFIX "%s", en->owner);
+	if (store_lease_acquire(en->store, node, en->owner, en->opt.lease_ttl_ms, &nl, &e) !=
+	    ERR_OK)
+		log_warn("engine: node lease: %s", err_msg(&e));
+	en->nodes = count_nodes(en);
+
+	/* Each engine asks for the shards in its own order (a hash of owner
+	 * and shard), so that engines starting together want different ones. */
+	char names[ENGINE_SHARDS][32];
+	const char *order[ENGINE_SHARDS];
+	uint32_t keys[ENGINE_SHARDS];
+	unsigned idx[ENGINE_SHARDS];
+	for (unsigned i = 0; i < ENGINE_SHARDS; i++) {
+		char k[200];
+		snprintf(k, sizeof(k), "%s/%u", en->owner, i);
+		keys[i] = engine_shard_of(k) * 1000003u + i;
+		idx[i] = i;
+	}
+	/* Shards held come first (kept), then the others in hash order. */
+	for (unsigned i = 1; i < ENGINE_SHARDS; i++)
+		for (unsigned j = i; j > 0; j--) {
+			unsigned a = idx[j - 1], b = idx[j];
+			bool swap = en->owned[a] != en->owned[b] ? en->owned[b] : keys[b] < keys[a];
+			if (!swap)
+				break;
+			idx[j - 1] = b;
+			idx[j] = a;
+		}
+	for (unsigned i = 0; i < ENGINE_SHARDS; i++) {
+		shard_lease_name(idx[i], names[i], sizeof(names[i]));
+		order[i] = names[i];
+	}
+	size_t share = (ENGINE_SHARDS + (size_t)en->nodes - 1) / (size_t)en->nodes;
+	bool held[ENGINE_SHARDS];
+	int rc = store_lease_claim(en->store, en->owner, en->opt.lease_ttl_ms, order,
+				   ENGINE_SHARDS, share, held, &e);
+	if (rc != ERR_OK) {
+		/* Keep running what we hold until its lease could have expired:
+		 * the next claim renews it (the store may be restarting). */
+		log_warn("engine: claiming shards: %s", err_msg(&e));
+		return;
+	}
+	int won = 0, lost = 0;
+	bool reload = en->claimed_once;
+	for (unsigned i = 0; i < ENGINE_SHARDS; i++) {
+		unsigned sh = idx[i];
+		if (held[i] && !en->owned[sh]) {
+			en->owned[sh] = true;
+			en->nowned++;
+			shard_won(en, sh, reload);
+			won++;
+		} else if (!held[i] && en->owned[sh]) {
+			shard_lost(en, sh);
+			en->owned[sh] = false;
+			en->nowned--;
+			lost++;
+		}
+	}
+	en->claimed_once = true;
+	if (won || lost)
+		log_info("engine: %s now runs %d of %d shards (%d engines; +%d -%d)", en->owner,
+			 en->nowned, ENGINE_SHARDS, en->nodes, won, lost);
+	en->leader = en->nowned > 0;
 	pthread_mutex_lock(&en->slock);
-	snprintf(en->st.holder, sizeof(en->st.holder), "%s", l.holder);
+	snprintf(en->st.holder, sizeof(en->st.holder), "%s", en->owner);
 	en->st.leader = en->leader;
+	en->st.shards = en->nowned;
+	en->st.nodes = en->nodes;
 	pthread_mutex_unlock(&en->slock);
-	/* Renew at a third of the time to live; stand-bys look as often. */
-	en->lease_next_us = now + (int64_t)en->opt.lease_ttl_ms * 1000 / 3;
+}
+
+/* Give every lease up at a clean stop, so the other engines take the
+ * shards at their next claim instead of after the time to live. */
+static void release_leases(struct engine *en)
+{
+	char names[ENGINE_SHARDS][32], node[256];
+	const char *all[ENGINE_SHARDS];
+	bool held[ENGINE_SHARDS];
+	struct err e = {0};
+	if (!en->claimed_once)
+		return;
+	for (unsigned i = 0; i < ENGINE_SHARDS; i++) {
+		shard_lease_name(i, names[i], sizeof(names[i]));
+		all[i] = names[i];
+	}
+	if (en->nowned && store_lease_claim(en->store, en->owner, en->opt.lease_ttl_ms, all,
+					    ENGINE_SHARDS, 0, held, &e) != ERR_OK)
+		log_warn("engine: cannot give up its shards (%s); others take them when the "
+			 "leases expire",
+			 err_msg(&e));
+	snprintf(node, sizeof(node), ENGINE_NODE_LEASE_PREFIX "%s", en->owner);
+	store_lease_release(en->store, node, en->owner, &e);
+	memset(en->owned, 0, sizeof(en->owned));
+	en->nowned = 0;
 }
 
 /* ---- the loop
@@ -1063,7 +1240,7 @@ void engine_step(struct engine *en, int timeout_ms)
 	int64_t now = now_us(en);
 	size_t started = 0;
 	struct runner *r;
-	while (en->leader && (r = first_timer(en)) && r->timer.due_us <= now && started < 10000 &&
+	while ((r = first_timer(en)) && r->timer.due_us <= now && started < 10000 &&
 	       !atomic_load(&en->stop)) {
 		started++;
 		if (r->in_check) {
@@ -1080,10 +1257,6 @@ void engine_step(struct engine *en, int timeout_ms)
 		status_publish(en, true);
 	} else if (en->nrunners <= STATUS_LIVE_MAX) {
 		status_publish(en, false); /* a scan of a small table costs microseconds */
-	} else {
-		pthread_mutex_lock(&en->slock);
-		en->st.tasks = (long)en->nrunners;
-		pthread_mutex_unlock(&en->slock);
 	}
 	if (mono - en->flush_us >= FLUSH_EVERY_US || en->opt.manual) {
 		en->flush_us = mono;
@@ -1092,7 +1265,7 @@ void engine_step(struct engine *en, int timeout_ms)
 	int64_t wait_ms = timeout_ms;
 	if (started >= 10000)
 		wait_ms = 0;
-	if (en->leader && (r = first_timer(en)) && wait_ms > 0) {
+	if ((r = first_timer(en)) && wait_ms > 0) {
 		int64_t until = (r->timer.due_us - now_us(en) + 999) / 1000;
 		if (until < wait_ms)
 			wait_ms = until < 0 ? 0 : until;
@@ -1111,7 +1284,8 @@ static void *loop_main(void *arg)
 	while (!atomic_load(&en->stop))
 		engine_step(en, IDLE_WAIT_MS);
 	for (size_t i = 0; i < en->nrunners; i++)
-		save_runner(en, en->runners[i]);
+		if (en->owned[en->runners[i]->shard])
+			save_runner(en, en->runners[i]);
 	flush_soft(en);
 	return NULL;
 }
@@ -1213,13 +1387,11 @@ void engine_free(struct engine *en)
 		pthread_join(en->watch_thread, NULL);
 	} else {
 		for (size_t i = 0; i < en->nrunners; i++)
-			save_runner(en, en->runners[i]);
+			if (en->owned[en->runners[i]->shard])
+				save_runner(en, en->runners[i]);
 		flush_soft(en);
 	}
-	if (en->leader) {
-		struct err e = {0};
-		store_lease_release(en->store, ENGINE_LEASE_NAME, en->owner, &e);
-	}
+	release_leases(en);
 	/* The fetcher first: its pending contexts point at runners. */
 	fetcher_free(en->fetcher);
 	while (en->ctxs) {
@@ -1239,19 +1411,39 @@ void engine_free(struct engine *en)
 
 int engine_peek(struct store *s, bool *running, json_t **status, struct err *e)
 {
-	struct store_lease l = {0};
+	json_t *nodes = NULL;
 	*running = false;
 	if (status)
 		*status = NULL;
-	int rc = store_lease_peek(s, ENGINE_LEASE_NAME, &l, e);
+	int rc = store_lease_list(s, ENGINE_NODE_LEASE_PREFIX, &nodes, e);
 	if (rc != ERR_OK)
 		return rc;
-	*running = l.holder[0] != 0;
+	*running = json_object_size(nodes) > 0;
 	if (status && *running) {
-		json_t *doc = NULL;
-		struct err e2 = {0};
-		if (store_soft_get(s, ENGINE_STATUS_KEY, &doc, &e2) == ERR_OK)
-			*status = doc;
+		static const char *const sums[] = {"tasks",  "active",   "in_flight",
+						   "checks", "failures", "events"};
+		json_t *sum = json_pack("{s:I,s:[]}", "nodes", (json_int_t)json_object_size(nodes),
+					"engines");
+		const char *name;
+		json_t *lease;
+		json_object_foreach(nodes, name, lease) {
+			const char *owner = json_get_str(lease, "owner");
+			if (!json_object_get(sum, "holder") && owner)
+				json_object_set_new(sum, "holder", json_string(owner));
+			char key[300];
+			json_t *doc = NULL;
+			struct err e2 = {0};
+			snprintf(key, sizeof(key), ENGINE_STATUS_PREFIX "%s", owner ? owner : "");
+			if (store_soft_get(s, key, &doc, &e2) != ERR_OK)
+				continue;
+			for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+				json_object_set_new(sum, sums[i],
+						    json_integer(json_get_int(sum, sums[i], 0) +
+								 json_get_int(doc, sums[i], 0)));
+			json_array_append_new(json_object_get(sum, "engines"), doc);
+		}
+		*status = sum;
 	}
+	json_decref(nodes);
 	return ERR_OK;
 }

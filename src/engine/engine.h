@@ -1,14 +1,24 @@
 /*
  * engine.h - the task engine: runs every active background task.
  *
- * One engine per store does the work, whichever process it lives in: the
- * engine holds the lease ENGINE_LEASE_NAME in the store (renewed every third
- * of its time to live) and stands by while another process holds it.  While
- * it holds the lease it
- *  - loads the active tasks from the "tasks" projection and follows the log
+ * Any number of engines (one per `ambient serve` node) share the tasks of
+ * one store.  Tasks are hashed into ENGINE_SHARDS shards; an engine runs the
+ * tasks of the shards whose leases it holds (engine/shard/NN).  Each engine
+ * also holds a node lease (engine/node/<owner>), so every engine knows how
+ * many are alive and claims its fair share, ceil(shards / engines), every
+ * few seconds in one store_lease_claim: it renews what it keeps, gives up
+ * what is over its share (a new node gets shards this way) and takes free
+ * or expired shards.  A node that dies stops renewing; within the lease's
+ * time to live (default 30 s) its shards are free and the others take them,
+ * loading each task's bookkeeping from soft state.  A scheduled slot fires
+ * at most once across the cluster: its events have ids derived from (task,
+ * slot), so a second node re-running the slot appends nothing.  Every
+ * engine
+ *  - loads every task from the "tasks" projection and follows the log
  *    (appends of any process), so new, paused, resumed, updated and deleted
- *    tasks and run_task_now requests take effect within a second;
- *  - keeps one timer per task in a min-heap on (due time, sequence); a due
+ *    tasks and run_task_now requests take effect within a second, and a
+ *    shard it takes over starts at once;
+ *  - keeps one timer per task it runs in a min-heap on (due time, sequence); a due
  *    time is derived from the task's config and the last run it recorded
  *    (soft state, and the slot in its events), so a restart resumes every
  *    schedule where it was; missed runs follow missed_run_policy;
@@ -23,7 +33,7 @@
  *                               state, digest items already reported
  *   snap/task-<id>/<u>/<i>      page text snapshots, a ring of
  *                               snapshots_kept per URL (u: URL hash)
- *   engine/status               what the engine holding the lease is doing
+ *   engine/status/<owner>       what each engine is doing
  *
  * Threads: engine_start runs the loop on its own thread plus a small watcher
  * that wakes the loop when the log grows.  With `manual` set no thread is
@@ -42,8 +52,10 @@
 #include "common/err.h"
 #include "store/store.h"
 
-#define ENGINE_LEASE_NAME "engine"
-#define ENGINE_STATUS_KEY "engine/status"
+#define ENGINE_NODE_LEASE_PREFIX "engine/node/"   /* + owner: a live engine */
+#define ENGINE_SHARD_LEASE_PREFIX "engine/shard/" /* + 00..63: who runs those tasks */
+#define ENGINE_STATUS_PREFIX "engine/status/"     /* + owner: its last status */
+#define ENGINE_SHARDS 64
 #define ENGINE_DEFAULT_PRICE_API "https://api.coingecko.com"
 
 struct engine;
@@ -74,7 +86,9 @@ struct engine_options {
  * in_flight, fetches and the lag percentiles too for up to 10,000 tasks,
  * else they are refreshed every 2 s. */
 struct engine_status {
-	bool leader;                    /* this engine holds the lease and runs tasks */
+	bool leader;                    /* this engine holds at least one shard */
+	int shards;                     /* shards it holds (of ENGINE_SHARDS) */
+	int nodes;                      /* live engines on the store, itself included */
 	long tasks;                     /* tasks it runs (active and paused) */
 	long active;                    /* of which active */
 	long in_flight;                 /* checks in progress */
@@ -83,7 +97,7 @@ struct engine_status {
 	long events;                    /* events appended since start */
 	long fetches;                   /* transfers completed */
 	int64_t lag_p50_us, lag_p99_us; /* start minus due time, recent checks */
-	char holder[128];               /* who holds the lease (maybe another process); "" none */
+	char holder[128];               /* this engine's owner name */
 };
 
 /* CONSTRUCTOR.  Checks the options (a bad --allow-net entry is ERR_INVALID
@@ -102,10 +116,15 @@ void engine_status(struct engine *en, struct engine_status *st);
  * NULL is fine. */
 void engine_free(struct engine *en);
 
-/* For processes without an engine (`ambient mcp`): is one running on this
- * store, and what does it report?  *running is true while some engine holds
- * an unexpired lease; *status (may be NULL) gets its last published status
- * document (new reference, NULL when none). */
+/* The shard (0..ENGINE_SHARDS-1) of a task id. */
+unsigned engine_shard_of(const char *task_id);
+
+/* For processes without an engine (`ambient mcp`, other nodes): do engines
+ * run on this store, and what do they report?  *running is true while some
+ * engine holds an unexpired node lease; *status (may be NULL) gets a new
+ * object summing their last published status documents: {"nodes": N,
+ * "holder": one owner, "tasks", "active", "in_flight", "checks", "failures",
+ * "events": sums, "engines": [each document]} (NULL when none running). */
 int engine_peek(struct store *s, bool *running, json_t **status, struct err *e);
 
 #endif

@@ -35,6 +35,7 @@ struct runner {
 	char id[64];
 	char stream[80];
 	int type;       /* enum task_type */
+	unsigned shard; /* engine_shard_of(id): whose lease runs it */
 	json_t *config; /* normalised config (owned) */
 	char *description;
 	char *user_id;

@@ -12,6 +12,7 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_postgres_ops,
 };
 
 int store_open(const char *url, const struct store_options *opt, struct store **out,
@@ -35,10 +36,13 @@ int store_open(const char *url, const struct store_options *opt, struct store **
 			}
 		}
 	} else if (colon && strncmp(colon, "://", 3) == 0) {
+		/* libpq takes the whole URL (user, password, host, port, options). */
 		if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+			ops = &store_postgres_ops;
+		else
 			return err_set(e, ERR_INVALID,
-				       "the PostgreSQL back end is not built into this version; use --db sqlite:PATH");
-		return err_set(e, ERR_INVALID, "unknown database URL '%s': use sqlite:PATH", url);
+				       "unknown database URL '%s': use sqlite:PATH or postgres://...",
+				       url);
 	}
 	if (!ops) {
 		if (colon && colon != url && strchr(url, '/') > colon)
@@ -54,7 +58,9 @@ int store_open(const char *url, const struct store_options *opt, struct store **
 	if (opt)
 		s->opt = *opt;
 	s->clock = s->opt.clock ? s->opt.clock : clock_system();
-	s->url = xasprintf("%s:%s", ops->scheme, location);
+	/* A URL back end gets the whole URL; its open() may replace s->url with
+	 * a copy that hides the password, since s->url is shown to people. */
+	s->url = ops == &store_postgres_ops ? xstrdup(url) : xasprintf("%s:%s", ops->scheme, location);
 	rc = ops->open(s, location, e);
 	if (rc != ERR_OK) {
 		free(s->url);
@@ -241,6 +247,36 @@ int store_lease_peek(struct store *s, const char *name, struct store_lease *out,
 	if ((rc = check_name("lease name", name, STORE_STREAM_MAX, e)))
 		return rc;
 	return s->ops->lease(s, name, "", 0, STORE_LEASE_PEEK, out, e);
+}
+
+int store_lease_claim(struct store *s, const char *owner, int64_t ttl_ms,
+		      const char *const *names, size_t n, size_t max, bool *held, struct err *e)
+{
+	int rc;
+	if ((rc = check_name("lease owner", owner, 127, e)))
+		return rc;
+	if (ttl_ms <= 0)
+		return err_set(e, ERR_INVALID, "leases: the time to live must be positive");
+	if (n > STORE_APPEND_MAX)
+		return err_set(e, ERR_INVALID, "leases: %zu names in one claim; at most %d", n,
+			       STORE_APPEND_MAX);
+	for (size_t i = 0; i < n; i++) {
+		held[i] = false;
+		if ((rc = check_name("lease name", names[i], STORE_STREAM_MAX, e)))
+			return rc;
+	}
+	if (n == 0)
+		return ERR_OK;
+	rc = s->ops->lease_claim(s, owner, ttl_ms, names, n, max, held, e);
+	for (size_t i = 0; rc && i < n; i++)
+		held[i] = false; /* the transaction rolled back: nothing changed */
+	return rc;
+}
+
+int store_lease_list(struct store *s, const char *prefix, json_t **leases, struct err *e)
+{
+	*leases = NULL;
+	return s->ops->lease_list(s, prefix ? prefix : "", leases, e);
 }
 
 int store_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,

@@ -207,6 +207,10 @@ struct store_ops {
 	int (*soft_list)(struct store *s, const char *prefix, json_t **docs, struct err *e);
 	int (*lease)(struct store *s, const char *name, const char *owner, int64_t ttl_ms,
 		     enum store_lease_op op, struct store_lease *out, struct err *e);
+	int (*lease_claim)(struct store *s, const char *owner, int64_t ttl_ms,
+			   const char *const *names, size_t n, size_t max, bool *held,
+			   struct err *e);
+	int (*lease_list)(struct store *s, const char *prefix, json_t **leases, struct err *e);
 };
 
 /* The part of struct store that back ends may use. */
@@ -308,6 +312,20 @@ int store_lease_release(struct store *s, const char *name, const char *owner, st
  * expired). */
 int store_lease_peek(struct store *s, const char *name, struct store_lease *out, struct err *e);
 
+/* Share a set of leases (one per task, say) among the nodes, in one
+ * transaction: of `names`, the owner keeps (renews) the first `max` it
+ * holds, in the order given, gives up the others it holds, then takes free
+ * or expired ones, in order, until it holds `max`.  Leases held by another
+ * live owner are skipped (and, on PostgreSQL, rows another transaction is
+ * taking: FOR UPDATE SKIP LOCKED), so nodes never wait for each other.
+ * held[i] (n entries) says whether names[i] is the owner's afterwards.
+ * n may be 0 (nothing to do); at most STORE_APPEND_MAX names per call. */
+int store_lease_claim(struct store *s, const char *owner, int64_t ttl_ms,
+		      const char *const *names, size_t n, size_t max, bool *held, struct err *e);
+/* The live (unexpired) leases whose names start with prefix, as a new
+ * object {name: {"owner": "...", "expires_at_us": N}}. */
+int store_lease_list(struct store *s, const char *prefix, json_t **leases, struct err *e);
+
 /* ---- subscriptions: catch-up, then live ---------------------------------- */
 
 /* Subscribe from the durable checkpoint `name` (or, with name NULL or a
@@ -345,5 +363,6 @@ void store_replay_compare(const json_t *stored, const json_t *rebuilt,
 
 /* Back ends, for store_open's table. */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 #endif

@@ -135,6 +135,10 @@ struct job {
 	int64_t ttl_us;
 	enum store_lease_op lease_op;
 	struct store_lease *lease;
+	/* lease claim */
+	const char *const *names;
+	size_t max;
+	bool *held;
 };
 
 struct sq {
@@ -1497,6 +1501,83 @@ out:
 	return rc ? sq_fail(s, q->wdb, rc, "cannot update a lease", e) : ERR_OK;
 }
 
+/* Share a set of leases (see store_lease_claim): keep the first max of
+ * ours, give up the rest of ours, take free or expired ones until max.  The
+ * writer runs one job at a time, so nobody else takes a row meanwhile. */
+static int job_lease_claim(struct store *s, struct job *j, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *get = NULL, *take = NULL, *drop = NULL;
+	int64_t now = now_us(s);
+	size_t mine = 0;
+	int rc;
+	if ((rc = start_writing(s, j, true, e)))
+		return rc;
+	rc = sqlite3_prepare_v2(q->wdb, "SELECT owner, expires_at FROM leases WHERE name = ?1", -1,
+				&get, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(q->wdb,
+					"INSERT INTO leases(name, owner, expires_at, acquired_at)"
+					" VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
+					" owner = excluded.owner, expires_at = excluded.expires_at,"
+					" acquired_at = CASE WHEN leases.owner = excluded.owner"
+					" THEN leases.acquired_at ELSE excluded.acquired_at END",
+					-1, &take, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(q->wdb, "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
+					-1, &drop, NULL);
+	/* Two passes: first what we hold (keep or give up), then free ones. */
+	for (int pass = 0; pass < 2 && rc == SQLITE_OK; pass++) {
+		for (size_t i = 0; i < j->n && rc == SQLITE_OK; i++) {
+			bool ours = false, free_ = true;
+			if (pass == 1 && (j->held[i] || mine >= j->max))
+				continue;
+			sqlite3_reset(get);
+			bind_text(get, 1, j->names[i]);
+			rc = sqlite3_step(get);
+			if (rc == SQLITE_ROW) {
+				ours = strcmp((const char *)sqlite3_column_text(get, 0), j->owner) == 0;
+				free_ = sqlite3_column_int64(get, 1) < now;
+				rc = SQLITE_OK;
+			} else if (rc == SQLITE_DONE) {
+				rc = SQLITE_OK;
+			}
+			if (rc != SQLITE_OK)
+				break;
+			sqlite3_stmt *st = NULL;
+			if (pass == 0 && ours && mine < j->max)
+				st = take;
+			else if (pass == 0 && ours)
+				st = drop;
+			else if (pass == 1 && free_)
+				st = take;
+			if (!st)
+				continue;
+			sqlite3_reset(st);
+			bind_text(st, 1, j->names[i]);
+			bind_text(st, 2, j->owner);
+			if (st == take) {
+				sqlite3_bind_int64(st, 3, now + j->ttl_us);
+				sqlite3_bind_int64(st, 4, now);
+			}
+			rc = step_done(st);
+			if (rc == SQLITE_OK && st == take) {
+				j->held[i] = true;
+				mine++;
+			}
+		}
+	}
+	sqlite3_finalize(get);
+	sqlite3_finalize(take);
+	sqlite3_finalize(drop);
+	if (rc) {
+		for (size_t i = 0; i < j->n; i++)
+			j->held[i] = false;
+		return sq_fail(s, q->wdb, rc, "cannot update leases", e);
+	}
+	return ERR_OK;
+}
+
 /* Replace the search rows of projection p with those of the rebuilt docs,
  * then rebuild the whole FTS index from search_items: a rebuild is also how
  * an index that went out of step (written without FTS5, damaged) is
@@ -1988,6 +2069,49 @@ static int sq_lease(struct store *s, const char *name, const char *owner, int64_
 	return submit(s, &j, e);
 }
 
+static int sq_lease_claim(struct store *s, const char *owner, int64_t ttl_ms,
+			  const char *const *names, size_t n, size_t max, bool *held,
+			  struct err *e)
+{
+	struct job j = {.run = job_lease_claim, .owner = owner, .ttl_us = ttl_ms * 1000,
+			.names = names, .n = n, .max = max, .held = held};
+	return submit(s, &j, e);
+}
+
+static int sq_lease_list(struct store *s, const char *prefix, json_t **leases, struct err *e)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	char *end = prefix_end(prefix);
+	*leases = json_object();
+	pthread_mutex_lock(&q->rlock);
+	int rc = sqlite3_prepare_v2(q->rdb,
+				    "SELECT name, owner, expires_at FROM leases WHERE name >= ?1"
+				    " AND name < ?2 AND expires_at >= ?3 ORDER BY name",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		bind_text(st, 1, prefix);
+		bind_text(st, 2, end);
+		sqlite3_bind_int64(st, 3, now_us(s));
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			json_object_set_new(*leases, (const char *)sqlite3_column_text(st, 0),
+					    json_pack("{s:s, s:I}", "owner",
+						      (const char *)sqlite3_column_text(st, 1),
+						      "expires_at_us",
+						      (json_int_t)sqlite3_column_int64(st, 2)));
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&q->rlock);
+	free(end);
+	if (rc) {
+		json_decref(*leases);
+		*leases = NULL;
+		return sq_fail(s, q->rdb, rc, "cannot read leases", e);
+	}
+	return ERR_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -2008,4 +2132,6 @@ const struct store_ops store_sqlite_ops = {
 	.soft_get = sq_soft_get,
 	.soft_list = sq_soft_list,
 	.lease = sq_lease,
+	.lease_claim = sq_lease_claim,
+	.lease_list = sq_lease_list,
 };

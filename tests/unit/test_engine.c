@@ -289,37 +289,75 @@ static void test_pause_resume_one_loop(void **state)
 
 /* Two engines on one store: one runs the tasks, the other stands by and
  * takes over when the first goes away; a slot is never recorded twice. */
-static void test_lease_takeover(void **state)
+/* Step two engines side by side up to `until`. */
+static void run_two(struct fx *f, struct engine *a, struct engine *b, int64_t until, int64_t step)
+{
+	while (clock_wall_us(&f->clk) < until) {
+		int64_t left = until - clock_wall_us(&f->clk);
+		clock_fake_advance(&f->clk, left < step ? left : step);
+		if (a)
+			engine_step(a, 0);
+		engine_step(b, 0);
+	}
+}
+
+/* Two engines split the shards; every slot of every task fires once, on
+ * one of them.  When one stops renewing (a crash), the other takes its
+ * shards after the lease expires and no slot is lost or doubled. */
+static void test_shards_shared_and_taken_over(void **state)
 {
 	struct fx *f = *state;
-	char *id = create(f, "{\"type\":\"interval\",\"minutes\":60}");
+	enum { NTASKS = 24 };
+	char *ids[NTASKS];
+	for (int i = 0; i < NTASKS; i++)
+		ids[i] = create(f, "{\"type\":\"interval\",\"minutes\":60}");
 	int64_t t0 = clock_wall_us(&f->clk);
 	struct engine *a = engine(f, "node-a"), *b = engine(f, "node-b");
-	engine_step(a, 0);
-	engine_step(b, 0);
+	engine_step(a, 0); /* alone: takes every shard */
 	struct engine_status sa, sb;
 	engine_status(a, &sa);
+	assert_int_equal(sa.shards, ENGINE_SHARDS);
+	engine_step(b, 0); /* sees two engines, but every shard is held */
 	engine_status(b, &sb);
-	assert_true(sa.leader);
+	assert_int_equal(sb.nodes, 2);
+	assert_int_equal(sb.shards, 0);
 	assert_false(sb.leader);
-	assert_string_equal(sb.holder, "node-a");
+	/* At their next claims a gives up half and b takes it. */
+	run_two(f, a, b, t0 + 10 * 1000000, 1000000);
+	engine_status(a, &sa);
+	engine_status(b, &sb);
+	assert_int_equal(sa.shards, ENGINE_SHARDS / 2);
+	assert_int_equal(sb.shards, ENGINE_SHARDS / 2);
+	assert_int_equal(sa.tasks + sb.tasks, NTASKS);
 	bool running = false;
 	json_t *doc = NULL;
 	struct err e = {0};
 	assert_int_equal(engine_peek(f->s, &running, &doc, &e), ERR_OK);
 	assert_true(running);
+	assert_int_equal(json_get_int(doc, "nodes", 0), 2);
 	json_decref(doc);
-	engine_free(a); /* releases the lease */
-	run_until(f, b, t0 + 2 * HOUR + 30 * MINUTE, MINUTE);
+
+	/* An hour and a half together, then a stops stepping (it "died"):
+	 * b runs alone for two more hours. */
+	run_two(f, a, b, t0 + 90 * MINUTE, MINUTE / 4);
+	run_two(f, NULL, b, t0 + 3 * HOUR + 30 * MINUTE, MINUTE / 4);
 	engine_status(b, &sb);
-	assert_true(sb.leader);
-	json_t *t = triggers(f, id);
-	assert_int_equal(json_array_size(t), 3); /* t0, +1 h, +2 h */
-	json_decref(t);
-	engine_free(b);
+	assert_int_equal(sb.shards, ENGINE_SHARDS);
+	for (int i = 0; i < NTASKS; i++) {
+		json_t *t = triggers(f, ids[i]);
+		/* t0, +1 h, +2 h, +3 h: each exactly once */
+		assert_int_equal(json_array_size(t), 4);
+		for (size_t k = 1; k < json_array_size(t); k++)
+			assert_string_not_equal(trigger_time(t, k - 1), trigger_time(t, k));
+		json_decref(t);
+		free(ids[i]);
+	}
+	engine_free(a); /* holds nothing any more: gives up nothing */
+	engine_status(b, &sb);
+	assert_int_equal(sb.shards, ENGINE_SHARDS);
+	engine_free(b); /* releases its leases */
 	assert_int_equal(engine_peek(f->s, &running, NULL, &e), ERR_OK);
 	assert_false(running);
-	free(id);
 }
 
 int main(void)
@@ -330,7 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_half_hour_zone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_missed_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume_one_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lease_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shards_shared_and_taken_over, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
