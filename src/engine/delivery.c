@@ -57,6 +57,7 @@
 #include "domain/diff.h"
 #include "domain/event_types.h"
 #include "domain/task.h"
+#include "engine/engine.h"
 #include "engine/fetch.h"
 
 #define TASKS_PROJECTION "tasks"
@@ -138,6 +139,8 @@ struct dtask {
 struct delivery {
 	struct delivery_options opt;
 	char owner[128];
+	char lease_name[64], checkpoint_name[64], status_key[64];
+	int64_t hold_off_us; /* a partition given up is not taken back before (mono) */
 	char *default_url;
 	char *user_agent;
 	unsigned char key[KEY_MAX];
@@ -1374,6 +1377,8 @@ static void on_log_event(struct delivery *d, const struct store_event *ev)
 	const char *id = task_id_of_stream(ev->stream);
 	if (!id || !*id || strlen(id) >= 58)
 		return;
+	if (d->opt.partitions > 1 && engine_shard_of(id) % d->opt.partitions != d->opt.partition)
+		return; /* another deliverer's task */
 	if (strcmp(ev->type, TASK_EV_UPDATED) == 0) {
 		on_task_updated(d, id, ev);
 		return;
@@ -1491,7 +1496,7 @@ static void status_publish(struct delivery *d, bool write)
 		(json_int_t)st.disabled, "checkpoint", (json_int_t)st.checkpoint, "position",
 		(json_int_t)st.position, "latency_p50_ms", (double)st.latency_p50_us / 1000.0,
 		"latency_p99_ms", (double)st.latency_p99_us / 1000.0);
-	struct store_soft_item si = {.key = DELIVERY_STATUS_KEY, .doc = doc};
+	struct store_soft_item si = {.key = d->status_key, .doc = doc};
 	struct err e = {0};
 	if (store_soft_put(d->store, &si, 1, &e) != ERR_OK)
 		log_debug("delivery: cannot publish the status: %s", err_msg(&e));
@@ -1536,12 +1541,15 @@ static bool become_leader(struct delivery *d)
 {
 	struct err e = {0};
 	int64_t cp = 0;
-	if (store_checkpoint_get(d->store, DELIVERY_CHECKPOINT, &cp, &e) != ERR_OK) {
+	if (store_checkpoint_get(d->store, d->checkpoint_name, &cp, &e) != ERR_OK) {
 		log_warn("delivery: cannot read the checkpoint: %s", err_msg(&e));
 		return false;
 	}
 	struct store_filter f = {.stream_prefix = TASK_STREAM_PREFIX};
-	d->sub = store_subscribe(d->store, DELIVERY_CHECKPOINT, cp, &f);
+	if (cp == 0 && d->opt.partitions > 1 &&
+	    store_checkpoint_get(d->store, DELIVERY_CHECKPOINT, &cp, &e) != ERR_OK)
+		cp = 0; /* a new partition starts where the single deliverer was */
+	d->sub = store_subscribe(d->store, d->checkpoint_name, cp, &f);
 	d->read_pos = cp;
 	d->acked = cp;
 	disabled_refresh(d);
@@ -1551,33 +1559,85 @@ static bool become_leader(struct delivery *d)
 	return true;
 }
 
+/* Live engines on the store (their node leases), at least 1. */
+static int live_nodes(struct delivery *d)
+{
+	json_t *nodes = NULL;
+	struct err e = {0};
+	if (store_lease_list(d->store, ENGINE_NODE_LEASE_PREFIX, &nodes, &e) != ERR_OK)
+		return 1;
+	int n = (int)json_object_size(nodes);
+	json_decref(nodes);
+	return n > 0 ? n : 1;
+}
+
+/* With partitions shared by a node: may this deliverer take its partition
+ * (the node holds less than its share), or must it give it up (more)? */
+static int share_verdict(struct delivery *d)
+{
+	if (d->opt.partitions <= 1 || !d->opt.share)
+		return 0;
+	int fair = ((int)d->opt.partitions + live_nodes(d) - 1) / live_nodes(d);
+	int held = atomic_load(&d->opt.share->held);
+	if (d->leader) {
+		/* Give up one partition at a time, whichever deliverer gets here first. */
+		while (held > fair)
+			if (atomic_compare_exchange_weak(&d->opt.share->held, &held, held - 1))
+				return 1;
+		return 0;
+	}
+	return held >= fair ? -1 : 0;
+}
+
 static void lease_tick(struct delivery *d)
 {
 	int64_t now = mono_us(d);
 	if (now < d->lease_next_us)
 		return;
+	int64_t every = (int64_t)d->opt.lease_ttl_ms * 1000 / 3;
+	if (d->opt.partitions > 1 && every > 2000000)
+		every = 2000000; /* partitions move soon after a node dies or comes */
+	d->lease_next_us = now + every;
 	struct store_lease l = {0};
 	struct err e = {0};
-	int rc = store_lease_acquire(d->store, DELIVERY_LEASE_NAME, d->owner, d->opt.lease_ttl_ms,
-				     &l, &e);
+	int verdict = share_verdict(d);
+	if (verdict > 0) {
+		log_info("delivery: %s gives %s up for another node", d->owner, d->lease_name);
+		ack(d, true);
+		drop_all(d);
+		d->leader = false;
+		store_lease_release(d->store, d->lease_name, d->owner, &e);
+		d->hold_off_us = now + 3 * every;
+		goto out;
+	}
+	if (!d->leader && (verdict < 0 || now < d->hold_off_us)) {
+		store_lease_peek(d->store, d->lease_name, &l, &e);
+		goto out;
+	}
+	int rc = store_lease_acquire(d->store, d->lease_name, d->owner, d->opt.lease_ttl_ms, &l,
+				     &e);
 	bool held = rc == ERR_OK && l.held;
 	if (rc != ERR_OK)
 		log_warn("delivery: lease: %s", err_msg(&e));
 	if (held && !d->leader) {
 		d->leader = become_leader(d);
 		if (!d->leader)
-			store_lease_release(d->store, DELIVERY_LEASE_NAME, d->owner, &e);
-	} else if (!held && d->leader) {
+			store_lease_release(d->store, d->lease_name, d->owner, &e);
+		else if (d->opt.share)
+			atomic_fetch_add(&d->opt.share->held, 1);
+	} else if (!held && d->leader && rc == ERR_OK) {
 		log_warn("delivery: lost the lease to %s; standing by",
 			 l.holder[0] ? l.holder : "(unknown)");
 		drop_all(d);
 		d->leader = false;
+		if (d->opt.share)
+			atomic_fetch_sub(&d->opt.share->held, 1);
 	}
+out:
 	pthread_mutex_lock(&d->slock);
 	snprintf(d->st.holder, sizeof(d->st.holder), "%s", l.holder);
 	d->st.leader = d->leader;
 	pthread_mutex_unlock(&d->slock);
-	d->lease_next_us = now + (int64_t)d->opt.lease_ttl_ms * 1000 / 3;
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
@@ -1731,6 +1791,23 @@ int delivery_new(const struct delivery_options *opt, struct delivery **out, stru
 		d->opt.max_per_host = 16;
 	if (d->opt.max_total <= 0)
 		d->opt.max_total = 256;
+	if (d->opt.partitions > 1 && d->opt.partition >= d->opt.partitions) {
+		free_config(d);
+		free(d);
+		return err_set(e, ERR_INVALID, "delivery: partition %u of %u does not exist",
+			       opt->partition, opt->partitions);
+	}
+	if (d->opt.partitions > 1) {
+		snprintf(d->lease_name, sizeof(d->lease_name), "delivery/part/%u", d->opt.partition);
+		snprintf(d->checkpoint_name, sizeof(d->checkpoint_name), "delivery/%u",
+			 d->opt.partition);
+		snprintf(d->status_key, sizeof(d->status_key), "delivery/status/%u",
+			 d->opt.partition);
+	} else {
+		snprintf(d->lease_name, sizeof(d->lease_name), "%s", DELIVERY_LEASE_NAME);
+		snprintf(d->checkpoint_name, sizeof(d->checkpoint_name), "%s", DELIVERY_CHECKPOINT);
+		snprintf(d->status_key, sizeof(d->status_key), "%s", DELIVERY_STATUS_KEY);
+	}
 	d->opt.owner = NULL;
 	if (opt->owner) {
 		snprintf(d->owner, sizeof(d->owner), "%s", opt->owner);
@@ -1784,7 +1861,9 @@ int delivery_start(struct delivery *d, struct err *e)
 {
 	if (d->opt.manual || d->started)
 		return ERR_OK;
-	d->rec_pool = workpool_new(0, RECORD_THREADS);
+	/* Partitions share the work: fewer recorder threads each. */
+	unsigned parts = d->opt.partitions > 1 ? d->opt.partitions : 1;
+	d->rec_pool = workpool_new(0, RECORD_THREADS / parts > 8 ? RECORD_THREADS / parts : 8);
 	if (pthread_create(&d->rec_thread, NULL, rec_main, d) != 0) {
 		workpool_free(d->rec_pool);
 		d->rec_pool = NULL;
@@ -1830,7 +1909,9 @@ void delivery_free(struct delivery *d)
 	if (d->leader) {
 		struct err e = {0};
 		ack(d, true);
-		store_lease_release(d->store, DELIVERY_LEASE_NAME, d->owner, &e);
+		store_lease_release(d->store, d->lease_name, d->owner, &e);
+		if (d->opt.share)
+			atomic_fetch_sub(&d->opt.share->held, 1);
 	}
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		while (d->buckets[i])
@@ -1857,14 +1938,51 @@ int delivery_peek(struct store *s, bool *running, json_t **status, struct err *e
 	int rc = store_lease_peek(s, DELIVERY_LEASE_NAME, &l, e);
 	if (rc != ERR_OK)
 		return rc;
+	const char *key = DELIVERY_STATUS_KEY;
 	*running = l.holder[0] != 0;
+	if (!*running) { /* partitioned deliverers */
+		json_t *parts = NULL;
+		if ((rc = store_lease_list(s, "delivery/part/", &parts, e)) != ERR_OK)
+			return rc;
+		*running = json_object_size(parts) > 0;
+		json_decref(parts);
+		key = "delivery/status/0";
+	}
 	if (status && *running) {
 		json_t *doc = NULL;
 		struct err e2 = {0};
-		if (store_soft_get(s, DELIVERY_STATUS_KEY, &doc, &e2) == ERR_OK)
+		if (store_soft_get(s, key, &doc, &e2) == ERR_OK)
 			*status = doc;
 	}
 	return ERR_OK;
+}
+
+void delivery_status_add(struct delivery_status *sum, const struct delivery_status *st, bool first)
+{
+	if (first) {
+		*sum = *st;
+		return;
+	}
+	sum->leader = sum->leader || st->leader;
+	if (!sum->holder[0])
+		snprintf(sum->holder, sizeof(sum->holder), "%s", st->holder);
+	sum->delivered += st->delivered;
+	sum->failed += st->failed;
+	sum->attempts += st->attempts;
+	sum->retrying += st->retrying;
+	sum->in_flight += st->in_flight;
+	sum->queued += st->queued;
+	sum->overflowed += st->overflowed;
+	if (st->disabled > sum->disabled)
+		sum->disabled = st->disabled; /* the same endpoints, counted by each */
+	if (st->checkpoint < sum->checkpoint)
+		sum->checkpoint = st->checkpoint;
+	if (st->position < sum->position)
+		sum->position = st->position;
+	if (st->latency_p50_us > sum->latency_p50_us)
+		sum->latency_p50_us = st->latency_p50_us;
+	if (st->latency_p99_us > sum->latency_p99_us)
+		sum->latency_p99_us = st->latency_p99_us;
 }
 
 int delivery_endpoint_enable(struct store *s, const char *url, struct err *e)

@@ -38,7 +38,14 @@
  * docs/delivery.md has the details.
  *
  * One deliverer per store holds the lease DELIVERY_LEASE_NAME (renewed at a
- * third of its time to live); others stand by.
+ * third of its time to live); others stand by.  With partitions > 1 the
+ * tasks are split by shard (engine_shard_of(id) % partitions): deliverer k
+ * handles partition k only, with its own lease "delivery/part/<k>",
+ * checkpoint "delivery/<k>" and status "delivery/status/<k>".  Every node
+ * runs one deliverer per partition; those of one node share a struct
+ * delivery_share, so the node holds about ceil(partitions / live engines)
+ * of them and gives the surplus up for a new node to take.  Either way each
+ * task's events are delivered by one node at a time, in order.
  *
  * Threads: delivery_start runs the loop on its own thread plus a watcher that
  * wakes it when the log grows.  With `manual` set no thread is started and the
@@ -68,6 +75,12 @@
 struct delivery;
 struct netguard;
 
+/* The deliverers of one node (one per partition) count here how many
+ * partitions the node holds.  Zero-initialise; it must outlive them. */
+struct delivery_share {
+	_Atomic int held;
+};
+
 struct delivery_options {
 	struct store *store;
 	struct clock *clock;          /* NULL: the store's clock */
@@ -91,6 +104,9 @@ struct delivery_options {
 	int max_per_host;             /* transfers at once per host:port; default 16 */
 	int max_total;                /* transfers at once; default 256 */
 	bool manual;                  /* no threads: the caller runs delivery_step */
+	unsigned partitions;          /* 0 or 1: one deliverer for every task */
+	unsigned partition;           /* which one this deliverer handles (< partitions) */
+	struct delivery_share *share; /* the node's deliverers; NULL: no balancing */
 };
 
 struct delivery_status {
@@ -128,8 +144,14 @@ void delivery_status(struct delivery *d, struct delivery_status *st);
  * NULL is fine. */
 void delivery_free(struct delivery *d);
 
+/* Add the counters of `st` to `sum` (several partitions' deliverers of one
+ * node seen as one): counts add up, leader is any, checkpoint and position
+ * are the lowest, latencies the highest. */
+void delivery_status_add(struct delivery_status *sum, const struct delivery_status *st, bool first);
+
 /* For processes without a deliverer: is one running on this store, and the
- * status document it publishes (new reference or NULL; may pass NULL). */
+ * status document it publishes (new reference or NULL; may pass NULL); with
+ * partitions, the first partition's. */
 int delivery_peek(struct store *s, bool *running, json_t **status, struct err *e);
 
 /* Lift the 410 mark of an endpoint (a running deliverer notices within 5 s).

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -38,6 +39,7 @@
 #include "common/json.h"
 #include "domain/task.h"
 #include "engine/delivery.h"
+#include "engine/engine.h"
 #include "engine/netguard.h"
 #include "../test_util.h"
 
@@ -1062,6 +1064,95 @@ static void test_lease(void **state)
 	assert_int_equal(rcv_count(f->r, "/hook"), 2);
 }
 
+static struct delivery *part_deliverer(struct fx *f, const char *owner, unsigned k,
+				       struct delivery_share *share)
+{
+	struct delivery_options o = {
+		.store = f->s,
+		.clock = &f->clk,
+		.owner = owner,
+		.default_url = endpoint(f, "/default"),
+		.schedule_ms = short_schedule,
+		.nschedule = 3,
+		.timeout_ms = 5000,
+		.manual = true,
+		.partitions = 2,
+		.partition = k,
+		.share = share,
+	};
+	struct delivery *d = NULL;
+	struct err e = {0};
+	assert_int_equal(delivery_new(&o, &d, &e), ERR_OK);
+	return d;
+}
+
+/* Two nodes with two partitions each: each node holds one, every event is
+ * delivered once, by the deliverer of its task's partition. */
+static void test_partitions(void **state)
+{
+	struct fx *f = *state;
+	struct store_lease l;
+	struct err e = {0};
+	/* Two live engines, as two `ambient serve` would hold. */
+	assert_int_equal(store_lease_acquire(f->s, ENGINE_NODE_LEASE_PREFIX "A", "A", 3600000, &l,
+					     &e),
+			 ERR_OK);
+	assert_int_equal(store_lease_acquire(f->s, ENGINE_NODE_LEASE_PREFIX "B", "B", 3600000, &l,
+					     &e),
+			 ERR_OK);
+	struct delivery_share sa = {0}, sb = {0};
+	struct delivery *d[4] = {part_deliverer(f, "A", 0, &sa), part_deliverer(f, "A", 1, &sa),
+				 part_deliverer(f, "B", 0, &sb), part_deliverer(f, "B", 1, &sb)};
+	for (int i = 0; i < 4; i++)
+		delivery_step(d[i], 0);
+	assert_int_equal(atomic_load(&sa.held), 1);
+	assert_int_equal(atomic_load(&sb.held), 1);
+	struct delivery_status st[4];
+	for (int i = 0; i < 4; i++)
+		delivery_status(d[i], &st[i]);
+	assert_true(st[0].leader); /* A took partition 0 first ... */
+	assert_false(st[1].leader); /* ... so it leaves partition 1 ... */
+	assert_false(st[2].leader);
+	assert_true(st[3].leader); /* ... to B */
+
+	enum { N = 8 };
+	struct emitted ev[N];
+	unsigned parts_seen = 0;
+	for (int i = 0; i < N; i++) {
+		const char *id = mk_task(f, i, "/hook");
+		parts_seen |= 1u << (engine_shard_of(id) % 2);
+		ev[i] = trigger(f, id, 1);
+	}
+	double end = test_now() + WAIT_S;
+	size_t done = 0;
+	while (done < N && test_now() < end) {
+		for (int i = 0; i < 4; i++)
+			delivery_step(d[i], 5);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			json_t *o = outcome_of(f, f->ids[i], ev[i].id);
+			done += o != NULL;
+			json_decref(o);
+		}
+	}
+	assert_int_equal(done, N);
+	assert_int_equal(rcv_count(f->r, "/hook"), N); /* each once */
+	if (parts_seen == 3) { /* both partitions had work: both nodes delivered */
+		for (int i = 0; i < 4; i++)
+			delivery_status(d[i], &st[i]);
+		assert_true(st[0].delivered > 0);
+		assert_true(st[3].delivered > 0);
+		assert_int_equal(st[0].delivered + st[3].delivered, N);
+	}
+	struct delivery_status sum;
+	delivery_status_add(&sum, &st[0], true);
+	delivery_status_add(&sum, &st[1], false);
+	assert_true(sum.leader);
+	for (int i = 0; i < 4; i++)
+		delivery_free(d[i]);
+	assert_int_equal(atomic_load(&sa.held), 0);
+}
+
 /* The thread mode: delivery_start, deliveries without stepping. */
 static bool thread_done(void *ud)
 {
@@ -1109,6 +1200,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partitions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
