@@ -112,8 +112,15 @@ static void notify(struct app_mcp *a, json_t *types, const struct store_event_li
 		add_uri(uris, "%s", "event://tasks/active");
 		add_uri(uris, "%s", "event://status");
 	}
+	/* One call for the batch: sessions kept in the database are refreshed
+	 * once per batch, not once per URI. */
+	size_t n = 0;
+	const char **list = xcalloc(json_object_size(uris) + 1, sizeof(*list));
 	json_object_foreach(uris, uri, v)
-		mcp_server_resource_updated(a->watch_srv, uri);
+		list[n++] = uri;
+	if (n)
+		mcp_server_resources_updated(a->watch_srv, list, n);
+	free(list);
 	json_decref(uris);
 }
 

@@ -7,6 +7,7 @@
  * socket is bound (tests and scripts wait for it; with --listen HOST:0 it
  * carries the port the kernel chose).  SIGINT/SIGTERM stop it cleanly.
  */
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "app/auth.h"
 #include "app/mcp_app.h"
+#include "app/mcp_sessions.h"
 #include "app/tasks.h"
 #include "web_api.h"
 #include "channel_options.h"
@@ -38,6 +40,9 @@ const struct config_option cli_serve_options[] = {
 	{"endpoint", CONFIG_STRING, NULL, "/mcp", "PATH", "path of the MCP endpoint"},
 	{"stateless", CONFIG_BOOL, "AMBIENT_STATELESS", NULL, NULL,
 	 "no MCP sessions: any request may go to any node (load balancers, old clients)"},
+	{"local-sessions", CONFIG_BOOL, "AMBIENT_LOCAL_SESSIONS", NULL, NULL,
+	 "keep MCP sessions in this process only, not in the database (one node, or a load "
+	 "balancer that sends each client to one node)"},
 	{"allow-host", CONFIG_STRING, "AMBIENT_ALLOW_HOST", NULL, "LIST",
 	 "extra Host/Origin names accepted besides localhost (comma-separated), or '*' for any"},
 	{"api-keys", CONFIG_STRING, "AMBIENT_API_KEYS", NULL, "LIST",
@@ -61,8 +66,13 @@ const struct config_option cli_serve_options[] = {
 	{"snapshots", CONFIG_INT, "AMBIENT_SNAPSHOTS", "5", "N",
 	 "page snapshots kept per monitored URL, for history", 1, 100},
 	{"lease-ttl", CONFIG_INT, "AMBIENT_LEASE_TTL_MS", "30000", "MS",
-	 "engine lease time to live: another node takes the tasks over this long after a crash",
+	 "engine and delivery lease time to live: other nodes take a crashed node's tasks over "
+	 "this long after its last renewal",
 	 1000, 3600000},
+	{"delivery-partitions", CONFIG_INT, "AMBIENT_DELIVERY_PARTITIONS", "1", "N",
+	 "split webhook delivery into N partitions of tasks that the nodes share (the same N on "
+	 "every node; 1: one node delivers for all)",
+	 1, 64},
 	{"feedback-url", CONFIG_STRING, "EVENT_FEEDBACK_URL",
 	 "http://localhost:8000/process_background_feedback", "URL",
 	 "where task events are delivered when a task has no callback_url of its own"},
@@ -100,13 +110,25 @@ static void on_session(void *data, struct mcp_session *s, const char *principal)
 struct health {
 	struct store *store;
 	struct engine *engine;     /* NULL with --no-engine */
-	struct delivery *delivery; /* NULL with --no-delivery */
+	struct delivery **deliveries; /* one per partition; none with --no-delivery */
+	size_t ndeliveries;
+	struct delivery_share share;
 };
 
-static json_t *delivery_json(struct delivery *d)
+/* This node's deliverers seen as one. */
+static void health_delivery_status(struct health *hc, struct delivery_status *sum)
+{
+	for (size_t i = 0; i < hc->ndeliveries; i++) {
+		struct delivery_status st;
+		delivery_status(hc->deliveries[i], &st);
+		delivery_status_add(sum, &st, i == 0);
+	}
+}
+
+static json_t *delivery_json(struct health *hc)
 {
 	struct delivery_status st;
-	delivery_status(d, &st);
+	health_delivery_status(hc, &st);
 	return json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "leader", st.leader,
 			 "holder", st.holder, "delivered", (json_int_t)st.delivered, "failed",
 			 (json_int_t)st.failed, "retrying", (json_int_t)st.retrying, "in_flight",
@@ -172,8 +194,13 @@ static void route_health(void *data, const struct http_request *req, struct http
 		json_object_set_new(j, "error", json_string(err_msg(&e)));
 	if (hc->engine)
 		json_object_set_new(j, "engine", engine_json(hc->engine));
-	if (hc->delivery)
-		json_object_set_new(j, "delivery", delivery_json(hc->delivery));
+	if (hc->ndeliveries) {
+		json_t *dj = delivery_json(hc);
+		if (hc->ndeliveries > 1)
+			json_object_set_new(dj, "partitions_held",
+					    json_integer(atomic_load(&hc->share.held)));
+		json_object_set_new(j, "delivery", dj);
+	}
 	http_response_json(res, rc == ERR_OK ? 200 : 503, json_to_text(j));
 	json_decref(j);
 }
@@ -255,10 +282,10 @@ static void metrics_engine(struct buf *b, struct engine *en)
 		    "0.99", (const char *)NULL);
 }
 
-static void metrics_delivery(struct buf *b, struct delivery *d)
+static void metrics_delivery(struct buf *b, struct health *hc)
 {
 	struct delivery_status st;
-	delivery_status(d, &st);
+	health_delivery_status(hc, &st);
 	prom_metric(b, "ambient_delivery_leader", "gauge",
 		    "1 when this process holds the delivery lease and delivers events.", st.leader);
 	prom_family(
@@ -390,8 +417,8 @@ static void route_metrics(void *data, const struct http_request *req, struct htt
 	metrics_tasks(&b, mx->hc->store);
 	if (mx->hc->engine)
 		metrics_engine(&b, mx->hc->engine);
-	if (mx->hc->delivery)
-		metrics_delivery(&b, mx->hc->delivery);
+	if (mx->hc->ndeliveries)
+		metrics_delivery(&b, mx->hc);
 	prom_ops_write(mx->mcp, &b,
 		       &(struct prom_ops_names){
 			       .counter = "ambient_mcp_requests_total",
@@ -485,6 +512,8 @@ int cli_serve_run(struct cli_ctx *ctx)
 	char *hosts_storage = NULL;
 	char **hosts = NULL;
 	struct web_api *web = NULL;
+	struct app_mcp_sessions *sessions = NULL; /* MCP sessions in the store (several nodes) */
+	struct http_session_dir sdir = {0};
 	struct http_route routes[2 + WEB_API_MAX_ROUTES] = {
 		{"GET", "/health", route_health, &hc},
 		{"GET", "/metrics", route_metrics, &mx},
@@ -530,19 +559,29 @@ int cli_serve_run(struct cli_ctx *ctx)
 		}
 	}
 	if (!config_get_bool(&ctx->cfg, "no-delivery")) {
-		struct delivery_options dopt = {
-			.store = s,
-			.default_url = config_get(&ctx->cfg, "feedback-url"),
-			.secret = config_get(&ctx->cfg, "webhook-secret"),
-			.lease_ttl_ms = (int)config_get_int(&ctx->cfg, "lease-ttl"),
-			/* A task's own callback URL comes from whoever created the
-			 * task: it passes the same SSRF policy as its other URLs.
-			 * The operator's --feedback-url is trusted. */
-			.guard = app_tasks_net_guard(),
-		};
-		if (delivery_new(&dopt, &hc.delivery, &e) || delivery_start(hc.delivery, &e)) {
-			cli_fail(&e);
-			goto out;
+		unsigned parts = (unsigned)config_get_int(&ctx->cfg, "delivery-partitions");
+		hc.deliveries = xcalloc(parts, sizeof(*hc.deliveries));
+		for (unsigned k = 0; k < parts; k++) {
+			struct delivery_options dopt = {
+				.store = s,
+				.default_url = config_get(&ctx->cfg, "feedback-url"),
+				.secret = config_get(&ctx->cfg, "webhook-secret"),
+				.lease_ttl_ms = (int)config_get_int(&ctx->cfg, "lease-ttl"),
+				/* A task's own callback URL comes from whoever
+				 * created the task: it passes the same SSRF
+				 * policy as its other URLs.  The operator's
+				 * --feedback-url is trusted. */
+				.guard = app_tasks_net_guard(),
+				.partitions = parts,
+				.partition = k,
+				.share = parts > 1 ? &hc.share : NULL,
+			};
+			if (delivery_new(&dopt, &hc.deliveries[k], &e) == ERR_OK)
+				hc.ndeliveries = k + 1;
+			if (hc.ndeliveries != k + 1 || delivery_start(hc.deliveries[k], &e)) {
+				cli_fail(&e);
+				goto out;
+			}
 		}
 	}
 	const char *allow = config_get(&ctx->cfg, "allow-host");
@@ -550,6 +589,20 @@ int cli_serve_run(struct cli_ctx *ctx)
 	struct web_api_options wo = {.store = s, .require_auth = auth_on};
 	web = web_api_new(&wo);
 	nroutes += web_api_routes(web, routes + nroutes, WEB_API_MAX_ROUTES);
+	if (!config_get_bool(&ctx->cfg, "stateless") &&
+	    !config_get_bool(&ctx->cfg, "local-sessions")) {
+		sessions = app_mcp_sessions_new(s, NULL);
+		sdir = (struct http_session_dir){
+			.save = app_mcp_sessions_save,
+			.load = app_mcp_sessions_load,
+			.remove = app_mcp_sessions_remove,
+			.touch = app_mcp_sessions_touch,
+			.expire = app_mcp_sessions_expire,
+			.post_reply = app_mcp_sessions_post_reply,
+			.take_reply = app_mcp_sessions_take_reply,
+			.data = sessions,
+		};
+	}
 	struct http_server_options ho = {
 		.host = host,
 		.port = port,
@@ -561,6 +614,7 @@ int cli_serve_run(struct cli_ctx *ctx)
 		.auth = auth_on ? check_key : NULL,
 		.auth_data = auth,
 		.on_session = on_session,
+		.session_dir = sessions ? &sdir : NULL,
 		.routes = routes,
 		.nroutes = nroutes,
 	};
@@ -585,8 +639,11 @@ int cli_serve_run(struct cli_ctx *ctx)
 	rc = CLI_OK;
 out:
 	http_server_free(h);
+	app_mcp_sessions_free(sessions);
 	web_api_free(web);
-	delivery_free(hc.delivery);
+	for (size_t i = 0; i < hc.ndeliveries; i++)
+		delivery_free(hc.deliveries[i]);
+	free(hc.deliveries);
 	engine_free(hc.engine);
 	if (pid_written)
 		unlink(pid_file);

@@ -123,12 +123,17 @@ struct mcp_session {
 	atomic_bool closed;      /* read without the lock on every send */
 	bool input_ended;        /* no answer can come from the client any more */
 	atomic_bool initialized; /* initialize answered (or assumed) */
-	bool handshaken;   /* initialize received on this session */
+	bool handshaken;         /* initialize received on this session */
 	char version[16];
 	json_t *client_caps;
+	json_t *client_info;
 	int log_level; /* -1: not set, send everything */
 	char **subs;
 	size_t nsubs;
+	unsigned long rev; /* changes of the durable state */
+	struct mcp_session_hooks hooks;
+	int hooks_busy;            /* hooks running now */
+	pthread_cond_t hooks_idle; /* signalled when hooks_busy drops to 0 */
 	struct pending *pending;
 	long long next_request_id;
 	struct inflight *inflight;
@@ -462,6 +467,7 @@ struct mcp_session *mcp_session_new(struct mcp_server *srv, const struct mcp_sin
 		s->out = *out;
 	s->log_level = -1;
 	s->next_request_id = 1;
+	pthread_cond_init(&s->hooks_idle, NULL);
 	pthread_mutex_lock(&srv->lock);
 	s->next = srv->sessions;
 	if (srv->sessions)
@@ -482,6 +488,8 @@ void mcp_session_close(struct mcp_session *s)
 	s->closed = true;
 	for (struct pending *p = s->pending; p; p = p->next)
 		pthread_cond_broadcast(&p->cond);
+	while (s->hooks_busy > 0)
+		pthread_cond_wait(&s->hooks_idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -513,6 +521,8 @@ void mcp_session_unref(struct mcp_session *s)
 		free(s->subs[i]);
 	free(s->subs);
 	json_decref(s->client_caps);
+	json_decref(s->client_info);
+	pthread_cond_destroy(&s->hooks_idle);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -561,6 +571,192 @@ const json_t *mcp_session_client_capabilities(const struct mcp_session *s)
 	return s->client_caps;
 }
 
+/* ---- Durable state --------------------------------------------------------- */
+
+#define MAX_SUBS 10000
+
+/* The durable state as JSON (lock held). */
+static json_t *export_locked(struct mcp_session *s)
+{
+	json_t *subs = json_array();
+	for (size_t i = 0; i < s->nsubs; i++)
+		json_array_append_new(subs, json_string(s->subs[i]));
+	json_t *j = json_pack("{s:I,s:b,s:o}", "rev", (json_int_t)s->rev, "initialized",
+			      (int)s->initialized, "subscriptions", subs);
+	if (s->version[0])
+		json_object_set_new(j, "protocolVersion", json_string(s->version));
+	if (s->client_caps)
+		json_object_set_new(j, "clientCapabilities", json_deep_copy(s->client_caps));
+	if (s->client_info)
+		json_object_set_new(j, "clientInfo", json_deep_copy(s->client_info));
+	if (s->log_level >= 0)
+		json_object_set_new(
+			j, "logLevel",
+			json_string(mcp_log_level_name((enum mcp_log_level)s->log_level)));
+	return j;
+}
+
+json_t *mcp_session_export(struct mcp_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *j = export_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}
+
+unsigned long mcp_session_rev(struct mcp_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned long r = s->rev;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static bool version_supported(const char *v)
+{
+	for (size_t i = 0; v && i < NVERSIONS; i++)
+		if (strcmp(v, supported_versions[i]) == 0)
+			return true;
+	return false;
+}
+
+int mcp_session_import(struct mcp_session *s, const json_t *state, struct err *e)
+{
+	if (!json_is_object(state))
+		return err_set(e, ERR_INVALID, "session state must be a JSON object");
+	const json_t *rev = json_object_get(state, "rev");
+	const json_t *init = json_object_get(state, "initialized");
+	const json_t *ver = json_object_get(state, "protocolVersion");
+	const json_t *caps = json_object_get(state, "clientCapabilities");
+	const json_t *info = json_object_get(state, "clientInfo");
+	const json_t *lvl = json_object_get(state, "logLevel");
+	const json_t *subs = json_object_get(state, "subscriptions");
+	enum mcp_log_level level = MCP_LOG_DEBUG;
+	if (rev && (!json_is_integer(rev) || json_integer_value(rev) < 0))
+		return err_set(e, ERR_INVALID, "session state: rev must be a non-negative integer");
+	if (init && !json_is_boolean(init))
+		return err_set(e, ERR_INVALID, "session state: initialized must be a boolean");
+	if (ver && !version_supported(json_string_value(ver)))
+		return err_set(e, ERR_INVALID,
+			       "session state: protocolVersion must be a supported version");
+	if (json_is_true(init) && !ver)
+		return err_set(e, ERR_INVALID,
+			       "session state: an initialized session needs its protocolVersion");
+	if (caps && !json_is_object(caps))
+		return err_set(e, ERR_INVALID,
+			       "session state: clientCapabilities must be an object");
+	if (info && !json_is_object(info))
+		return err_set(e, ERR_INVALID, "session state: clientInfo must be an object");
+	if (lvl && !json_is_null(lvl) && mcp_log_level_parse(json_string_value(lvl), &level))
+		return err_set(e, ERR_INVALID, "session state: logLevel is not a log level");
+	if (subs && (!json_is_array(subs) || json_array_size(subs) > MAX_SUBS))
+		return err_set(e, ERR_INVALID,
+			       "session state: subscriptions must be an array of at most %d URIs",
+			       MAX_SUBS);
+	size_t i;
+	const json_t *u;
+	json_array_foreach(subs, i, u) {
+		if (!json_is_string(u))
+			return err_set(e, ERR_INVALID,
+				       "session state: subscriptions must hold strings");
+	}
+
+	size_t n = json_array_size(subs);
+	char **list = n ? xcalloc(n, sizeof(*list)) : NULL;
+	json_array_foreach(subs, i, u)
+		list[i] = xstrdup(json_string_value(u));
+	pthread_mutex_lock(&s->lock);
+	s->rev = rev ? (unsigned long)json_integer_value(rev) : 0;
+	s->initialized = json_is_true(init);
+	s->handshaken = json_is_true(init);
+	snprintf(s->version, sizeof(s->version), "%s", ver ? json_string_value(ver) : "");
+	if (!json_equal(s->client_caps, (json_t *)caps) && (s->client_caps || caps)) {
+		json_decref(s->client_caps);
+		s->client_caps = caps ? json_deep_copy(caps) : NULL;
+	}
+	if (!json_equal(s->client_info, (json_t *)info) && (s->client_info || info)) {
+		json_decref(s->client_info);
+		s->client_info = info ? json_deep_copy(info) : NULL;
+	}
+	s->log_level = lvl && !json_is_null(lvl) ? (int)level : -1;
+	char **old = s->subs;
+	size_t nold = s->nsubs;
+	s->subs = list;
+	s->nsubs = n;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t k = 0; k < nold; k++)
+		free(old[k]);
+	free(old);
+	return ERR_OK;
+}
+
+void mcp_session_set_hooks(struct mcp_session *s, const struct mcp_session_hooks *hooks)
+{
+	pthread_mutex_lock(&s->lock);
+	if (hooks)
+		s->hooks = *hooks;
+	else
+		memset(&s->hooks, 0, sizeof(s->hooks));
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Take the hooks for a call of `changed` (or else `refresh`) with the lock
+ * held: false when there is none to run. */
+static bool hooks_enter(struct mcp_session *s, bool changed, struct mcp_session_hooks *h)
+{
+	if (s->closed || !(changed ? s->hooks.changed != NULL : s->hooks.refresh != NULL))
+		return false;
+	*h = s->hooks;
+	s->hooks_busy++;
+	return true;
+}
+
+static void hooks_leave(struct mcp_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (--s->hooks_busy == 0)
+		pthread_cond_broadcast(&s->hooks_idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The durable state changed (lock held, released here): count the change
+ * and tell the hook with a snapshot taken under the same lock. */
+static void state_changed_unlock(struct mcp_session *s)
+{
+	struct mcp_session_hooks h;
+	s->rev++;
+	bool run = hooks_enter(s, true, &h);
+	json_t *state = run ? export_locked(s) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (!run)
+		return;
+	h.changed(h.ctx, s, state);
+	json_decref(state);
+	hooks_leave(s);
+}
+
+void mcp_session_set_next_request_id(struct mcp_session *s, long long first)
+{
+	pthread_mutex_lock(&s->lock);
+	s->next_request_id = first > 0 ? first : 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t mcp_session_pending_ids(struct mcp_session *s, long long *ids, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&s->lock);
+	for (struct pending *p = s->pending; p; p = p->next) {
+		if (p->done)
+			continue;
+		if (n < max)
+			ids[n] = p->id;
+		n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 /* Send a message text on a sink unless the session is closed. */
 static int sink_send(struct mcp_session *s, const struct mcp_sink *sink, char *text)
 {
@@ -594,21 +790,28 @@ static int session_send_out(struct mcp_session *s, char *text)
 
 /* ---- Broadcasts ---------------------------------------------------------- */
 
-/* Hold a reference to each session that `want` selects, then send outside
- * the server lock (a sink may block on a slow peer). */
-static void broadcast(struct mcp_server *srv, bool (*want)(struct mcp_session *, const void *),
-		      const void *arg, const char *method, const json_t *params)
+/* Hold a reference to each live, initialized session (lock held). */
+static struct mcp_session **live_sessions(struct mcp_server *srv, size_t *n)
 {
 	struct mcp_session **list = NULL;
-	size_t n = 0;
-	pthread_mutex_lock(&srv->lock);
+	*n = 0;
 	for (struct mcp_session *s = srv->sessions; s; s = s->next) {
-		if (!s->initialized || s->closed || (want && !want(s, arg)))
+		if (!s->initialized || s->closed)
 			continue;
-		list = xrealloc(list, (n + 1) * sizeof(*list));
+		list = xrealloc(list, (*n + 1) * sizeof(*list));
 		mcp_session_ref(s);
-		list[n++] = s;
+		list[(*n)++] = s;
 	}
+	return list;
+}
+
+/* Send a notification to every live session (outside the server lock: a
+ * sink may block on a slow peer). */
+static void broadcast(struct mcp_server *srv, const char *method, const json_t *params)
+{
+	size_t n;
+	pthread_mutex_lock(&srv->lock);
+	struct mcp_session **list = live_sessions(srv, &n);
 	pthread_mutex_unlock(&srv->lock);
 	for (size_t i = 0; i < n; i++) {
 		session_send_out(list[i], jsonrpc_notification_text(method, params));
@@ -617,14 +820,27 @@ static void broadcast(struct mcp_server *srv, bool (*want)(struct mcp_session *,
 	free(list);
 }
 
-static bool subscribed(struct mcp_session *s, const void *uri)
+static bool subscribed(struct mcp_session *s, const char *uri)
 {
 	bool yes = false;
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nsubs && !yes; i++)
-		yes = strcmp(s->subs[i], (const char *)uri) == 0;
+		yes = strcmp(s->subs[i], uri) == 0;
 	pthread_mutex_unlock(&s->lock);
 	return yes;
+}
+
+/* Let the session's refresh hook bring its subscriptions up to date. */
+static void refresh(struct mcp_session *s)
+{
+	struct mcp_session_hooks h;
+	pthread_mutex_lock(&s->lock);
+	bool run = hooks_enter(s, false, &h);
+	pthread_mutex_unlock(&s->lock);
+	if (!run)
+		return;
+	h.refresh(h.ctx, s);
+	hooks_leave(s);
 }
 
 void mcp_server_set_subscribe_check(struct mcp_server *srv, mcp_subscribe_check_fn fn,
@@ -634,18 +850,40 @@ void mcp_server_set_subscribe_check(struct mcp_server *srv, mcp_subscribe_check_
 	srv->sub_check_data = data;
 }
 
+void mcp_server_resources_updated(struct mcp_server *srv, const char *const *uris, size_t n)
+{
+	size_t ns;
+	if (!n)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	struct mcp_session **list = live_sessions(srv, &ns);
+	pthread_mutex_unlock(&srv->lock);
+	for (size_t i = 0; i < ns; i++) {
+		struct mcp_session *s = list[i];
+		refresh(s);
+		for (size_t k = 0; k < n; k++) {
+			if (!subscribed(s, uris[k]))
+				continue;
+			json_t *params = json_pack("{s:s}", "uri", uris[k]);
+			session_send_out(s, jsonrpc_notification_text(
+						    "notifications/resources/updated", params));
+			json_decref(params);
+		}
+		mcp_session_unref(s);
+	}
+	free(list);
+}
+
 void mcp_server_resource_updated(struct mcp_server *srv, const char *uri)
 {
-	json_t *params = json_pack("{s:s}", "uri", uri);
-	broadcast(srv, subscribed, uri, "notifications/resources/updated", params);
-	json_decref(params);
+	mcp_server_resources_updated(srv, &uri, 1);
 }
 
 void mcp_server_list_changed(struct mcp_server *srv, const char *what)
 {
 	char method[64];
 	snprintf(method, sizeof(method), "notifications/%s/list_changed", what);
-	broadcast(srv, NULL, NULL, method, NULL);
+	broadcast(srv, method, NULL);
 }
 
 /* ---- Inside a handler ------------------------------------------------------ */
@@ -890,7 +1128,9 @@ static int m_initialize(struct mcp_call *call, const json_t *params, json_t **re
 	snprintf(s->version, sizeof(s->version), "%s", version);
 	json_decref(s->client_caps);
 	s->client_caps = caps ? json_deep_copy(caps) : json_object();
-	pthread_mutex_unlock(&s->lock);
+	json_decref(s->client_info);
+	s->client_info = info ? json_deep_copy(info) : NULL;
+	state_changed_unlock(s);
 
 	json_t *server_info = json_pack("{s:s,s:s}", "name", srv->name, "version", srv->version);
 	set_opt_str(server_info, "title", srv->title);
@@ -1144,11 +1384,13 @@ static int m_subscribe(struct mcp_call *call, const json_t *params, json_t **res
 	bool have = false;
 	for (size_t i = 0; i < s->nsubs && !have; i++)
 		have = strcmp(s->subs[i], uri) == 0;
-	if (!have && s->nsubs < 10000) {
+	if (!have && s->nsubs < MAX_SUBS) {
 		s->subs = xrealloc(s->subs, (s->nsubs + 1) * sizeof(*s->subs));
 		s->subs[s->nsubs++] = xstrdup(uri);
+		state_changed_unlock(s);
+	} else {
+		pthread_mutex_unlock(&s->lock);
 	}
-	pthread_mutex_unlock(&s->lock);
 	*result = json_object();
 	return ERR_OK;
 }
@@ -1161,14 +1403,18 @@ static int m_unsubscribe(struct mcp_call *call, const json_t *params, json_t **r
 	if (!uri)
 		return invalid_params(rpc_code, e, "resources/unsubscribe needs params.uri (a string)");
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->nsubs; i++) {
+	bool found = false;
+	for (size_t i = 0; i < s->nsubs && !found; i++) {
 		if (strcmp(s->subs[i], uri) == 0) {
 			free(s->subs[i]);
 			s->subs[i] = s->subs[--s->nsubs];
-			break;
+			found = true;
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
+	if (found)
+		state_changed_unlock(s);
+	else
+		pthread_mutex_unlock(&s->lock);
 	*result = json_object();
 	return ERR_OK;
 }
@@ -1309,8 +1555,12 @@ static int m_set_level(struct mcp_call *call, const json_t *params, json_t **res
 				      "logging/setLevel: level must be one of debug, info, notice, "
 				      "warning, error, critical, alert, emergency");
 	pthread_mutex_lock(&call->s->lock);
-	call->s->log_level = (int)l;
-	pthread_mutex_unlock(&call->s->lock);
+	if (call->s->log_level != (int)l) {
+		call->s->log_level = (int)l;
+		state_changed_unlock(call->s);
+	} else {
+		pthread_mutex_unlock(&call->s->lock);
+	}
 	*result = json_object();
 	return ERR_OK;
 }
@@ -1318,24 +1568,33 @@ static int m_set_level(struct mcp_call *call, const json_t *params, json_t **res
 struct method_row {
 	const char *name;
 	method_fn fn;
-	bool before_init; /* allowed before initialize */
+	bool before_init;   /* allowed before initialize */
+	bool changes_state; /* may change the durable state */
 };
 
 static const struct method_row methods[] = {
-	{"initialize", m_initialize, true},
-	{"ping", m_ping, true},
-	{"tools/list", m_tools_list, false},
-	{"tools/call", m_tools_call, false},
-	{"resources/list", m_resources_list, false},
-	{"resources/templates/list", m_templates_list, false},
-	{"resources/read", m_resources_read, false},
-	{"resources/subscribe", m_subscribe, false},
-	{"resources/unsubscribe", m_unsubscribe, false},
-	{"prompts/list", m_prompts_list, false},
-	{"prompts/get", m_prompts_get, false},
-	{"completion/complete", m_complete, false},
-	{"logging/setLevel", m_set_level, false},
+	{"initialize", m_initialize, true, true},
+	{"ping", m_ping, true, false},
+	{"tools/list", m_tools_list, false, false},
+	{"tools/call", m_tools_call, false, false},
+	{"resources/list", m_resources_list, false, false},
+	{"resources/templates/list", m_templates_list, false, false},
+	{"resources/read", m_resources_read, false, false},
+	{"resources/subscribe", m_subscribe, false, true},
+	{"resources/unsubscribe", m_unsubscribe, false, true},
+	{"prompts/list", m_prompts_list, false, false},
+	{"prompts/get", m_prompts_get, false, false},
+	{"completion/complete", m_complete, false, false},
+	{"logging/setLevel", m_set_level, false, true},
 };
+
+bool mcp_method_changes_state(const char *method)
+{
+	for (size_t i = 0; method && i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(methods[i].name, method) == 0)
+			return methods[i].changes_state;
+	return false;
+}
 
 /* ---- Observing ------------------------------------------------------------ */
 

@@ -208,6 +208,9 @@ void mcp_server_set_observer(struct mcp_server *srv, mcp_observer_fn fn, void *d
 /* Unsolicited notifications to every session: "notifications/resources/
  * updated" for the sessions subscribed to `uri`; list_changed to all. */
 void mcp_server_resource_updated(struct mcp_server *srv, const char *uri);
+/* The same for several URIs at once (one notification per subscribed URI
+ * and session): a session's refresh hook runs once for the whole batch. */
+void mcp_server_resources_updated(struct mcp_server *srv, const char *const *uris, size_t n);
 void mcp_server_list_changed(struct mcp_server *srv,
 			     const char *what /* "tools", "resources", "prompts" */);
 
@@ -221,7 +224,8 @@ void mcp_session_ref(struct mcp_session *s);
 /* Drop a reference; the last one frees.  NULL is fine. */
 void mcp_session_unref(struct mcp_session *s);
 /* Stop: wake every call waiting on the client (they fail with ERR_IO) and
- * drop messages sent from now on.  Idempotent. */
+ * drop messages sent from now on; no hook runs any more once it returns (it
+ * waits for one that is running).  Idempotent. */
 void mcp_session_close(struct mcp_session *s);
 
 /* The client will send nothing more (stdin closed): calls waiting for its
@@ -233,6 +237,61 @@ void mcp_session_set_out(struct mcp_session *s, const struct mcp_sink *out);
 /* Treat the session as initialized at `version` without a handshake (HTTP
  * stateless mode: every request may land on any node). */
 void mcp_session_assume_initialized(struct mcp_session *s, const char *version);
+
+/* ---- Durable session state (sessions shared by several processes) ---- */
+
+/*
+ * What a session needs to go on in another process, as a JSON object:
+ *   {"rev": N, "initialized": bool, "protocolVersion": "2025-11-25",
+ *    "clientCapabilities": {...}, "clientInfo": {...},
+ *    "logLevel": "info" (absent: not set), "subscriptions": ["uri", ...]}
+ * rev counts the changes made to it (import takes the stored one), so two
+ * copies with the same rev hold the same state.  Requests in flight, the
+ * requests sent to the client and the user data are not part of it.
+ */
+json_t *mcp_session_export(struct mcp_session *s); /* new reference */
+/* Replace the durable state with `state` (as exported).  ERR_INVALID, and
+ * nothing changed, when it is malformed.  An imported initialized session
+ * refuses a second initialize.  Capabilities and clientInfo are replaced
+ * only when they differ (borrowed pointers given out stay valid when the
+ * same state is imported again). */
+int mcp_session_import(struct mcp_session *s, const json_t *state, struct err *e);
+/* The rev of the durable state (see mcp_session_export). */
+unsigned long mcp_session_rev(struct mcp_session *s);
+/* Whether a request of this method may change the durable state
+ * (initialize, resources/subscribe, resources/unsubscribe, logging/setLevel). */
+bool mcp_method_changes_state(const char *method);
+
+/*
+ * Hooks a transport sets to keep a shared copy of the durable state.
+ *  - changed(): the durable state changed (initialize answered,
+ *    resources/subscribe or unsubscribe that changed the set,
+ *    logging/setLevel); `state` is the export taken with the change
+ *    (borrowed).  Called on the request's thread before its response is sent.
+ *  - refresh(): a notifications/resources/updated is about to be decided
+ *    for this session: bring the state up to date (e.g. import a copy
+ *    changed by another process).  Called on the notifying thread.  May be
+ *    NULL.
+ * Both run outside the session's lock and never after mcp_session_close()
+ * has returned (close waits for a hook that is running, so a hook must not
+ * close its own session).
+ */
+struct mcp_session_hooks {
+	void (*changed)(void *ctx, struct mcp_session *s, const json_t *state);
+	void (*refresh)(void *ctx, struct mcp_session *s);
+	void *ctx;
+};
+/* Set (copied) or clear (NULL) the hooks. */
+void mcp_session_set_hooks(struct mcp_session *s, const struct mcp_session_hooks *hooks);
+
+/* Number the requests this session sends to the client (elicitation,
+ * sampling, ...) from `first` on (default 1); JSON integers, so keep it
+ * below 2^53.  Processes sharing a session pick distinct ranges so that a
+ * response names the process that waits for it. */
+void mcp_session_set_next_request_id(struct mcp_session *s, long long first);
+/* Ids of the requests this session sent and still awaits: up to max into
+ * ids; returns how many there are (may exceed max). */
+size_t mcp_session_pending_ids(struct mcp_session *s, long long *ids, size_t max);
 
 /* Application data for handlers (e.g. the principal); free_fn runs when the
  * session is freed. */

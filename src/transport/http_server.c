@@ -178,6 +178,7 @@ static void stream_kill(struct stream *st)
 
 struct hsession {
 	char id[UUID_STR_LEN + 1];
+	struct http_server *h;
 	struct mcp_session *ms;
 	char *principal;
 	atomic_int refs;
@@ -187,6 +188,13 @@ struct hsession {
 	struct stream *standalone;
 	struct stream *streams; /* POST streams kept for resumption */
 	size_t nstreams;
+	/* With a session directory: state_lock orders reloading the record
+	 * and changing the durable state (a change is made on a fresh copy
+	 * and saved before another request reloads). */
+	pthread_mutex_t state_lock;
+	atomic_bool saved;       /* the directory has a record */
+	atomic_bool remote_gone; /* the record was removed or expired */
+	atomic_llong touched;    /* monotonic seconds of the last touch */
 	struct hsession *next;
 };
 
@@ -203,7 +211,21 @@ struct http_server {
 	size_t nsessions;
 	atomic_bool stopping;
 	atomic_int ws_active; /* WebSocket connections whose threads still run */
+	/* The session directory (dir.load set when there is one). */
+	struct http_session_dir dir;
+	char id_prefix[16]; /* SSE event ids: "" alone, "<node tag>_" with a directory */
+	int touch_s;        /* touch a session's record at most this often */
+	pthread_t janitor;
+	bool janitor_running;
+	pthread_mutex_t jlock;
+	pthread_cond_t jcond;
+	bool jstop;
 };
+
+static bool have_dir(const struct http_server *h)
+{
+	return h->dir.load != NULL;
+}
 
 static int64_t mono_s(void)
 {
@@ -226,6 +248,7 @@ static void hsession_unref(struct hsession *hs)
 		stream_unref(st);
 	}
 	free(hs->principal);
+	pthread_mutex_destroy(&hs->state_lock);
 	free(hs);
 }
 
@@ -261,14 +284,21 @@ static struct hsession *find_session(struct http_server *h, const char *id)
 	return hs;
 }
 
+#define LOCAL_COPY_IDLE_S 600 /* a copy of a stored session, unused here, is dropped */
+
 /* Drop sessions idle for longer than the limit (lock held).  A session in
- * use holds extra references, and its last_used is fresh. */
+ * use holds extra references, and its last_used is fresh.  With a session
+ * directory, this node's copy of a stored session goes sooner: it is loaded
+ * again when needed (the record expires on its own, see dir.expire). */
 static void expire_sessions(struct http_server *h)
 {
 	int64_t now = mono_s();
 	for (struct hsession **pp = &h->sessions; *pp;) {
 		struct hsession *hs = *pp;
-		if (now - hs->last_used > h->opt.session_idle_s && atomic_load(&hs->refs) == 1) {
+		int64_t idle = h->opt.session_idle_s;
+		if (have_dir(h) && atomic_load(&hs->saved) && idle > LOCAL_COPY_IDLE_S)
+			idle = LOCAL_COPY_IDLE_S;
+		if (now - hs->last_used > idle && atomic_load(&hs->refs) == 1) {
 			unlink_session(h, hs);
 			hsession_unref(hs);
 			continue; /* *pp is the next one now */
@@ -277,22 +307,60 @@ static void expire_sessions(struct http_server *h)
 	}
 }
 
-static struct hsession *create_session(struct http_server *h, const char *principal)
+static void hook_changed(void *ctx, struct mcp_session *ms, const json_t *state);
+static void hook_refresh(void *ctx, struct mcp_session *ms);
+
+/* A new session object with two references (the table's and the caller's),
+ * not yet in the table; id NULL: a fresh one. */
+static struct hsession *hsession_new(struct http_server *h, const char *id, const char *principal)
 {
 	struct hsession *hs = xcalloc(1, sizeof(*hs));
-	uuid_v4(hs->id);
-	atomic_init(&hs->refs, 2); /* the table's and the caller's */
+	if (id)
+		snprintf(hs->id, sizeof(hs->id), "%s", id);
+	else
+		uuid_v4(hs->id);
+	hs->h = h;
+	atomic_init(&hs->refs, 2);
 	hs->principal = principal ? xstrdup(principal) : NULL;
 	hs->last_used = mono_s();
 	hs->standalone = stream_new(0, true);
 	hs->next_stream = 1;
+	pthread_mutex_init(&hs->state_lock, NULL);
+	atomic_init(&hs->remote_gone, false);
+	atomic_init(&hs->saved, false);
+	atomic_init(&hs->touched, (long long)mono_s());
 	struct mcp_sink out = {.send = stream_send, .ctx = hs->standalone};
 	hs->ms = mcp_session_new(h->srv, &out);
-	pthread_mutex_lock(&h->lock);
-	expire_sessions(h);
+	if (have_dir(h)) {
+		struct mcp_session_hooks hk = {
+			.changed = hook_changed, .refresh = hook_refresh, .ctx = hs};
+		mcp_session_set_hooks(hs->ms, &hk);
+		/* Requests to the client are numbered in a range of this
+		 * session's own on this node, so that a response posted to
+		 * another node names the node that waits for it. */
+		unsigned char r[5];
+		random_bytes(r, sizeof(r));
+		long long base = 0;
+		for (size_t i = 0; i < sizeof(r); i++)
+			base = base << 8 | r[i];
+		mcp_session_set_next_request_id(hs->ms, (base << 12) + 1);
+	}
+	return hs;
+}
+
+static void link_session(struct http_server *h, struct hsession *hs)
+{
 	hs->next = h->sessions;
 	h->sessions = hs;
 	h->nsessions++;
+}
+
+static struct hsession *create_session(struct http_server *h, const char *principal)
+{
+	struct hsession *hs = hsession_new(h, NULL, principal);
+	pthread_mutex_lock(&h->lock);
+	expire_sessions(h);
+	link_session(h, hs);
 	pthread_mutex_unlock(&h->lock);
 	return hs;
 }
@@ -574,7 +642,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 			pthread_mutex_lock(&st->lock);
 			int retry = st->retry_ms ? st->retry_ms : r->h->opt.sse_retry_ms;
 			pthread_mutex_unlock(&st->lock);
-			sse_format(r, "id: %llu.%llu\nretry: %d\ndata: \n\n",
+			sse_format(r, "id: %s%llu.%llu\nretry: %d\ndata: \n\n", r->h->id_prefix,
 				   (unsigned long long)st->no, (unsigned long long)r->after, retry);
 			continue;
 		}
@@ -601,9 +669,9 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 			r->after = ev->seq;
 			if (ev->seq > st->delivered)
 				st->delivered = ev->seq;
-			sse_format(r, "id: %llu.%llu\nevent: message\ndata: %s\n\n",
-				   (unsigned long long)st->no, (unsigned long long)ev->seq,
-				   ev->data);
+			sse_format(r, "id: %s%llu.%llu\nevent: message\ndata: %s\n\n",
+				   r->h->id_prefix, (unsigned long long)st->no,
+				   (unsigned long long)ev->seq, ev->data);
 			pthread_mutex_unlock(&st->lock);
 			continue;
 		}
@@ -689,13 +757,217 @@ static bool version_known(const char *v)
 	return false;
 }
 
+/* ---- The session directory -------------------------------------------------------- */
+
+static void hook_changed(void *ctx, struct mcp_session *ms, const json_t *state)
+{
+	(void)ms;
+	struct hsession *hs = ctx;
+	struct http_server *h = hs->h;
+	json_t *rec = json_pack("{s:s?,s:O}", "principal", hs->principal, "mcp", state);
+	struct err e = {0};
+	int rc = h->dir.save(h->dir.data, hs->id, rec, !atomic_load(&hs->saved), &e);
+	json_decref(rec);
+	if (rc == ERR_NOT_FOUND) {
+		atomic_store(&hs->remote_gone, true); /* deleted through another node */
+	} else if (rc) {
+		log_warn("http: could not save MCP session %.8s... to the session directory "
+			 "(other nodes will not know it): %s",
+			 hs->id, err_msg(&e));
+	} else {
+		atomic_store(&hs->saved, true);
+		atomic_store(&hs->touched, (long long)mono_s());
+	}
+}
+
+/* Reload a session's record into its local copy (state_lock held).
+ * ERR_NOT_FOUND when the record is gone; another error leaves the local
+ * copy as it is (the directory is unreachable for a moment). */
+static int session_sync(struct http_server *h, struct hsession *hs)
+{
+	json_t *rec = NULL;
+	struct err e = {0};
+	int rc = h->dir.load(h->dir.data, hs->id, &rec, &e);
+	if (rc == ERR_NOT_FOUND) {
+		if (!atomic_load(&hs->saved))
+			return ERR_OK; /* never saved (the directory was down): ours alone */
+		atomic_store(&hs->remote_gone, true);
+		return rc;
+	}
+	if (rc) {
+		log_debug("http: session directory: %s", err_msg(&e));
+		return rc;
+	}
+	if (mcp_session_import(hs->ms, json_object_get(rec, "mcp"), &e))
+		log_warn("http: the stored state of MCP session %.8s... is unusable: %s", hs->id,
+			 err_msg(&e));
+	else
+		atomic_store(&hs->saved, true);
+	json_decref(rec);
+	return ERR_OK;
+}
+
+static bool stream_has_reader(struct stream *st)
+{
+	pthread_mutex_lock(&st->lock);
+	bool a = st->attached && !st->dead;
+	pthread_mutex_unlock(&st->lock);
+	return a;
+}
+
+/* A resources/updated is about to be decided: a node holding the client's
+ * GET stream reloads the subscriptions (a subscribe made through another
+ * node counts before this notification).  A change in progress here holds
+ * state_lock briefly; wait for it, but not forever (the thread holding it
+ * may be waiting for a lock this notifier's session is needed for). */
+static void hook_refresh(void *ctx, struct mcp_session *ms)
+{
+	(void)ms;
+	struct hsession *hs = ctx;
+	if (atomic_load(&hs->remote_gone) || !stream_has_reader(hs->standalone))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&hs->state_lock, &ts) != 0)
+		return;
+	session_sync(hs->h, hs);
+	pthread_mutex_unlock(&hs->state_lock);
+}
+
+/* Drop this node's copy of a session (its record is gone). */
+static void drop_session(struct http_server *h, struct hsession *hs)
+{
+	pthread_mutex_lock(&h->lock);
+	bool linked = !hs->gone;
+	if (linked)
+		unlink_session(h, hs);
+	pthread_mutex_unlock(&h->lock);
+	if (linked)
+		hsession_unref(hs); /* the table's reference */
+}
+
+/* Tell the directory the session is in use, at most every touch_s. */
+static void session_touch(struct http_server *h, struct hsession *hs)
+{
+	long long now = mono_s(), last = atomic_load(&hs->touched);
+	if (!h->dir.touch || now - last < h->touch_s ||
+	    !atomic_compare_exchange_strong(&hs->touched, &last, now))
+		return;
+	struct err e = {0};
+	if (h->dir.touch(h->dir.data, hs->id, &e))
+		log_debug("http: session directory: %s", err_msg(&e));
+}
+
+/* A session this node does not hold, from the directory: a local copy
+ * with a reference, or NULL with *status (404 unknown, 503 directory
+ * unreachable or too many sessions). */
+static struct hsession *materialize(struct http_server *h, const char *sid, int *status)
+{
+	*status = MHD_HTTP_NOT_FOUND;
+	if (strlen(sid) > UUID_STR_LEN)
+		return NULL;
+	json_t *rec = NULL;
+	struct err e = {0};
+	int rc = h->dir.load(h->dir.data, sid, &rec, &e);
+	if (rc) {
+		if (rc != ERR_NOT_FOUND) {
+			log_warn("http: session directory: %s", err_msg(&e));
+			*status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		}
+		return NULL;
+	}
+	const json_t *pr = json_object_get(rec, "principal");
+	if (pr && !json_is_null(pr) && !json_is_string(pr)) {
+		log_warn("http: the stored record of MCP session %.8s... has a bad principal", sid);
+		json_decref(rec);
+		return NULL;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->nsessions >= MAX_SESSIONS)
+		expire_sessions(h);
+	bool full = h->nsessions >= MAX_SESSIONS;
+	pthread_mutex_unlock(&h->lock);
+	if (full) {
+		json_decref(rec);
+		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		return NULL;
+	}
+	struct hsession *hs = hsession_new(h, sid, json_string_value(pr));
+	if (mcp_session_import(hs->ms, json_object_get(rec, "mcp"), &e) ||
+	    !mcp_session_initialized(hs->ms)) {
+		log_warn("http: the stored state of MCP session %.8s... is unusable: %s", sid,
+			 err_msg(&e));
+		json_decref(rec);
+		atomic_store(&hs->refs, 1);
+		hsession_unref(hs);
+		return NULL;
+	}
+	json_decref(rec);
+	atomic_store(&hs->saved, true);
+	if (h->opt.on_session)
+		h->opt.on_session(h->opt.on_session_data, hs->ms, hs->principal);
+	/* Another request may have brought it in meanwhile: keep that one. */
+	pthread_mutex_lock(&h->lock);
+	struct hsession *other = h->sessions;
+	while (other && strcmp(other->id, sid) != 0)
+		other = other->next;
+	if (other) {
+		atomic_fetch_add(&other->refs, 1);
+		other->last_used = mono_s();
+	} else {
+		link_session(h, hs);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (other) {
+		atomic_store(&hs->refs, 1);
+		hsession_unref(hs);
+		return other;
+	}
+	return hs;
+}
+
+/* Make a session's local copy current before a request uses it: reload
+ * the record, unless it was loaded for this very request.  With `keep`,
+ * state_lock stays held on success (the request may change the state; it
+ * is saved before the lock is released).  Returns false when the session
+ * is gone (dropped here). */
+static bool session_current(struct http_server *h, struct hsession *hs, bool loaded, bool keep)
+{
+	if (!have_dir(h))
+		return true;
+	pthread_mutex_lock(&hs->state_lock);
+	if (!loaded && session_sync(h, hs) == ERR_NOT_FOUND) {
+		pthread_mutex_unlock(&hs->state_lock);
+		drop_session(h, hs);
+		return false;
+	}
+	if (!keep)
+		pthread_mutex_unlock(&hs->state_lock);
+	session_touch(h, hs);
+	return true;
+}
+
+static enum MHD_Result queue_gone(struct MHD_Connection *c)
+{
+	return queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001,
+			       "Session not found: it expired or was deleted; initialize a "
+			       "new session");
+}
+
 /* The session a request names, with a reference, after the checks every
  * method shares: a missing id is 400, an unknown one 404, a session opened
- * with another key 403.  On failure the answer is queued, *rc holds
- * MHD's result, and NULL is returned. */
+ * with another key 403.  With a directory, a session of another node is
+ * brought in (*loaded set: its copy is fresh).  On failure the answer is
+ * queued, *rc holds MHD's result, and NULL is returned. */
 static struct hsession *session_of(struct http_server *h, struct MHD_Connection *c,
-				   const char *principal, enum MHD_Result *rc)
+				   const char *principal, enum MHD_Result *rc, bool *loaded)
 {
+	*loaded = false;
 	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
 	if (!sid) {
 		*rc = queue_rpc_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32000,
@@ -704,10 +976,26 @@ static struct hsession *session_of(struct http_server *h, struct MHD_Connection 
 		return NULL;
 	}
 	struct hsession *hs = find_session(h, sid);
+	if (hs && atomic_load(&hs->remote_gone)) {
+		drop_session(h, hs);
+		hsession_unref(hs);
+		hs = NULL;
+		*rc = queue_gone(c);
+		return NULL;
+	}
+	if (!hs && have_dir(h)) {
+		int status;
+		hs = materialize(h, sid, &status);
+		if (!hs && status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+			*rc = queue_rpc_error(c, status, NULL, JSONRPC_INTERNAL_ERROR,
+					      "Service Unavailable: the session directory cannot "
+					      "be read right now; retry shortly");
+			return NULL;
+		}
+		*loaded = hs != NULL;
+	}
 	if (!hs) {
-		*rc = queue_rpc_error(c, MHD_HTTP_NOT_FOUND, NULL, -32001,
-				      "Session not found: it expired or was deleted; initialize a "
-				      "new session");
+		*rc = queue_gone(c);
 		return NULL;
 	}
 	if ((hs->principal || principal) &&
@@ -718,6 +1006,26 @@ static struct hsession *session_of(struct http_server *h, struct MHD_Connection 
 		return NULL;
 	}
 	return hs;
+}
+
+/* Whether this node's copy of the session awaits the response `id`. */
+static bool awaited_here(struct mcp_session *ms, long long id)
+{
+	long long small[32], *ids = small;
+	size_t n = mcp_session_pending_ids(ms, small, 32);
+	if (n > 32) { /* rare: many tools waiting for the client at once */
+		size_t cap = n + 16;
+		ids = xcalloc(cap, sizeof(*ids));
+		n = mcp_session_pending_ids(ms, ids, cap);
+		if (n > cap)
+			n = cap;
+	}
+	bool yes = false;
+	for (size_t i = 0; i < n && !yes; i++)
+		yes = ids[i] == id;
+	if (ids != small)
+		free(ids);
+	return yes;
 }
 
 static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection *c, struct req *rq,
@@ -767,6 +1075,8 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 	/* Which session. */
 	struct hsession *hs = NULL;
 	struct mcp_session *ms = NULL;
+	bool changes = m.kind == JSONRPC_REQUEST && mcp_method_changes_state(m.method);
+	bool locked = false; /* hs->state_lock held (a directory, a change) */
 	const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
 	const char *new_sid = NULL;
 	if (h->opt.stateless) {
@@ -777,11 +1087,18 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 			h->opt.on_session(h->opt.on_session_data, ms, principal);
 	} else if (sid || !is_init) {
 		enum MHD_Result qrc;
-		hs = session_of(h, c, principal, &qrc);
+		bool loaded;
+		hs = session_of(h, c, principal, &qrc, &loaded);
 		if (!hs) {
 			jsonrpc_msg_cleanup(&m);
 			return qrc;
 		}
+		if (!session_current(h, hs, loaded, changes)) {
+			hsession_unref(hs);
+			jsonrpc_msg_cleanup(&m);
+			return queue_gone(c);
+		}
+		locked = have_dir(h) && changes;
 		ms = hs->ms;
 		mcp_session_ref(ms);
 	} else { /* initialize without a session: a new one */
@@ -803,12 +1120,29 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 		new_sid = hs->id;
 		if (h->opt.on_session)
 			h->opt.on_session(h->opt.on_session_data, ms, principal);
+		if (have_dir(h)) { /* saved by initialize, under the lock */
+			pthread_mutex_lock(&hs->state_lock);
+			locked = true;
+		}
 	}
 
 	enum MHD_Result rc;
 	if (m.kind != JSONRPC_REQUEST) {
-		/* Notifications and responses: handled, 202, no body. */
-		mcp_session_handle_msg(ms, &m, NULL, NULL);
+		/* Notifications and responses: handled, 202, no body.  A
+		 * response nobody here awaits goes to the node that does. */
+		if (hs && have_dir(h) && h->dir.post_reply &&
+		    (m.kind == JSONRPC_RESULT || m.kind == JSONRPC_ERROR) &&
+		    json_is_integer(m.id) && !awaited_here(ms, json_integer_value(m.id))) {
+			struct err fe = {0};
+			if (h->dir.post_reply(h->dir.data, hs->id, json_integer_value(m.id), m.root,
+					      &fe))
+				log_warn("http: could not hand a client response over to the "
+					 "waiting node: %s",
+					 err_msg(&fe));
+			jsonrpc_msg_cleanup(&m);
+		} else {
+			mcp_session_handle_msg(ms, &m, NULL, NULL);
+		}
 		rc = queue_status(c, MHD_HTTP_ACCEPTED);
 		goto out;
 	}
@@ -830,6 +1164,10 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 	} else {
 		mcp_session_handle_msg(ms, &m, &sink, NULL);
 		stream_finish(st);
+	}
+	if (locked) { /* the change, if any, is saved */
+		pthread_mutex_unlock(&hs->state_lock);
+		locked = false;
 	}
 
 	/* Wait for the first event or the end; JSON when the answer is all
@@ -861,6 +1199,8 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 		rc = queue_sse(h, c, st, hs, 0, hdr_sid);
 	}
 out:
+	if (locked)
+		pthread_mutex_unlock(&hs->state_lock);
 	mcp_session_unref(ms);
 	hsession_unref(hs);
 	return rc;
@@ -882,15 +1222,24 @@ static enum MHD_Result handle_get(struct http_server *h, struct MHD_Connection *
 		return queue_rpc_error(c, MHD_HTTP_NOT_ACCEPTABLE, NULL, JSONRPC_INVALID_REQUEST,
 				       "Not Acceptable: GET needs Accept: text/event-stream");
 	enum MHD_Result qrc;
-	struct hsession *hs = session_of(h, c, principal, &qrc);
+	bool loaded;
+	struct hsession *hs = session_of(h, c, principal, &qrc, &loaded);
 	if (!hs)
 		return qrc;
+	if (!session_current(h, hs, loaded, false)) {
+		hsession_unref(hs);
+		return queue_gone(c);
+	}
 
-	/* Resuming: "<stream>.<seq>". */
+	/* Resuming: "<stream>.<seq>" (after this node's prefix: the streams of
+	 * another node are not here, so its ids start the stream afresh). */
 	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	size_t plen = strlen(h->id_prefix);
+	if (last && strncmp(last, h->id_prefix, plen) != 0)
+		last = NULL;
 	unsigned long long sno = 0, seq = 0;
 	struct stream *st = NULL;
-	if (last && sscanf(last, "%llu.%llu", &sno, &seq) == 2) {
+	if (last && sscanf(last + plen, "%llu.%llu", &sno, &seq) == 2) {
 		pthread_mutex_lock(&h->lock);
 		if (sno == 0) {
 			st = hs->standalone;
@@ -921,9 +1270,22 @@ static enum MHD_Result handle_delete(struct http_server *h, struct MHD_Connectio
 		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 				  "Method Not Allowed: this server is stateless", NULL);
 	enum MHD_Result qrc;
-	struct hsession *hs = session_of(h, c, principal, &qrc);
+	bool loaded;
+	struct hsession *hs = session_of(h, c, principal, &qrc, &loaded);
 	if (!hs)
 		return qrc;
+	if (have_dir(h)) { /* gone for every node */
+		struct err e = {0};
+		if (h->dir.remove(h->dir.data, hs->id, &e)) {
+			log_warn("http: session directory: %s", err_msg(&e));
+			hsession_unref(hs);
+			return queue_rpc_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+					       JSONRPC_INTERNAL_ERROR,
+					       "Service Unavailable: the session could not be "
+					       "removed from the session directory; retry shortly");
+		}
+		atomic_store(&hs->remote_gone, true);
+	}
 	pthread_mutex_lock(&h->lock);
 	bool linked = !hs->gone;
 	if (linked)
@@ -1531,6 +1893,109 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", msg);
 }
 
+/* ---- The janitor (with a session directory) ------------------------------------------- */
+
+#define JANITOR_TICK_MS 200      /* responses handed over by other nodes */
+#define JANITOR_STREAMS_TICKS 5  /* every second: sessions with an open GET stream */
+#define JANITOR_EXPIRE_TICKS 300 /* every minute: idle sessions */
+
+/* Feed the responses other nodes received for requests this session
+ * awaits here. */
+static void collect_replies(struct http_server *h, struct hsession *hs)
+{
+	long long ids[32];
+	size_t n = mcp_session_pending_ids(hs->ms, ids, 32);
+	if (n > 32)
+		n = 32; /* the rest next time */
+	for (size_t i = 0; i < n; i++) {
+		json_t *msg = NULL;
+		struct err e = {0};
+		int rc = h->dir.take_reply(h->dir.data, hs->id, ids[i], &msg, &e);
+		if (rc) {
+			if (rc != ERR_NOT_FOUND)
+				log_debug("http: session directory: %s", err_msg(&e));
+			continue;
+		}
+		char *text = json_to_text(msg);
+		json_decref(msg);
+		struct jsonrpc_msg m;
+		int code = 0;
+		json_t *bad_id = NULL;
+		struct err pe = {0};
+		if (jsonrpc_parse(text, strlen(text), h->opt.max_body, &m, &code, &bad_id, &pe) ==
+		    ERR_OK)
+			mcp_session_handle_msg(hs->ms, &m, NULL, NULL);
+		json_decref(bad_id);
+		free(text);
+	}
+}
+
+static void janitor_tick(struct http_server *h, bool streams, bool expire)
+{
+	pthread_mutex_lock(&h->lock);
+	struct hsession **list = xcalloc(h->nsessions + 1, sizeof(*list));
+	size_t n = 0;
+	for (struct hsession *hs = h->sessions; hs && n < h->nsessions; hs = hs->next) {
+		atomic_fetch_add(&hs->refs, 1);
+		list[n++] = hs;
+	}
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < n && !atomic_load(&h->stopping); i++) {
+		struct hsession *hs = list[i];
+		if (h->dir.take_reply)
+			collect_replies(h, hs);
+		if (streams && !atomic_load(&hs->remote_gone) &&
+		    stream_has_reader(hs->standalone)) {
+			/* Its client listens here: notice a DELETE through
+			 * another node (the stream ends) and keep it alive. */
+			pthread_mutex_lock(&hs->state_lock);
+			session_sync(h, hs);
+			pthread_mutex_unlock(&hs->state_lock);
+			if (!atomic_load(&hs->remote_gone))
+				session_touch(h, hs);
+		}
+		if (atomic_load(&hs->remote_gone))
+			drop_session(h, hs);
+	}
+	for (size_t i = 0; i < n; i++)
+		hsession_unref(list[i]);
+	free(list);
+	if (expire) {
+		struct err e = {0};
+		if (h->dir.expire && h->dir.expire(h->dir.data, h->opt.session_idle_s, &e))
+			log_debug("http: session directory: %s", err_msg(&e));
+		pthread_mutex_lock(&h->lock);
+		expire_sessions(h);
+		pthread_mutex_unlock(&h->lock);
+	}
+}
+
+static void *janitor_main(void *arg)
+{
+	struct http_server *h = arg;
+	unsigned long tick = 0;
+	pthread_mutex_lock(&h->jlock);
+	while (!h->jstop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += JANITOR_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->jcond, &h->jlock, &ts);
+		if (h->jstop)
+			break;
+		pthread_mutex_unlock(&h->jlock);
+		tick++;
+		janitor_tick(h, tick % JANITOR_STREAMS_TICKS == 0,
+			     tick % JANITOR_EXPIRE_TICKS == 0);
+		pthread_mutex_lock(&h->jlock);
+	}
+	pthread_mutex_unlock(&h->jlock);
+	return NULL;
+}
+
 /* ---- Start and stop --------------------------------------------------------------------- */
 
 int http_server_start(struct mcp_server *srv, const struct http_server_options *opt,
@@ -1552,6 +2017,30 @@ int http_server_start(struct mcp_server *srv, const struct http_server_options *
 	h->endpoint = xstrdup(h->opt.endpoint);
 	h->endpoint_slash = xasprintf("%s/", h->opt.endpoint);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->jlock, NULL);
+	pthread_condattr_t jca;
+	pthread_condattr_init(&jca);
+	pthread_condattr_setclock(&jca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->jcond, &jca);
+	pthread_condattr_destroy(&jca);
+	const struct http_session_dir *sd = opt->session_dir;
+	if (srv && sd && !opt->stateless) {
+		if (!sd->save || !sd->load || !sd->remove) {
+			err_set(e, ERR_INVALID,
+				"a session directory needs save, load and remove functions");
+			goto fail;
+		}
+		h->dir = *sd;
+		unsigned char tag[4];
+		random_bytes(tag, sizeof(tag));
+		snprintf(h->id_prefix, sizeof(h->id_prefix), "%02x%02x%02x%02x_", tag[0], tag[1],
+			 tag[2], tag[3]);
+		h->touch_s = h->opt.session_idle_s / 4;
+		if (h->touch_s > 60)
+			h->touch_s = 60;
+		if (h->touch_s < 1)
+			h->touch_s = 1;
+	}
 
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
@@ -1598,13 +2087,27 @@ int http_server_start(struct mcp_server *srv, const struct http_server_options *
 	if (info && getsockname(info->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
 		h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							 : ((struct sockaddr_in *)&ss)->sin_port);
+	if (have_dir(h)) {
+		int prc = pthread_create(&h->janitor, NULL, janitor_main, h);
+		if (prc) {
+			log_warn("http: cannot start the session janitor (%s): deleted sessions "
+				 "and answers handed over by other nodes are noticed late",
+				 strerror(prc));
+		} else {
+			h->janitor_running = true;
+		}
+	}
 	*out = h;
 	return ERR_OK;
 fail:
+	if (h->d)
+		MHD_stop_daemon(h->d);
 	workpool_free(h->pool);
 	free(h->endpoint);
 	free(h->endpoint_slash);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->jlock);
+	pthread_cond_destroy(&h->jcond);
 	free(h);
 	*out = NULL;
 	return e ? e->code : ERR_IO;
@@ -1620,6 +2123,13 @@ void http_server_free(struct http_server *h)
 	if (!h)
 		return;
 	atomic_store(&h->stopping, true);
+	if (h->janitor_running) {
+		pthread_mutex_lock(&h->jlock);
+		h->jstop = true;
+		pthread_cond_broadcast(&h->jcond);
+		pthread_mutex_unlock(&h->jlock);
+		pthread_join(h->janitor, NULL);
+	}
 	/* Wake every SSE reader so connection threads can finish. */
 	pthread_mutex_lock(&h->lock);
 	for (struct hsession *hs = h->sessions; hs; hs = hs->next) {
@@ -1648,6 +2158,8 @@ void http_server_free(struct http_server *h)
 	}
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->jlock);
+	pthread_cond_destroy(&h->jcond);
 	free(h->endpoint);
 	free(h->endpoint_slash);
 	free(h);

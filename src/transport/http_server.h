@@ -15,6 +15,22 @@
  * every POST gets a fresh, already initialized session, so a load balancer
  * may send any request to any node.
  *
+ * Sessions shared by several nodes (struct http_session_dir): with a session
+ * directory, a session's durable state (mcp_session_export: version,
+ * capabilities, log level, subscriptions) and its principal are saved there
+ * when initialize is answered and whenever they change, before the response
+ * goes out.  A node that is asked about a session it does not hold loads it
+ * and goes on with it (a session of another principal stays 403); every
+ * request reloads the record first, so a change made through another node
+ * is seen, and a session deleted anywhere is 404 everywhere (open GET
+ * streams of it end within about a second).  Before a resources/updated is
+ * decided for a session whose GET stream this node holds, its record is
+ * reloaded too.  A response to a server->client request (elicitation,
+ * sampling) that reaches another node than the waiting one is handed over
+ * through the directory.  What stays per node: POST streams (a Last-Event-ID
+ * of another node's stream starts the GET stream afresh) and cancellation
+ * of requests running on another node.
+ *
  * Plain routes (struct http_route) are matched by method and path (exact,
  * or a prefix ending in '*'); a path that has routes for other methods only
  * gets 405 with Allow.  A route answers with a body, or with a stream (e.g.
@@ -124,6 +140,39 @@ struct http_route {
 	void *data;
 };
 
+/*
+ * Where sessions live when several nodes serve the same clients.  Records
+ * are JSON objects {"principal": TEXT|null, "mcp": STATE} (STATE from
+ * mcp_session_export).  Functions return 0 or an error code with *e set;
+ * they are called from many threads at once.
+ *  - save(): store the record of session `id`; `create` is true for a new
+ *    session; otherwise the record must still exist (ERR_NOT_FOUND when it
+ *    was removed meanwhile: the session is gone).
+ *  - load(): *record gets a new reference, or ERR_NOT_FOUND (never saved,
+ *    removed or expired).
+ *  - remove(): forget the session (absent is fine).
+ *  - touch(): the session was used now (idle expiry counts from the last
+ *    use on any node).  May be NULL.  Called at most every minute or so
+ *    per session and node.
+ *  - expire(): forget sessions unused for longer than idle_s.  May be NULL.
+ *  - post_reply() / take_reply(): hand the client's response to request
+ *    `request_id` of session `id` to whichever node awaits it (take_reply
+ *    returns ERR_NOT_FOUND when none has come; a taken reply is removed).
+ *    Both NULL: responses only reach the node they are posted to.
+ */
+struct http_session_dir {
+	int (*save)(void *data, const char *id, const json_t *record, bool create, struct err *e);
+	int (*load)(void *data, const char *id, json_t **record, struct err *e);
+	int (*remove)(void *data, const char *id, struct err *e);
+	int (*touch)(void *data, const char *id, struct err *e);
+	int (*expire)(void *data, int idle_s, struct err *e);
+	int (*post_reply)(void *data, const char *id, long long request_id, const json_t *msg,
+			  struct err *e);
+	int (*take_reply)(void *data, const char *id, long long request_id, json_t **msg,
+			  struct err *e);
+	void *data;
+};
+
 /* Authenticate a bearer token: return 0 and set *principal (a new string the
  * server frees) when valid, else non-zero. */
 typedef int (*http_auth_fn)(void *data, const char *token, char **principal);
@@ -141,7 +190,10 @@ struct http_server_options {
 	const struct http_route *routes; /* plain routes, may be NULL */
 	size_t nroutes;
 	int session_idle_s; /* sessions idle longer are dropped; default 3600 */
-	int sse_retry_ms;   /* retry hint in priming events; default 1000 */
+	/* Sessions shared with other nodes (copied; its data is borrowed).
+	 * NULL: sessions live in this process only.  Ignored when stateless. */
+	const struct http_session_dir *session_dir;
+	int sse_retry_ms; /* retry hint in priming events; default 1000 */
 	/* Called for each new session (after initialize), e.g. to attach the
 	 * principal as session user data.  May be NULL. */
 	void (*on_session)(void *data, struct mcp_session *s, const char *principal);

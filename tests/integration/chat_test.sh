@@ -231,7 +231,9 @@ PORT=${MCP##*:}
 PORT=${PORT%%/*}
 kill "$SERVE_PID"
 wait "$SERVE_PID" 2>/dev/null
-"$AMBIENT" serve --listen "127.0.0.1:$PORT" --no-engine >"$WORK/serve2.out" 2>"$WORK/serve2.err" 7>&- &
+# --local-sessions: the new server does not know the old session (sessions
+# in the database would survive the restart), so the reconnect path runs.
+"$AMBIENT" serve --listen "127.0.0.1:$PORT" --no-engine --local-sessions >"$WORK/serve2.out" 2>"$WORK/serve2.err" 7>&- &
 SERVE_PID=$!
 wait_for 10 listening "$WORK/serve2.out" || fail "serve did not start again: $(cat "$WORK/serve2.err")"
 echo tasks >&7
