@@ -2035,7 +2035,7 @@ static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, stru
 	*docs = json_object();
 	pthread_mutex_lock(&q->rlock);
 	int rc = sqlite3_prepare_v2(q->rdb,
-				    "SELECT key, doc FROM soft_state WHERE key >= ?1 AND key < ?2"
+				    "SELECT key, doc FROM soft_state WHERE key >= ?1 AND (?2 = '' OR key < ?2)"
 				    " ORDER BY key",
 				    -1, &st, NULL);
 	if (rc == SQLITE_OK) {
@@ -2087,7 +2087,7 @@ static int sq_lease_list(struct store *s, const char *prefix, json_t **leases, s
 	pthread_mutex_lock(&q->rlock);
 	int rc = sqlite3_prepare_v2(q->rdb,
 				    "SELECT name, owner, expires_at FROM leases WHERE name >= ?1"
-				    " AND name < ?2 AND expires_at >= ?3 ORDER BY name",
+				    " AND (?2 = '' OR name < ?2) AND expires_at >= ?3 ORDER BY name",
 				    -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, prefix);
