@@ -3,7 +3,9 @@
  *
  * Every back end must pass this suite.  The back end under test is chosen by
  * AMBIENT_TEST_STORE: unset or "sqlite" gives a fresh SQLite file per test;
- * later back ends plug in here.
+ * "postgres" a fresh database per test on the server AMBIENT_TEST_PG_URL
+ * (postgres://USER@HOST:PORT/DB, a user who may create databases; see
+ * tests/support/pgtmp.sh), dropped after the test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <libpq-fe.h>
+
 #include "../test_util.h"
 #include "common/uuid.h"
 #include "store/store.h"
@@ -22,9 +26,66 @@
 struct fixture {
 	char *dir;
 	char url[4200];
+	char pgdb[64]; /* the database made for this test (postgres) */
 	struct store *s;
 	struct store_options opt;
 };
+
+/* ---- PostgreSQL: a database per test ------------------------------------------ */
+
+/* base (postgres://USER@HOST:PORT/DB?...) with the database replaced by db. */
+static void pg_url_for(const char *base, const char *db, char *out, size_t size)
+{
+	const char *auth = strstr(base, "://");
+	auth = auth ? auth + 3 : base;
+	size_t host_len = strcspn(auth, "/?");
+	const char *query = strchr(auth + host_len, '?');
+	snprintf(out, size, "%.*s/%s%s", (int)(auth + host_len - base), base, db,
+		 query ? query : "");
+}
+
+/* Run one statement as the server's admin (the URL's own database). */
+static int pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv("AMBIENT_TEST_PG_URL"));
+	int ok = PQstatus(c) == CONNECTION_OK;
+	if (ok) {
+		PGresult *r = PQexec(c, sql);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+		if (!ok)
+			fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "cannot connect to AMBIENT_TEST_PG_URL: %s", PQerrorMessage(c));
+	}
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+static int pg_setup(struct fixture *f)
+{
+	static int counter;
+	const char *base = getenv("AMBIENT_TEST_PG_URL");
+	char sql[128];
+
+	if (!base || !*base) {
+		fprintf(stderr, "AMBIENT_TEST_STORE=postgres needs AMBIENT_TEST_PG_URL\n");
+		return -1;
+	}
+	snprintf(f->pgdb, sizeof f->pgdb, "ambient_t_%d_%d", (int)getpid(), ++counter);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->pgdb);
+	if (pg_admin(sql))
+		return -1;
+	pg_url_for(base, f->pgdb, f->url, sizeof f->url);
+	return 0;
+}
+
+static void pg_teardown(struct fixture *f)
+{
+	char sql[128];
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pgdb);
+	pg_admin(sql);
+}
 
 /* A projection that counts events per stream: {"count": N, "last": type}.
  * An event of type "poison" is refused; "drop" removes the document. */
@@ -60,12 +121,17 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof *f);
 	const char *which = getenv("AMBIENT_TEST_STORE");
 
-	if (which && *which && strcmp(which, "sqlite") != 0) {
-		fprintf(stderr, "unknown AMBIENT_TEST_STORE '%s'\n", which);
-		return -1;
-	}
 	f->dir = test_tmpdir("store");
-	snprintf(f->url, sizeof f->url, "sqlite:%s/events.db", f->dir);
+	*state = f;
+	if (which && strcmp(which, "postgres") == 0) {
+		if (pg_setup(f))
+			return -1;
+	} else if (which && *which && strcmp(which, "sqlite") != 0) {
+		fprintf(stderr, "unknown AMBIENT_TEST_STORE '%s': use sqlite or postgres\n", which);
+		return -1;
+	} else {
+		snprintf(f->url, sizeof f->url, "sqlite:%s/events.db", f->dir);
+	}
 	f->opt.projections = counters;
 	f->opt.nprojections = 1;
 	*state = f;
@@ -76,6 +142,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_close(f->s);
+	if (f->pgdb[0])
+		pg_teardown(f);
 	test_rmdir(f->dir);
 	free(f->dir);
 	free(f);
@@ -855,6 +923,215 @@ static void test_leases(void **state)
 	f->opt.clock = NULL;
 }
 
+/* ---- sharing a set of leases: store_lease_claim, store_lease_list ------------------ */
+
+/* Claim names (a NUL-separated list) for owner; returns the held ones as
+ * "a,b" for easy comparison. */
+static char *claim(struct store *s, const char *owner, size_t max, const char *const *names,
+		   size_t n)
+{
+	bool held[16];
+	struct err e = {0};
+	char *out = calloc(1, 256);
+
+	if (store_lease_claim(s, owner, 30000, names, n, max, held, &e))
+		fail_msg("claim for %s: %s", owner, err_msg(&e));
+	for (size_t i = 0; i < n; i++)
+		if (held[i])
+			snprintf(out + strlen(out), 256 - strlen(out), "%s%s", *out ? "," : "",
+				 names[i]);
+	return out;
+}
+
+#define EXPECT_CLAIM(want, ...)                                                                    \
+	do {                                                                                       \
+		char *got_ = claim(__VA_ARGS__);                                                   \
+		if (strcmp(got_, want) != 0)                                                       \
+			fail_msg("line %d: holds [%s], want [%s]", __LINE__, got_, want);          \
+		free(got_);                                                                        \
+	} while (0)
+
+/* Who holds each lease under prefix, as "name=owner,...". */
+static char *holders(struct store *s, const char *prefix)
+{
+	json_t *all = NULL, *v;
+	struct err e = {0};
+	const char *name;
+	char *out = calloc(1, 512);
+
+	if (store_lease_list(s, prefix, &all, &e))
+		fail_msg("lease list: %s", err_msg(&e));
+	json_object_foreach(all, name, v) {
+		assert_true(json_integer_value(json_object_get(v, "expires_at_us")) > 0);
+		snprintf(out + strlen(out), 512 - strlen(out), "%s%s=%s", *out ? "," : "", name,
+			 json_string_value(json_object_get(v, "owner")));
+	}
+	json_decref(all);
+	return out;
+}
+
+#define EXPECT_HOLDERS(want, s, prefix)                                                            \
+	do {                                                                                       \
+		char *got_ = holders(s, prefix);                                                   \
+		if (strcmp(got_, want) != 0)                                                       \
+			fail_msg("line %d: leases [%s], want [%s]", __LINE__, got_, want);         \
+		free(got_);                                                                        \
+	} while (0)
+
+static void test_lease_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct err e = {0};
+	struct clock clk;
+	bool held[16];
+	const char *const five[] = {"t-a", "t-b", "t-c", "t-d", "t-e"};
+	const char *const rev[] = {"t-e", "t-d", "t-c", "t-b", "t-a"};
+
+	clock_fake_init(&clk, 1700000000LL * 1000000);
+	store_close(f->s);
+	f->opt.clock = &clk;
+	assert_int_equal(open_store(f), 0);
+
+	/* Free ones are taken in the order given, up to max; held ones of
+	 * another live owner are skipped. */
+	EXPECT_CLAIM("t-a,t-b", f->s, "node-a", 2, five, 5);
+	EXPECT_CLAIM("t-c,t-d", f->s, "node-b", 2, five, 5);
+	EXPECT_CLAIM("t-e", f->s, "node-c", 10, five, 5);
+	EXPECT_HOLDERS("t-a=node-a,t-b=node-a,t-c=node-b,t-d=node-b,t-e=node-c", f->s, "t-");
+	/* Renewing keeps; a surplus above max is given up, the first ones kept. */
+	EXPECT_CLAIM("t-a", f->s, "node-a", 1, five, 5);
+	EXPECT_HOLDERS("t-a=node-a,t-c=node-b,t-d=node-b,t-e=node-c", f->s, "t-");
+	/* ... and the lease given up is free for the next owner. */
+	EXPECT_CLAIM("t-b,t-c,t-d", f->s, "node-b", 3, five, 5);
+	/* held[] follows the order of the names given */
+	EXPECT_CLAIM("t-e", f->s, "node-c", 5, rev, 5);
+
+	/* 20 s later node-b renews; 15 s after that the others have expired:
+	 * node-c keeps its own expired lease (nobody took it) and takes
+	 * node-a's. */
+	clock_fake_advance(&clk, 20 * 1000000LL);
+	EXPECT_CLAIM("t-b,t-c,t-d", f->s, "node-b", 3, five, 5);
+	clock_fake_advance(&clk, 15 * 1000000LL);
+	EXPECT_HOLDERS("t-b=node-b,t-c=node-b,t-d=node-b", f->s, "t-");
+	EXPECT_CLAIM("t-e,t-a", f->s, "node-c", 5, rev, 5);
+	/* max 0 gives up everything of ours */
+	EXPECT_CLAIM("", f->s, "node-b", 0, five, 5);
+	EXPECT_HOLDERS("t-a=node-c,t-e=node-c", f->s, "t-");
+	const char *const some[] = {"t-b", "t-c"};
+	EXPECT_CLAIM("t-b", f->s, "node-d", 1, some, 2);
+
+	/* Two owners splitting ten leases, taking turns, end with five each. */
+	const char *const ten[] = {"s-0", "s-1", "s-2", "s-3", "s-4",
+				   "s-5", "s-6", "s-7", "s-8", "s-9"};
+	bool hx[10], hy[10];
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(store_lease_claim(f->s, "x", 30000, ten, 10, 5, hx, &e), ERR_OK);
+		assert_int_equal(store_lease_claim(f->s, "y", 30000, ten, 10, 5, hy, &e), ERR_OK);
+	}
+	int nx = 0, ny = 0;
+	for (int i = 0; i < 10; i++) {
+		nx += hx[i];
+		ny += hy[i];
+		assert_true(hx[i] != hy[i]); /* each lease has exactly one of them */
+	}
+	assert_int_equal(nx, 5);
+	assert_int_equal(ny, 5);
+	json_t *all = NULL;
+	assert_int_equal(store_lease_list(f->s, "s-", &all, &e), ERR_OK);
+	assert_int_equal(json_object_size(all), 10);
+	json_decref(all);
+
+	/* the plain lease calls see the same table */
+	struct store_lease l;
+	assert_int_equal(store_lease_peek(f->s, "t-a", &l, &e), ERR_OK);
+	assert_string_equal(l.holder, "node-c");
+	assert_int_equal(store_lease_acquire(f->s, "t-a", "node-z", 30000, &l, &e), ERR_OK);
+	assert_false(l.held);
+	assert_int_equal(store_lease_release(f->s, "t-a", "node-c", &e), ERR_OK);
+	EXPECT_CLAIM("t-a", f->s, "node-z", 1, five, 5);
+
+	/* list: a prefix, everything, nothing; expired leases are not listed */
+	EXPECT_HOLDERS("", f->s, "nothing-");
+	assert_int_equal(store_lease_list(f->s, "", &all, &e), ERR_OK);
+	assert_int_equal(json_object_size(all), 13); /* t-a, t-b, t-e and s-0..9 */
+	json_decref(all);
+	clock_fake_advance(&clk, 31 * 1000000LL);
+	EXPECT_HOLDERS("", f->s, "t-");
+
+	/* bad input */
+	assert_int_equal(store_lease_claim(f->s, "x", 30000, five, 0, 5, held, &e), ERR_OK);
+	assert_int_equal(store_lease_claim(f->s, "x", 0, five, 5, 5, held, &e), ERR_INVALID);
+	assert_int_equal(store_lease_claim(f->s, "", 1000, five, 5, 5, held, &e), ERR_INVALID);
+	const char *const bad[] = {"ok", ""};
+	assert_int_equal(store_lease_claim(f->s, "x", 1000, bad, 2, 5, held, &e), ERR_INVALID);
+
+	store_close(f->s);
+	f->s = NULL;
+	f->opt.clock = NULL;
+}
+
+/* Two handles claiming the same set at the same time never share a lease. */
+struct claimer {
+	struct store *s;
+	const char *owner;
+	const char *const *names;
+	size_t n;
+	int rounds;
+	bool held[40];
+	int failures;
+};
+
+static void *claimer_main(void *p)
+{
+	struct claimer *c = p;
+	struct err e = {0};
+	for (int i = 0; i < c->rounds; i++)
+		if (store_lease_claim(c->s, c->owner, 60000, c->names, c->n, c->n / 2, c->held, &e))
+			c->failures++;
+	return NULL;
+}
+
+static void test_lease_claim_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = NULL;
+	struct err e = {0};
+	char names_buf[40][16];
+	const char *names[40];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(names_buf[i], sizeof names_buf[i], "task-%02d", i);
+		names[i] = names_buf[i];
+	}
+	assert_int_equal(store_open(f->url, &f->opt, &s2, &e), ERR_OK);
+	struct claimer a = {.s = f->s, .owner = "node-1", .names = names, .n = 40, .rounds = 30};
+	struct claimer b = {.s = s2, .owner = "node-2", .names = names, .n = 40, .rounds = 30};
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, claimer_main, &a);
+	pthread_create(&tb, NULL, claimer_main, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.failures + b.failures, 0);
+	/* One more round each, now that the dust has settled: 20 each. */
+	claimer_main(&(struct claimer){0}); /* no-op: rounds 0 */
+	a.rounds = b.rounds = 1;
+	claimer_main(&a);
+	claimer_main(&b);
+	int na = 0, nb = 0;
+	for (int i = 0; i < 40; i++) {
+		assert_false(a.held[i] && b.held[i]);
+		na += a.held[i];
+		nb += b.held[i];
+	}
+	assert_int_equal(na, 20);
+	assert_int_equal(nb, 20);
+	json_t *all = NULL;
+	assert_int_equal(store_lease_list(f->s, "task-", &all, &e), ERR_OK);
+	assert_int_equal(json_object_size(all), 40);
+	json_decref(all);
+	store_close(s2);
+}
+
 /* The writer of test_subscription_across_processes: 200 appends to url. */
 static int append_child(const char *url)
 {
@@ -887,6 +1164,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soft_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_claim_concurrent, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
