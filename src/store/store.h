@@ -2,8 +2,8 @@
  * store.h - the event store: an append-only log of events in streams.
  *
  * The interface is an ops table (struct store_ops) with one implementation
- * per back end (store_sqlite.c; PostgreSQL later), chosen by the URL given to
- * store_open(): "sqlite:PATH" (or a bare path).  Everything above this layer
+ * per back end (store_sqlite.c, store_postgres.c), chosen by the URL given to
+ * store_open(): "sqlite:PATH" (or a bare path), or "postgres://...".  Everything above this layer
  * talks only to the functions declared here.
  *
  * Guarantees, for every back end:
