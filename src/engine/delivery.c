@@ -1559,25 +1559,17 @@ static bool become_leader(struct delivery *d)
 	return true;
 }
 
-/* Live engines on the store (their node leases), at least 1. */
-static int live_nodes(struct delivery *d)
-{
-	json_t *nodes = NULL;
-	struct err e = {0};
-	if (store_lease_list(d->store, ENGINE_NODE_LEASE_PREFIX, &nodes, &e) != ERR_OK)
-		return 1;
-	int n = (int)json_object_size(nodes);
-	json_decref(nodes);
-	return n > 0 ? n : 1;
-}
-
 /* With partitions shared by a node: may this deliverer take its partition
  * (the node holds less than its share), or must it give it up (more)? */
 static int share_verdict(struct delivery *d)
 {
 	if (d->opt.partitions <= 1 || !d->opt.share)
 		return 0;
-	int fair = ((int)d->opt.partitions + live_nodes(d) - 1) / live_nodes(d);
+	struct err e = {0};
+	int nodes = engine_live_nodes(d->store, NULL, &e);
+	if (nodes < 1)
+		nodes = 1; /* none listed (or no answer): this node alone */
+	int fair = ((int)d->opt.partitions + nodes - 1) / nodes;
 	int held = atomic_load(&d->opt.share->held);
 	if (d->leader) {
 		/* Give up one partition at a time, whichever deliverer gets here first. */

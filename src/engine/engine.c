@@ -1092,18 +1092,28 @@ static void shard_lost(struct engine *en, unsigned shard)
 }
 
 /* How many engines are alive (node leases), this one included. */
-static int count_nodes(struct engine *en)
+int engine_live_nodes(struct store *s, const char *owner, struct err *e)
 {
 	json_t *nodes = NULL;
+	if (store_lease_list(s, ENGINE_NODE_LEASE_PREFIX, &nodes, e) != ERR_OK)
+		return -1;
+	char me[256];
+	snprintf(me, sizeof(me), ENGINE_NODE_LEASE_PREFIX "%s", owner ? owner : "");
+	int n = (int)json_object_size(nodes) + (owner && !json_object_get(nodes, me) ? 1 : 0);
+	json_decref(nodes);
+	return n;
+}
+
+/* How many engines are alive, this one included (the last count when the
+ * store cannot tell). */
+static int count_nodes(struct engine *en)
+{
 	struct err e = {0};
-	if (store_lease_list(en->store, ENGINE_NODE_LEASE_PREFIX, &nodes, &e) != ERR_OK) {
+	int n = engine_live_nodes(en->store, en->owner, &e);
+	if (n < 0) {
 		log_warn("engine: cannot list the engines: %s", err_msg(&e));
 		return en->nodes > 0 ? en->nodes : 1;
 	}
-	char me[256];
-	snprintf(me, sizeof(me), ENGINE_NODE_LEASE_PREFIX "%s", en->owner);
-	int n = (int)json_object_size(nodes) + (json_object_get(nodes, me) ? 0 : 1);
-	json_decref(nodes);
 	return n;
 }
 

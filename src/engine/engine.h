@@ -116,6 +116,10 @@ void engine_status(struct engine *en, struct engine_status *st);
  * NULL is fine. */
 void engine_free(struct engine *en);
 
+/* Engines alive on the store (unexpired node leases), counting `owner` (may
+ * be NULL) as alive too; -1 with e set when the store cannot tell. */
+int engine_live_nodes(struct store *s, const char *owner, struct err *e);
+
 /* The shard (0..ENGINE_SHARDS-1) of a task id. */
 unsigned engine_shard_of(const char *task_id);
 
