@@ -1606,8 +1606,8 @@ static void lease_tick(struct delivery *d)
 		store_lease_peek(d->store, d->lease_name, &l, &e);
 		goto out;
 	}
-	int rc = store_lease_acquire(d->store, d->lease_name, d->owner, d->opt.lease_ttl_ms, &l,
-				     &e);
+	int rc =
+		store_lease_acquire(d->store, d->lease_name, d->owner, d->opt.lease_ttl_ms, &l, &e);
 	bool held = rc == ERR_OK && l.held;
 	if (rc != ERR_OK)
 		log_warn("delivery: lease: %s", err_msg(&e));
@@ -1790,7 +1790,8 @@ int delivery_new(const struct delivery_options *opt, struct delivery **out, stru
 			       opt->partition, opt->partitions);
 	}
 	if (d->opt.partitions > 1) {
-		snprintf(d->lease_name, sizeof(d->lease_name), "delivery/part/%u", d->opt.partition);
+		snprintf(d->lease_name, sizeof(d->lease_name), "delivery/part/%u",
+			 d->opt.partition);
 		snprintf(d->checkpoint_name, sizeof(d->checkpoint_name), "delivery/%u",
 			 d->opt.partition);
 		snprintf(d->status_key, sizeof(d->status_key), "delivery/status/%u",

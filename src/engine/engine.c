@@ -56,12 +56,12 @@ struct engine {
 	atomic_bool log_grew; /* set by the watcher */
 
 	/* loop state */
-	bool leader;                 /* holds at least one shard */
-	bool owned[ENGINE_SHARDS];   /* the shards whose tasks this engine runs */
+	bool leader;               /* holds at least one shard */
+	bool owned[ENGINE_SHARDS]; /* the shards whose tasks this engine runs */
 	int nowned, nodes;
-	bool loaded;                 /* the task table was built */
-	bool claimed_once;           /* the first claim after loading was made */
-	int64_t lease_next_us;       /* monotonic */
+	bool loaded;             /* the task table was built */
+	bool claimed_once;       /* the first claim after loading was made */
+	int64_t lease_next_us;   /* monotonic */
 	int64_t log_pos;         /* last global position applied */
 	int64_t log_read_us;     /* monotonic time of the last read */
 	struct runner **runners; /* sorted by id (bsearch) */
@@ -133,13 +133,13 @@ static void status_publish(struct engine *en, bool write)
 		return;
 	char at[CLOCK_ISO_MAX];
 	clock_format_utc(now_us(en), at);
-	json_t *doc =
-		json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner", en->owner,
-			  "pid", (int)getpid(), "at", at, "shards", st.shards, "tasks", (int)st.tasks, "active",
-			  (int)st.active, "in_flight", (int)st.in_flight, "checks", (int)st.checks,
-			  "failures", (int)st.failures, "events", (int)st.events, "fetches",
-			  (int)st.fetches, "lag_p50_ms", (double)st.lag_p50_us / 1000.0,
-			  "lag_p99_ms", (double)st.lag_p99_us / 1000.0);
+	json_t *doc = json_pack("{s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:f,s:f}", "owner",
+				en->owner, "pid", (int)getpid(), "at", at, "shards", st.shards,
+				"tasks", (int)st.tasks, "active", (int)st.active, "in_flight",
+				(int)st.in_flight, "checks", (int)st.checks, "failures",
+				(int)st.failures, "events", (int)st.events, "fetches",
+				(int)st.fetches, "lag_p50_ms", (double)st.lag_p50_us / 1000.0,
+				"lag_p99_ms", (double)st.lag_p99_us / 1000.0);
 	char key[SNAP_KEY_MAX];
 	snprintf(key, sizeof(key), ENGINE_STATUS_PREFIX "%s", en->owner);
 	json_object_set_new(en->soft_pending, key, doc);
@@ -1173,8 +1173,8 @@ static void lease_tick(struct engine *en)
 	}
 	size_t share = (ENGINE_SHARDS + (size_t)en->nodes - 1) / (size_t)en->nodes;
 	bool held[ENGINE_SHARDS];
-	int rc = store_lease_claim(en->store, en->owner, en->opt.lease_ttl_ms, order,
-				   ENGINE_SHARDS, share, held, &e);
+	int rc = store_lease_claim(en->store, en->owner, en->opt.lease_ttl_ms, order, ENGINE_SHARDS,
+				   share, held, &e);
 	if (rc != ERR_OK) {
 		/* Keep running what we hold until its lease could have expired:
 		 * the next claim renews it (the store may be restarting). */

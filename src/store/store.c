@@ -15,8 +15,7 @@ static const struct store_ops *const backends[] = {
 	&store_postgres_ops,
 };
 
-int store_open(const char *url, const struct store_options *opt, struct store **out,
-	       struct err *e)
+int store_open(const char *url, const struct store_options *opt, struct store **out, struct err *e)
 {
 	const struct store_ops *ops = NULL;
 	const char *location = url;
@@ -30,7 +29,8 @@ int store_open(const char *url, const struct store_options *opt, struct store **
 	if (colon && colon != url && strncmp(colon, "://", 3) != 0) {
 		for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
 			size_t n = strlen(backends[i]->scheme);
-			if ((size_t)(colon - url) == n && strncmp(url, backends[i]->scheme, n) == 0) {
+			if ((size_t)(colon - url) == n &&
+			    strncmp(url, backends[i]->scheme, n) == 0) {
 				ops = backends[i];
 				location = colon + 1;
 			}
@@ -40,18 +40,20 @@ int store_open(const char *url, const struct store_options *opt, struct store **
 		if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
 			ops = &store_postgres_ops;
 		else
-			return err_set(e, ERR_INVALID,
-				       "unknown database URL '%s': use sqlite:PATH or postgres://...",
-				       url);
+			return err_set(
+				e, ERR_INVALID,
+				"unknown database URL '%s': use sqlite:PATH or postgres://...",
+				url);
 	}
 	if (!ops) {
 		if (colon && colon != url && strchr(url, '/') > colon)
-			return err_set(e, ERR_INVALID, "unknown database scheme in '%s': use sqlite:PATH",
-				       url);
+			return err_set(e, ERR_INVALID,
+				       "unknown database scheme in '%s': use sqlite:PATH", url);
 		ops = &store_sqlite_ops; /* a bare path */
 	}
 	if (!*location)
-		return err_set(e, ERR_INVALID, "empty path in database URL '%s': use sqlite:PATH", url);
+		return err_set(e, ERR_INVALID, "empty path in database URL '%s': use sqlite:PATH",
+			       url);
 
 	s = xcalloc(1, sizeof *s);
 	s->ops = ops;
@@ -60,7 +62,8 @@ int store_open(const char *url, const struct store_options *opt, struct store **
 	s->clock = s->opt.clock ? s->opt.clock : clock_system();
 	/* A URL back end gets the whole URL; its open() may replace s->url with
 	 * a copy that hides the password, since s->url is shown to people. */
-	s->url = ops == &store_postgres_ops ? xstrdup(url) : xasprintf("%s:%s", ops->scheme, location);
+	s->url = ops == &store_postgres_ops ? xstrdup(url)
+					    : xasprintf("%s:%s", ops->scheme, location);
 	rc = ops->open(s, location, e);
 	if (rc != ERR_OK) {
 		free(s->url);
@@ -91,18 +94,19 @@ static int check_name(const char *what, const char *v, size_t max, struct err *e
 		return err_set(e, ERR_INVALID, "%s must be a non-empty string", what);
 	size_t n = strlen(v);
 	if (n > max)
-		return err_set(e, ERR_INVALID, "%s is %zu bytes long; the limit is %zu", what, n, max);
+		return err_set(e, ERR_INVALID, "%s is %zu bytes long; the limit is %zu", what, n,
+			       max);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (c < 0x20 || c == 0x7f)
-			return err_set(e, ERR_INVALID, "%s '%s' contains a control character", what, v);
+			return err_set(e, ERR_INVALID, "%s '%s' contains a control character", what,
+				       v);
 	}
 	return ERR_OK;
 }
 
-int store_append(struct store *s, const char *stream, int64_t expected,
-		 struct store_new_event *evs, size_t n, struct store_append_result *res,
-		 struct err *e)
+int store_append(struct store *s, const char *stream, int64_t expected, struct store_new_event *evs,
+		 size_t n, struct store_append_result *res, struct err *e)
 {
 	struct store_append_result dummy;
 	int rc;
@@ -121,17 +125,20 @@ int store_append(struct store *s, const char *stream, int64_t expected,
 		if ((rc = check_name("event type", evs[i].type, STORE_TYPE_MAX, e)))
 			return rc;
 		if (!json_is_object(evs[i].data))
-			return err_set(e, ERR_INVALID, "event %zu (%s): data must be a JSON object", i,
-				       evs[i].type);
-		if (evs[i].metadata && !json_is_object(evs[i].metadata))
-			return err_set(e, ERR_INVALID, "event %zu (%s): metadata must be a JSON object",
+			return err_set(e, ERR_INVALID, "event %zu (%s): data must be a JSON object",
 				       i, evs[i].type);
+		if (evs[i].metadata && !json_is_object(evs[i].metadata))
+			return err_set(e, ERR_INVALID,
+				       "event %zu (%s): metadata must be a JSON object", i,
+				       evs[i].type);
 		if (evs[i].event_id[0] && !uuid_valid(evs[i].event_id))
-			return err_set(e, ERR_INVALID, "event %zu (%s): event_id '%s' is not a UUID", i,
+			return err_set(e, ERR_INVALID,
+				       "event %zu (%s): event_id '%s' is not a UUID", i,
 				       evs[i].type, evs[i].event_id);
 		for (size_t j = 0; j < i; j++)
 			if (evs[i].event_id[0] && strcmp(evs[i].event_id, evs[j].event_id) == 0)
-				return err_set(e, ERR_INVALID, "event_id %s appears twice in one append",
+				return err_set(e, ERR_INVALID,
+					       "event_id %s appears twice in one append",
 					       evs[i].event_id);
 	}
 	if (s->opt.read_only)
@@ -187,8 +194,7 @@ int store_checkpoint_set(struct store *s, const char *name, int64_t position, st
 	return s->ops->checkpoint_set(s, name, position, e);
 }
 
-int store_soft_put(struct store *s, const struct store_soft_item *items, size_t n,
-		   struct err *e)
+int store_soft_put(struct store *s, const struct store_soft_item *items, size_t n, struct err *e)
 {
 	int rc;
 	for (size_t i = 0; i < n; i++)
@@ -249,8 +255,8 @@ int store_lease_peek(struct store *s, const char *name, struct store_lease *out,
 	return s->ops->lease(s, name, "", 0, STORE_LEASE_PEEK, out, e);
 }
 
-int store_lease_claim(struct store *s, const char *owner, int64_t ttl_ms,
-		      const char *const *names, size_t n, size_t max, bool *held, struct err *e)
+int store_lease_claim(struct store *s, const char *owner, int64_t ttl_ms, const char *const *names,
+		      size_t n, size_t max, bool *held, struct err *e)
 {
 	int rc;
 	if ((rc = check_name("lease owner", owner, 127, e)))
@@ -279,8 +285,7 @@ int store_lease_list(struct store *s, const char *prefix, json_t **leases, struc
 	return s->ops->lease_list(s, prefix ? prefix : "", leases, e);
 }
 
-int store_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,
-		   struct err *e)
+int store_proj_get(struct store *s, const char *proj, const char *key, json_t **doc, struct err *e)
 {
 	*doc = NULL;
 	return s->ops->proj_get(s, proj, key, doc, e);
@@ -324,8 +329,7 @@ int store_proj_search(struct store *s, const struct store_search *q, json_t **hi
 	return s->ops->proj_search(s, q, hits, e);
 }
 
-int store_replay(struct store *s, bool write, struct store_replay_report *reports,
-		 struct err *e)
+int store_replay(struct store *s, bool write, struct store_replay_report *reports, struct err *e)
 {
 	if (write && s->opt.read_only)
 		return err_set(e, ERR_READONLY, "%s is open read-only", s->url);
@@ -436,8 +440,8 @@ static int sub_load(struct store_sub *sub, struct err *e)
 	return ERR_OK;
 }
 
-int store_sub_next(struct store_sub *sub, size_t max, int timeout_ms,
-		   struct store_event_list *out, struct err *e)
+int store_sub_next(struct store_sub *sub, size_t max, int timeout_ms, struct store_event_list *out,
+		   struct err *e)
 {
 	int64_t deadline = clock_mono_us(clock_system()) + (int64_t)timeout_ms * 1000;
 	int rc;
@@ -453,7 +457,8 @@ int store_sub_next(struct store_sub *sub, size_t max, int timeout_ms,
 		if ((rc = store_head(sub->store, &head, e)))
 			return rc;
 		if (head > sub->position) {
-			rc = store_read_all(sub->store, sub->position, false, max, &sub->filter, out, e);
+			rc = store_read_all(sub->store, sub->position, false, max, &sub->filter,
+					    out, e);
 			if (rc)
 				return rc;
 			if (out->count > before)
@@ -534,5 +539,6 @@ json_t *store_event_to_json(const struct store_event *ev)
 			 (json_int_t)ev->position, "event_id", ev->event_id, "stream", ev->stream,
 			 "version", (json_int_t)ev->version, "type", ev->type, "data",
 			 ev->data ? json_incref(ev->data) : json_object(), "metadata",
-			 ev->metadata ? json_incref(ev->metadata) : json_object(), "recorded_at", ts);
+			 ev->metadata ? json_incref(ev->metadata) : json_object(), "recorded_at",
+			 ts);
 }

@@ -104,7 +104,7 @@ typedef int (*job_fn)(struct store *s, struct job *j, struct err *e);
 struct job {
 	job_fn run;
 	struct job *next;
-	sem_t wake; /* posted when done, or when made the leader */
+	sem_t wake;               /* posted when done, or when made the leader */
 	struct job *wake_next[2]; /* done jobs this one wakes in turn (a tree) */
 	bool done;
 	bool lead;
@@ -190,17 +190,24 @@ static int code_of(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT: return ERR_CORRUPT;
-	case SQLITE_FULL: return ERR_FULL;
+	case SQLITE_CORRUPT:
+		return ERR_CORRUPT;
+	case SQLITE_FULL:
+		return ERR_FULL;
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
-	case SQLITE_AUTH: return ERR_READONLY;
+	case SQLITE_AUTH:
+		return ERR_READONLY;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return ERR_BUSY;
-	case SQLITE_TOOBIG: return ERR_TOO_BIG;
-	case SQLITE_NOMEM: return ERR_INTERNAL;
-	default: return ERR_IO;
+	case SQLITE_LOCKED:
+		return ERR_BUSY;
+	case SQLITE_TOOBIG:
+		return ERR_TOO_BIG;
+	case SQLITE_NOMEM:
+		return ERR_INTERNAL;
+	default:
+		return ERR_IO;
 	}
 }
 
@@ -208,12 +215,17 @@ static const char *hint_of(int code)
 {
 	switch (code) {
 	case ERR_CORRUPT:
-		return "the file is damaged or is not an ambient database; restore it from a backup "
+		return "the file is damaged or is not an ambient database; restore it from a "
+		       "backup "
 		       "or point --db at another file";
-	case ERR_FULL: return "free some disk space (or raise the quota) and retry";
-	case ERR_READONLY: return "check that the file and its directory are writable by this user";
-	case ERR_BUSY: return "another process holds the database lock; retry later";
-	default: return "check the disk and the file";
+	case ERR_FULL:
+		return "free some disk space (or raise the quota) and retry";
+	case ERR_READONLY:
+		return "check that the file and its directory are writable by this user";
+	case ERR_BUSY:
+		return "another process holds the database lock; retry later";
+	default:
+		return "check the disk and the file";
 	}
 }
 
@@ -262,26 +274,30 @@ static int prepare_all(struct sq *q)
 		S(st_bump_stream, "INSERT INTO streams(stream, version) VALUES(?1, ?2)"
 				  " ON CONFLICT(stream) DO UPDATE SET version = version + ?2"
 				  " RETURNING version"),
-		S(st_insert, "INSERT INTO events(" EVENT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"),
+		S(st_insert,
+		  "INSERT INTO events(" EVENT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"),
 		S(st_by_id, "SELECT position, stream, version FROM events WHERE event_id = ?1"),
 		S(st_proj_get, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2"),
 		S(st_proj_put, "INSERT INTO projections(name, key, doc, position, created_position)"
 			       " VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(name, key) DO UPDATE"
 			       " SET doc = excluded.doc, position = excluded.position"),
 		S(st_proj_del, "DELETE FROM projections WHERE name = ?1 AND key = ?2"),
-		S(st_checkpoint, "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,?2,?3)"
-				 " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
-				 " updated_at = excluded.updated_at"),
-		S(st_idx_list, "SELECT id, item, body FROM search_items WHERE proj = ?1 AND key = ?2"),
-		S(st_idx_insert, "INSERT INTO search_items(proj, key, item, body) VALUES(?1,?2,?3,?4)"),
+		S(st_checkpoint,
+		  "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,?2,?3)"
+		  " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
+		  " updated_at = excluded.updated_at"),
+		S(st_idx_list,
+		  "SELECT id, item, body FROM search_items WHERE proj = ?1 AND key = ?2"),
+		S(st_idx_insert,
+		  "INSERT INTO search_items(proj, key, item, body) VALUES(?1,?2,?3,?4)"),
 		S(st_idx_update, "UPDATE search_items SET body = ?2 WHERE id = ?1"),
 		S(st_idx_delete, "DELETE FROM search_items WHERE id = ?1"),
 #undef S
 	};
 	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
 		sqlite3_stmt **slot = (sqlite3_stmt **)((char *)q + stmts[i].off);
-		int rc = sqlite3_prepare_v3(q->wdb, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
-					    NULL);
+		int rc = sqlite3_prepare_v3(q->wdb, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+					    slot, NULL);
 		if (rc)
 			return rc;
 	}
@@ -318,7 +334,8 @@ static int parse_location(struct store *s, const char *location, struct err *e)
 		char *eq = strchr(kv, '=');
 		char *end = NULL;
 		if (!eq) {
-			rc = err_set(e, ERR_INVALID, "database option '%s' needs a value (name=value)", kv);
+			rc = err_set(e, ERR_INVALID,
+				     "database option '%s' needs a value (name=value)", kv);
 			break;
 		}
 		*eq = '\0';
@@ -331,21 +348,28 @@ static int parse_location(struct store *s, const char *location, struct err *e)
 			else if (strcasecmp(v, "extra") == 0)
 				q->synchronous = "EXTRA";
 			else
-				rc = err_set(e, ERR_INVALID,
-					     "database option synchronous=%s: use full, extra or normal", v);
+				rc = err_set(
+					e, ERR_INVALID,
+					"database option synchronous=%s: use full, extra or normal",
+					v);
 		} else if (strcmp(kv, "max_pages") == 0) {
 			q->max_pages = strtoll(v, &end, 10);
 			if (!*v || *end || q->max_pages <= 0)
-				rc = err_set(e, ERR_INVALID, "database option max_pages=%s: use a positive integer", v);
+				rc = err_set(e, ERR_INVALID,
+					     "database option max_pages=%s: use a positive integer",
+					     v);
 		} else if (strcmp(kv, "busy_timeout_ms") == 0) {
 			long t = strtol(v, &end, 10);
 			if (!*v || *end || t < 0 || t > INT_MAX)
-				rc = err_set(e, ERR_INVALID,
-					     "database option busy_timeout_ms=%s: use milliseconds >= 0", v);
+				rc = err_set(
+					e, ERR_INVALID,
+					"database option busy_timeout_ms=%s: use milliseconds >= 0",
+					v);
 			q->busy_timeout_ms = (int)t;
 		} else {
 			rc = err_set(e, ERR_INVALID,
-				     "unknown database option '%s'; known: synchronous, max_pages, busy_timeout_ms",
+				     "unknown database option '%s'; known: synchronous, max_pages, "
+				     "busy_timeout_ms",
 				     kv);
 		}
 	}
@@ -409,22 +433,25 @@ static int check_and_migrate(struct store *s, struct err *e)
 	    (rc = query_int(q->wdb, "SELECT count(*) FROM sqlite_schema", &tables)))
 		return sq_fail(s, q->wdb, rc, "cannot read the database header", e);
 	if (app_id != SQ_APPLICATION_ID && (app_id != 0 || tables > 0))
-		return err_set(e, ERR_CORRUPT,
-			       "%s is an SQLite database of another program (application_id %lld, %lld "
-			       "tables), not an ambient database; point --db at another file",
-			       q->path, (long long)app_id, (long long)tables);
+		return err_set(
+			e, ERR_CORRUPT,
+			"%s is an SQLite database of another program (application_id %lld, %lld "
+			"tables), not an ambient database; point --db at another file",
+			q->path, (long long)app_id, (long long)tables);
 	if (version > SQ_SCHEMA_VERSION)
-		return err_set(e, ERR_VERSION,
-			       "%s was written by a newer version of ambient (schema %lld; this ambient "
-			       "%s knows schemas up to %d); upgrade ambient to open it",
-			       q->path, (long long)version, AMBIENT_VERSION, SQ_SCHEMA_VERSION);
+		return err_set(
+			e, ERR_VERSION,
+			"%s was written by a newer version of ambient (schema %lld; this ambient "
+			"%s knows schemas up to %d); upgrade ambient to open it",
+			q->path, (long long)version, AMBIENT_VERSION, SQ_SCHEMA_VERSION);
 	if (version == SQ_SCHEMA_VERSION)
 		return ERR_OK;
 	if (s->opt.read_only)
-		return err_set(e, ERR_READONLY,
-			       "%s needs a schema upgrade (%lld -> %d) but was opened read-only; open it "
-			       "once read-write",
-			       q->path, (long long)version, SQ_SCHEMA_VERSION);
+		return err_set(
+			e, ERR_READONLY,
+			"%s needs a schema upgrade (%lld -> %d) but was opened read-only; open it "
+			"once read-write",
+			q->path, (long long)version, SQ_SCHEMA_VERSION);
 
 	if ((rc = exec(q->wdb, "BEGIN IMMEDIATE")))
 		return sq_fail(s, q->wdb, rc, "cannot lock the database to migrate it", e);
@@ -535,10 +562,11 @@ static int explain_cantopen(struct store *s, sqlite3 *db, struct err *e)
 			err_no = ENOENT;
 		} else if (access(slash ? (slash == dir ? "/" : dir) : ".", W_OK | X_OK) != 0) {
 			int saved = errno;
-			int rc = err_set(e, saved == EACCES || saved == EROFS ? ERR_READONLY : ERR_IO,
-					 "cannot create the database %s: directory %s: %s; choose a "
-					 "writable place with --db or --data-dir",
-					 q->path, slash && slash != dir ? dir : "/", strerror(saved));
+			int rc = err_set(
+				e, saved == EACCES || saved == EROFS ? ERR_READONLY : ERR_IO,
+				"cannot create the database %s: directory %s: %s; choose a "
+				"writable place with --db or --data-dir",
+				q->path, slash && slash != dir ? dir : "/", strerror(saved));
 			free(dir);
 			return rc;
 		}
@@ -546,9 +574,10 @@ static int explain_cantopen(struct store *s, sqlite3 *db, struct err *e)
 	} else {
 		err_no = errno;
 	}
-	return err_set(e, err_no == EACCES || err_no == EROFS || err_no == EPERM ? ERR_READONLY : ERR_IO,
-		       "cannot open the database %s: %s; check the path and its permissions", q->path,
-		       strerror(err_no ? err_no : EIO));
+	return err_set(
+		e, err_no == EACCES || err_no == EROFS || err_no == EPERM ? ERR_READONLY : ERR_IO,
+		"cannot open the database %s: %s; check the path and its permissions", q->path,
+		strerror(err_no ? err_no : EIO));
 }
 
 static int sq_open(struct store *s, const char *location, struct err *e)
@@ -571,16 +600,18 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 	if ((rc = parse_location(s, location, e)))
 		goto fail;
 	if (strcmp(q->path, ":memory:") == 0) {
-		rc = err_set(e, ERR_INVALID,
-			     "sqlite::memory: is not supported (its readers could not see its writes); "
-			     "use a file, e.g. sqlite:/tmp/ambient.db");
+		rc = err_set(
+			e, ERR_INVALID,
+			"sqlite::memory: is not supported (its readers could not see its writes); "
+			"use a file, e.g. sqlite:/tmp/ambient.db");
 		goto fail;
 	}
 	if (!s->opt.read_only && (rc = make_parent_dirs(q->path, e)))
 		goto fail;
 
 	flags = SQLITE_OPEN_NOMUTEX |
-		(s->opt.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+		(s->opt.read_only ? SQLITE_OPEN_READONLY
+				  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	rc = sqlite3_open_v2(q->path, &q->wdb, flags, NULL);
 	if (rc) {
 		if (rc == SQLITE_CANTOPEN)
@@ -608,7 +639,8 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 			rc = sqlite3_prepare_v2(q->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL);
 			if (rc == 0) {
 				if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-					snprintf(mode, sizeof mode, "%s", sqlite3_column_text(st, 0));
+					snprintf(mode, sizeof mode, "%s",
+						 sqlite3_column_text(st, 0));
 					rc = SQLITE_OK;
 				}
 				sqlite3_finalize(st);
@@ -622,7 +654,8 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 			goto fail;
 		}
 		if (strcasecmp(mode, "wal") != 0) {
-			rc = err_set(e, ERR_IO, "%s: the file system does not support WAL mode (got %s)",
+			rc = err_set(e, ERR_IO,
+				     "%s: the file system does not support WAL mode (got %s)",
 				     q->path, mode);
 			goto fail;
 		}
@@ -654,8 +687,10 @@ static int sq_open(struct store *s, const char *location, struct err *e)
 		goto fail;
 	}
 	if (!sqlite3_compileoption_used("ENABLE_FTS5"))
-		log_warn("this SQLite was built without FTS5; full-text search will be unavailable");
-	log_debug("opened %s (schema %d, head %lld)", q->path, SQ_SCHEMA_VERSION, (long long)q->head);
+		log_warn(
+			"this SQLite was built without FTS5; full-text search will be unavailable");
+	log_debug("opened %s (schema %d, head %lld)", q->path, SQ_SCHEMA_VERSION,
+		  (long long)q->head);
 	return ERR_OK;
 fail:
 	sq_free(q);
@@ -668,7 +703,8 @@ static void sq_close(struct store *s)
 	struct sq *q = sq_of(s);
 	if (q->batches)
 		log_info("%s: %llu write transactions, %.1f jobs each on average", q->path,
-			 (unsigned long long)q->batches, (double)q->batched_jobs / (double)q->batches);
+			 (unsigned long long)q->batches,
+			 (double)q->batched_jobs / (double)q->batches);
 	sq_free(sq_of(s));
 	s->impl = NULL;
 }
@@ -757,7 +793,8 @@ static int sq_read_all(struct store *s, int64_t after, bool backward, size_t lim
 	int rc;
 
 	snprintf(sql, sizeof sql,
-		 "SELECT " EVENT_COLUMNS " FROM events WHERE position %s ?1%s%s%s ORDER BY position%s"
+		 "SELECT " EVENT_COLUMNS
+		 " FROM events WHERE position %s ?1%s%s%s ORDER BY position%s"
 		 " LIMIT ?6",
 		 backward ? "<" : ">", f && f->stream ? " AND stream = ?2" : "",
 		 f && f->stream_prefix ? " AND stream >= ?3 AND stream < ?4" : "",
@@ -810,8 +847,7 @@ static int sq_head(struct store *s, int64_t *position, struct err *e)
 	return ERR_OK;
 }
 
-static int sq_stream_version(struct store *s, const char *stream, int64_t *version,
-			     struct err *e)
+static int sq_stream_version(struct store *s, const char *stream, int64_t *version, struct err *e)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
@@ -851,7 +887,8 @@ static int sq_wait(struct store *s, int64_t after, int timeout_ms, struct err *e
 		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 		if (now_ms >= deadline) {
 			pthread_mutex_unlock(&q->hlock);
-			return err_set(e, ERR_TIMEOUT, "no event after position %lld", (long long)after);
+			return err_set(e, ERR_TIMEOUT, "no event after position %lld",
+				       (long long)after);
 		}
 		int64_t wake = now_ms + SQ_POLL_MS < deadline ? now_ms + SQ_POLL_MS : deadline;
 		until.tv_sec = (time_t)(wake / 1000);
@@ -867,8 +904,7 @@ static int sq_wait(struct store *s, int64_t after, int timeout_ms, struct err *e
 	}
 }
 
-static int sq_checkpoint_get(struct store *s, const char *name, int64_t *position,
-			     struct err *e)
+static int sq_checkpoint_get(struct store *s, const char *name, int64_t *position, struct err *e)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
@@ -898,7 +934,8 @@ static int load_doc(struct store *s, sqlite3 *db, sqlite3_stmt *st, json_t **doc
 				  (size_t)sqlite3_column_bytes(st, 0), NULL);
 		sqlite3_reset(st);
 		if (!*doc)
-			return err_set(e, ERR_CORRUPT, "a projection document is unreadable; run `ambient replay`");
+			return err_set(e, ERR_CORRUPT,
+				       "a projection document is unreadable; run `ambient replay`");
 		return ERR_OK;
 	}
 	sqlite3_reset(st);
@@ -931,8 +968,7 @@ static int sq_proj_get(struct store *s, const char *proj, const char *key, json_
 	return rc;
 }
 
-static int list_docs(struct store *s, sqlite3 *db, const char *proj, json_t **docs,
-		     struct err *e)
+static int list_docs(struct store *s, sqlite3 *db, const char *proj, json_t **docs, struct err *e)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db,
@@ -958,8 +994,8 @@ static int list_docs(struct store *s, sqlite3 *db, const char *proj, json_t **do
 	json_decref(*docs);
 	*docs = NULL;
 	if (rc == SQLITE_CORRUPT)
-		return err_set(e, ERR_CORRUPT, "projection %s holds unreadable JSON; run `ambient replay`",
-			       proj);
+		return err_set(e, ERR_CORRUPT,
+			       "projection %s holds unreadable JSON; run `ambient replay`", proj);
 	return sq_fail(s, db, rc, "cannot list a projection", e);
 }
 
@@ -1015,14 +1051,16 @@ static int sq_proj_search(struct store *s, const struct store_search *qy, json_t
 	int rc;
 
 	if (!q->fts && !sqlite3_compileoption_used("ENABLE_FTS5"))
-		return err_set(e, ERR_STATE,
-			       "full-text search is unavailable: the SQLite library ambient runs with "
-			       "was built without FTS5");
+		return err_set(
+			e, ERR_STATE,
+			"full-text search is unavailable: the SQLite library ambient runs with "
+			"was built without FTS5");
 	if (!q->fts)
-		return err_set(e, ERR_STATE,
-			       "full-text search is unavailable: %s has no full-text index yet (it is "
-			       "made when the database is opened read-write); open it once read-write",
-			       q->path);
+		return err_set(
+			e, ERR_STATE,
+			"full-text search is unavailable: %s has no full-text index yet (it is "
+			"made when the database is opened read-write); open it once read-write",
+			q->path);
 	match = fts_match_text(qy);
 	*hits = json_array();
 	if (!match)
@@ -1135,10 +1173,11 @@ static int check_duplicates(struct store *s, struct job *j, bool *dup, struct er
 		j->res->duplicate = true;
 		return ERR_OK;
 	}
-	return err_set(e, ERR_CONFLICT,
-		       "append to stream '%s': %zu of its %zu event ids are already stored %s; retry "
-		       "with exactly the original events or with new ids",
-		       j->stream, found, j->n, same ? "(a partial retry)" : "in another stream or order");
+	return err_set(
+		e, ERR_CONFLICT,
+		"append to stream '%s': %zu of its %zu event ids are already stored %s; retry "
+		"with exactly the original events or with new ids",
+		j->stream, found, j->n, same ? "(a partial retry)" : "in another stream or order");
 }
 
 static const char *expected_text(int64_t expected, char *buf, size_t size)
@@ -1296,7 +1335,8 @@ static int bump_stream(struct store *s, struct job *j, int64_t *version, struct 
 		*version = sqlite3_column_int64(q->st_bump_stream, 0);
 	sqlite3_reset(q->st_bump_stream);
 	if (rc != SQLITE_ROW)
-		return sq_fail(s, q->wdb, rc ? rc : SQLITE_ERROR, "cannot update a stream version", e);
+		return sq_fail(s, q->wdb, rc ? rc : SQLITE_ERROR, "cannot update a stream version",
+			       e);
 	return ERR_OK;
 }
 
@@ -1321,7 +1361,8 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 	if (j->expected == STORE_EXPECT_ANY) {
 		/* No check to make: bump the stream's version first and learn the
 		 * old one from it, one statement instead of a read and a write. */
-		if ((rc = start_writing(s, j, undoable, e)) || (rc = bump_stream(s, j, &version, e)))
+		if ((rc = start_writing(s, j, undoable, e)) ||
+		    (rc = bump_stream(s, j, &version, e)))
 			return rc;
 		version -= (int64_t)j->n;
 	} else {
@@ -1338,10 +1379,13 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 			char buf[32];
 			if (version == 0)
 				return err_set(e, ERR_CONFLICT,
-					       "append to stream '%s': expected %s, but the stream does not exist",
-					       j->stream, expected_text(j->expected, buf, sizeof buf));
+					       "append to stream '%s': expected %s, but the stream "
+					       "does not exist",
+					       j->stream,
+					       expected_text(j->expected, buf, sizeof buf));
 			return err_set(e, ERR_CONFLICT,
-				       "append to stream '%s': expected %s, but the stream is at version %lld",
+				       "append to stream '%s': expected %s, but the stream is at "
+				       "version %lld",
 				       j->stream, expected_text(j->expected, buf, sizeof buf),
 				       (long long)version);
 		}
@@ -1373,9 +1417,10 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 		sqlite3_bind_int64(st, 8, ev.recorded_at_us);
 		if ((rc = step_done(st))) {
 			if ((rc & 0xff) == SQLITE_CONSTRAINT)
-				return err_set(e, ERR_CONFLICT,
-					       "append to stream '%s': event id %s is already stored",
-					       j->stream, ne->event_id);
+				return err_set(
+					e, ERR_CONFLICT,
+					"append to stream '%s': event id %s is already stored",
+					j->stream, ne->event_id);
 			return sq_fail(s, q->wdb, rc, "cannot append an event", e);
 		}
 		if (s->opt.nprojections && (rc = run_projections(s, &ev, e)))
@@ -1536,7 +1581,8 @@ static int job_lease_claim(struct store *s, struct job *j, struct err *e)
 			bind_text(get, 1, j->names[i]);
 			rc = sqlite3_step(get);
 			if (rc == SQLITE_ROW) {
-				ours = strcmp((const char *)sqlite3_column_text(get, 0), j->owner) == 0;
+				ours = strcmp((const char *)sqlite3_column_text(get, 0),
+					      j->owner) == 0;
 				free_ = sqlite3_column_int64(get, 1) < now;
 				rc = SQLITE_OK;
 			} else if (rc == SQLITE_DONE) {
@@ -1637,7 +1683,8 @@ static int job_rebuild(struct store *s, struct job *j, struct err *e)
 	int rc;
 
 	rc = sqlite3_prepare_v2(q->wdb,
-				"SELECT " EVENT_COLUMNS " FROM events WHERE stream >= ?1 AND stream < ?2"
+				"SELECT " EVENT_COLUMNS
+				" FROM events WHERE stream >= ?1 AND stream < ?2"
 				" ORDER BY position",
 				-1, &st, NULL);
 	if (rc) {
@@ -1657,8 +1704,10 @@ static int job_rebuild(struct store *s, struct job *j, struct err *e)
 					json_object_del(first, ev.stream);
 				} else {
 					if (!had)
-						json_object_set_new(first, ev.stream, json_integer(ev.position));
-					json_object_set_new(last, ev.stream, json_integer(ev.position));
+						json_object_set_new(first, ev.stream,
+								    json_integer(ev.position));
+					json_object_set_new(last, ev.stream,
+							    json_integer(ev.position));
 				}
 			}
 		}
@@ -1687,10 +1736,11 @@ static int job_rebuild(struct store *s, struct job *j, struct err *e)
 	if ((rc = step_done(st)))
 		goto sqlfail;
 	sqlite3_finalize(st);
-	if ((rc = sqlite3_prepare_v2(q->wdb,
-				     "INSERT INTO projections(name, key, doc, position, created_position)"
-				     " VALUES(?1, ?2, ?3, ?4, ?5)",
-				     -1, &st, NULL)))
+	if ((rc = sqlite3_prepare_v2(
+		     q->wdb,
+		     "INSERT INTO projections(name, key, doc, position, created_position)"
+		     " VALUES(?1, ?2, ?3, ?4, ?5)",
+		     -1, &st, NULL)))
 		goto sqlfail;
 	const char *key;
 	json_t *doc;
@@ -1831,7 +1881,8 @@ static struct job *lead_batch(struct store *s, size_t *size)
 	pthread_mutex_lock(&q->qlock);
 	batch = take_queue(q, size, &tail);
 	size_t expected = q->active_estimate;
-	int64_t patience = q->last_batch_us / 2 < GATHER_MAX_US ? q->last_batch_us / 2 : GATHER_MAX_US;
+	int64_t patience =
+		q->last_batch_us / 2 < GATHER_MAX_US ? q->last_batch_us / 2 : GATHER_MAX_US;
 	pthread_mutex_unlock(&q->qlock);
 
 	rc = batch_begin(s, &e);
@@ -1945,8 +1996,12 @@ static int sq_append(struct store *s, const char *stream, int64_t expected,
 		     struct store_new_event *evs, size_t n, struct store_append_result *res,
 		     struct err *e)
 {
-	struct job j = {.run = job_append, .stream = stream, .expected = expected, .evs = evs,
-			.n = n, .res = res};
+	struct job j = {.run = job_append,
+			.stream = stream,
+			.expected = expected,
+			.evs = evs,
+			.n = n,
+			.res = res};
 	int rc = ERR_OK;
 
 	/* Serialise JSON and make ids here, in the caller's thread, so the
@@ -1964,10 +2019,11 @@ static int sq_append(struct store *s, const char *stream, int64_t expected,
 			rc = err_set(e, ERR_INVALID, "event %zu (%s): data cannot be serialised", i,
 				     evs[i].type);
 		else if (strlen(j.data_text[i]) + strlen(j.meta_text[i]) > STORE_DATA_MAX)
-			rc = err_set(e, ERR_TOO_BIG,
-				     "event %zu (%s): data and metadata are %zu bytes; the limit is %d", i,
-				     evs[i].type, strlen(j.data_text[i]) + strlen(j.meta_text[i]),
-				     STORE_DATA_MAX);
+			rc = err_set(
+				e, ERR_TOO_BIG,
+				"event %zu (%s): data and metadata are %zu bytes; the limit is %d",
+				i, evs[i].type, strlen(j.data_text[i]) + strlen(j.meta_text[i]),
+				STORE_DATA_MAX);
 	}
 	if (!rc)
 		rc = submit(s, &j, e);
@@ -2034,10 +2090,11 @@ static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, stru
 	char *end = prefix_end(prefix);
 	*docs = json_object();
 	pthread_mutex_lock(&q->rlock);
-	int rc = sqlite3_prepare_v2(q->rdb,
-				    "SELECT key, doc FROM soft_state WHERE key >= ?1 AND (?2 = '' OR key < ?2)"
-				    " ORDER BY key",
-				    -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(
+		q->rdb,
+		"SELECT key, doc FROM soft_state WHERE key >= ?1 AND (?2 = '' OR key < ?2)"
+		" ORDER BY key",
+		-1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, prefix);
 		bind_text(st, 2, end);
@@ -2045,7 +2102,8 @@ static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, stru
 			json_t *d = json_parse((const char *)sqlite3_column_text(st, 1),
 					       (size_t)sqlite3_column_bytes(st, 1), NULL);
 			if (d)
-				json_object_set_new(*docs, (const char *)sqlite3_column_text(st, 0), d);
+				json_object_set_new(*docs, (const char *)sqlite3_column_text(st, 0),
+						    d);
 		}
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
 		sqlite3_finalize(st);
@@ -2063,18 +2121,26 @@ static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, stru
 static int sq_lease(struct store *s, const char *name, const char *owner, int64_t ttl_ms,
 		    enum store_lease_op op, struct store_lease *out, struct err *e)
 {
-	struct job j = {.run = job_lease, .name = name, .owner = owner, .ttl_us = ttl_ms * 1000,
-			.lease_op = op, .lease = out};
+	struct job j = {.run = job_lease,
+			.name = name,
+			.owner = owner,
+			.ttl_us = ttl_ms * 1000,
+			.lease_op = op,
+			.lease = out};
 	memset(out, 0, sizeof(*out));
 	return submit(s, &j, e);
 }
 
 static int sq_lease_claim(struct store *s, const char *owner, int64_t ttl_ms,
-			  const char *const *names, size_t n, size_t max, bool *held,
-			  struct err *e)
+			  const char *const *names, size_t n, size_t max, bool *held, struct err *e)
 {
-	struct job j = {.run = job_lease_claim, .owner = owner, .ttl_us = ttl_ms * 1000,
-			.names = names, .n = n, .max = max, .held = held};
+	struct job j = {.run = job_lease_claim,
+			.owner = owner,
+			.ttl_us = ttl_ms * 1000,
+			.names = names,
+			.n = n,
+			.max = max,
+			.held = held};
 	return submit(s, &j, e);
 }
 
@@ -2085,10 +2151,11 @@ static int sq_lease_list(struct store *s, const char *prefix, json_t **leases, s
 	char *end = prefix_end(prefix);
 	*leases = json_object();
 	pthread_mutex_lock(&q->rlock);
-	int rc = sqlite3_prepare_v2(q->rdb,
-				    "SELECT name, owner, expires_at FROM leases WHERE name >= ?1"
-				    " AND (?2 = '' OR name < ?2) AND expires_at >= ?3 ORDER BY name",
-				    -1, &st, NULL);
+	int rc =
+		sqlite3_prepare_v2(q->rdb,
+				   "SELECT name, owner, expires_at FROM leases WHERE name >= ?1"
+				   " AND (?2 = '' OR name < ?2) AND expires_at >= ?3 ORDER BY name",
+				   -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, prefix);
 		bind_text(st, 2, end);
