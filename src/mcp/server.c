@@ -504,10 +504,22 @@ void mcp_session_end_input(struct mcp_session *s)
 
 void mcp_session_unref(struct mcp_session *s)
 {
-	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+	if (!s)
 		return;
+	/* Not the last reference: drop it without the server lock. */
+	int refs = atomic_load(&s->refs);
+	while (refs > 1)
+		if (atomic_compare_exchange_weak(&s->refs, &refs, refs - 1))
+			return;
+	/* Perhaps the last: decide under the server lock, which live_sessions()
+	 * holds while it takes references, so a broadcast can never revive a
+	 * session whose count has reached zero. */
 	struct mcp_server *srv = s->srv;
 	pthread_mutex_lock(&srv->lock);
+	if (atomic_fetch_sub(&s->refs, 1) != 1) {
+		pthread_mutex_unlock(&srv->lock);
+		return;
+	}
 	if (s->prev)
 		s->prev->next = s->next;
 	else

@@ -506,6 +506,54 @@ static void test_http_concurrent(void **state)
 	stop_http(&f, true);
 }
 
+/* Sessions that come and go (as in the stateless HTTP mode, one per
+ * request) while another thread broadcasts: a broadcast must never take a
+ * reference to a session whose last reference is being dropped (it used to,
+ * and the session was freed twice; ASan sees it). */
+struct churn {
+	struct mcp_server *srv;
+	atomic_int stop;
+	int made;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *ch = arg;
+	for (int k = 0; k < 3000; k++) {
+		struct mcp_session *s = mcp_session_new(ch->srv, NULL);
+		mcp_session_assume_initialized(s, NULL);
+		mcp_session_unref(s);
+		ch->made++;
+	}
+	return NULL;
+}
+
+static void *broadcast_main(void *arg)
+{
+	struct churn *ch = arg;
+	const char *uri = "test://r1";
+	while (!atomic_load(&ch->stop))
+		mcp_server_resources_updated(ch->srv, &uri, 1);
+	return NULL;
+}
+
+static void test_session_churn_under_broadcast(void **state)
+{
+	(void)state;
+	struct churn ch[2] = {{.srv = make_server()}};
+	ch[1].srv = ch[0].srv;
+	pthread_t maker[2], caster;
+	assert_int_equal(pthread_create(&caster, NULL, broadcast_main, &ch[0]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&maker[i], NULL, churn_main, &ch[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(maker[i], NULL);
+	atomic_store(&ch[0].stop, 1);
+	pthread_join(caster, NULL);
+	assert_int_equal(ch[0].made + ch[1].made, 6000);
+	mcp_server_free(ch[0].srv);
+}
+
 static void test_http_failover_and_expiry(void **state)
 {
 	(void)state;
@@ -668,6 +716,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_http_full),
 		cmocka_unit_test(test_http_resume_and_timeout),
 		cmocka_unit_test(test_http_concurrent),
+		cmocka_unit_test(test_session_churn_under_broadcast),
 		cmocka_unit_test(test_http_failover_and_expiry),
 		cmocka_unit_test(test_stdio),
 		cmocka_unit_test(test_stdio_shutdown_escalates),
