@@ -38,6 +38,7 @@
 #define STATUS_LIVE_MAX 10000 /* tables up to this size publish their status every turn */
 #define LOG_POLL_US 1000000   /* read the log at least this often, woken or not */
 #define IDLE_WAIT_MS 1000
+#define STORE_RETRY_BASE_MS 2000 /* first retry of a slot the store could not record */
 #define LOG_BATCH 1000
 #define SNAP_KEY_MAX 256
 
@@ -656,6 +657,8 @@ int engine_emit(struct engine *en, struct runner *r, const char *type, json_t *d
 	if (r->slot_us)
 		slot_event_id(r->id, type, r->slot_us, disc, ev.event_id);
 	int rc = append_checked(en, r, &ev);
+	if (rc != ERR_OK && rc != ERR_STATE)
+		r->unrecorded = true;
 	json_decref(d);
 	json_decref(meta);
 	return rc;
@@ -695,6 +698,8 @@ static void start_check(struct engine *en, struct runner *r, int64_t slot_us)
 	r->dirty = true;
 	r->run_catch_up = slot_us && r->catch_up;
 	r->run_missed = slot_us ? r->missed : 0;
+	r->unrecorded = false;
+	r->prev_slot_us = r->last_slot_us;
 	if (slot_us) {
 		record_lag(en, now - r->timer.due_us);
 		r->last_slot_us = slot_us;
@@ -759,6 +764,33 @@ static void check_failed(struct engine *en, struct runner *r)
 		timer_set(en, r, r->due_us, retry);
 }
 
+/* A check found something the store would not take (it is down or
+ * unreachable): put the slot back and run it again soon, 2 s, 4 s, ... up
+ * to a minute apart.  The events of a slot have fixed ids, so whatever part
+ * of it did get stored is not stored twice; the monitors kept their old
+ * hashes and metric state, so the retry finds the same news again. */
+static void retry_unrecorded(struct engine *en, struct runner *r)
+{
+	int shift = r->store_retries < 5 ? r->store_retries : 5;
+	r->store_retries++;
+	int64_t delay = (int64_t)STORE_RETRY_BASE_MS * 1000 << shift;
+	count(en, &en->st.failures, 1);
+	if (!r->slot_us) {
+		log_warn("engine: task %s: run_task_now found something the store could not "
+			 "record; it is not retried (run it again when the store is back)",
+			 r->id);
+		return;
+	}
+	log_warn("engine: task %s: the store could not record this run; the slot is run again "
+		 "in %lld s",
+		 r->id, (long long)(delay / 1000000));
+	r->last_slot_us = r->prev_slot_us;
+	r->catch_up = r->run_catch_up;
+	r->missed = r->run_missed;
+	if (r->active)
+		timer_set(en, r, r->slot_us, now_us(en) + delay);
+}
+
 void engine_check_maybe_done(struct engine *en, struct runner *r)
 {
 	if (!r->in_check || r->pending > 0)
@@ -766,6 +798,13 @@ void engine_check_maybe_done(struct engine *en, struct runner *r)
 	const struct monitor_ops *m = monitor_table[r->type];
 	if (m->finish)
 		m->finish(en, r);
+	if (r->unrecorded) {
+		retry_unrecorded(en, r);
+		r->dirty = true;
+		check_reset(r);
+		return;
+	}
+	r->store_retries = 0;
 	count(en, &en->st.checks, 1);
 	if (r->failed) {
 		check_failed(en, r);

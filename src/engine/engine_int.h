@@ -66,6 +66,10 @@ struct runner {
 	char *fail_url;
 	long fail_status;
 	json_t *work; /* monitor's scratch for the check (digest sources), or NULL */
+	bool unrecorded;       /* an event of this check could not be stored (the store was
+				* unreachable): the slot is run again later */
+	int64_t prev_slot_us;  /* last_slot_us before this check advanced it */
+	int store_retries;     /* slots retried in a row for an unreachable store */
 
 	struct url_state *urls;
 	size_t nurls;
@@ -78,9 +82,12 @@ struct runner {
 /* Append one event of `type` to the task's stream.  `data` is borrowed; the
  * task's description, user_id, task_type and notification are added.  With
  * a slot (r->slot_us != 0) the event id is a function of (task, type, slot,
- * discriminator), so a slot run twice (a restart, another node) is stored
- * once.  Returns 0, or ERR_STATE when the task was paused or deleted
- * meanwhile: nothing was written. */
+ * discriminator), so a slot run twice (a restart, another node, a retry) is
+ * stored once.  Returns 0; ERR_STATE when the task was paused or deleted
+ * meanwhile; another error when the store could not take it (the check is
+ * then marked unrecorded and its slot runs again later).  Either way nothing
+ * was written: a monitor keeps what it found (hashes, metric state) only
+ * when this returns 0, so the retry finds it again. */
 int engine_emit(struct engine *en, struct runner *r, const char *type, json_t *data,
 		const char *discriminator);
 

@@ -156,6 +156,17 @@ static json_t *lines_json(const struct diff_line *lines, size_t n)
 	return a;
 }
 
+/* Remember the page's ETag and Last-Modified for the next conditional
+ * fetch (only once the page's text has been dealt with). */
+static void keep_validators(struct runner *r, struct url_state *u, const struct fetch_result *res)
+{
+	if (!res->etag && !res->last_modified)
+		return;
+	set_str(&u->etag, res->etag);
+	set_str(&u->last_modified, res->last_modified);
+	r->dirty = true;
+}
+
 static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fetch_result *res)
 {
 	struct url_state *u = &r->urls[i];
@@ -163,15 +174,10 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 		fail_fetch(r, u->url, res);
 		return;
 	}
-	if (res->etag || res->last_modified || res->not_modified) {
-		if (!res->not_modified) {
-			set_str(&u->etag, res->etag);
-			set_str(&u->last_modified, res->last_modified);
-		}
+	if (res->not_modified) {
 		r->dirty = true;
-	}
-	if (res->not_modified)
 		return; /* a 304 costs no parsing */
+	}
 
 	struct extract_result x = {0};
 	struct err e = {0};
@@ -194,6 +200,7 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 	char hash[DIFF_HASH_HEX_LEN + 1];
 	diff_hash(text, len, hash);
 	if (strcmp(hash, u->hash) == 0) {
+		keep_validators(r, u, res);
 		free(plain);
 		extract_result_cleanup(&x);
 		return;
@@ -201,8 +208,6 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 	json_t *prev = u->hash[0] ? engine_snapshot_load(en, r, i) : NULL;
 	const char *old = prev ? json_get_str(prev, "text") : NULL;
 	bool first = old == NULL;
-	memcpy(u->hash, hash, sizeof(hash));
-	engine_snapshot_save(en, r, i, text, clock_wall_us(engine_clock(en)));
 
 	size_t nkw = 0;
 	const char **kw = str_vector(json_object_get(r->config, "keywords"), &nkw);
@@ -212,7 +217,7 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 	struct match_result mr = {0};
 	struct diff_result d = {0};
 	char *added = NULL;
-	bool emit = false;
+	bool emit = false, recorded = true;
 	if (first) {
 		/* A baseline; reported only when asked, with the whole text. */
 		if (json_is_true(json_object_get(r->config, "notify_on_first_check"))) {
@@ -260,9 +265,18 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 		}
 		if (x.title)
 			json_object_set_new(data, "title", json_string_lossy(x.title));
-		if (engine_emit(en, r, "web_content_change", data, u->url) == ERR_OK)
-			engine_save_now(en, r);
+		recorded = engine_emit(en, r, "web_content_change", data, u->url) == ERR_OK;
 		json_decref(data);
+	}
+	/* The new text becomes the baseline only once what it told us is in
+	 * the log: when the store could not take the event, the next try sees
+	 * the same change (and no 304) again. */
+	if (recorded) {
+		memcpy(u->hash, hash, sizeof(hash));
+		engine_snapshot_save(en, r, i, text, clock_wall_us(engine_clock(en)));
+		keep_validators(r, u, res);
+		if (emit)
+			engine_save_now(en, r);
 	}
 	free(added);
 	diff_result_cleanup(&d);
@@ -626,19 +640,24 @@ static void threshold_fetched(struct engine *en, struct runner *r, size_t tag,
 	int64_t now = clock_wall_us(engine_clock(en));
 	struct metric_eval ev = {0};
 	enum metric_verdict verdict = metric_check(&rule, &st, v, now, &ev);
-	json_object_set_new(r->mon, "metric", metric_state_to_json(&st));
 	json_object_set_new(r->mon, "last_value", json_real(v));
 	r->dirty = true;
-	if (verdict != METRIC_FIRE)
+	if (verdict != METRIC_FIRE) {
+		json_object_set_new(r->mon, "metric", metric_state_to_json(&st));
 		return;
+	}
 	const char *metric = json_get_str(r->config, "metric");
 	json_t *data = json_pack("{s:s,s:f,s:f,s:s,s:f,s:s}", "metric", metric ? metric : url,
 				 "current_value", v, "threshold", rule.threshold, "comparison",
 				 metric_cmp_name(rule.cmp), "hysteresis", rule.hysteresis,
 				 "source_url", url);
 	json_object_set_new(data, "previous_value", ev.has_prev ? json_real(ev.prev) : json_null());
-	if (engine_emit(en, r, "threshold_breach", data, NULL) == ERR_OK)
+	/* The breach arms the cooldown and hysteresis only once it is in the
+	 * log; when the store could not take it, the retry fires again. */
+	if (engine_emit(en, r, "threshold_breach", data, NULL) == ERR_OK) {
+		json_object_set_new(r->mon, "metric", metric_state_to_json(&st));
 		engine_save_now(en, r);
+	}
 	json_decref(data);
 }
 

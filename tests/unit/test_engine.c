@@ -4,7 +4,8 @@
  *
  * The engine runs in manual mode (no threads): each test moves the fake
  * clock and turns the loop with engine_step, so four days take
- * milliseconds.  Schedule tasks need no network.
+ * milliseconds.  Schedule tasks need no network; the tests of a store that
+ * refuses appends serve a price and a page from 127.0.0.1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,17 +13,24 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "../test_util.h"
 
 #include "app/tasks.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/tz.h"
 #include "domain/task.h"
+#include "common/xalloc.h"
 #include "engine/engine.h"
+#include "store/store.h"
+#include "transport/http_server.h"
 
 #define MINUTE (60 * INT64_C(1000000))
 #define HOUR (60 * MINUTE)
@@ -88,19 +96,24 @@ static struct engine *engine(struct fx *f, const char *owner)
 	return en;
 }
 
-static char *create(struct fx *f, const char *config_json)
+static char *create_typed(struct fx *f, const char *type, const char *config_json)
 {
 	struct err e = {0};
 	json_t *cfg = json_parse(config_json, strlen(config_json), &e);
 	assert_non_null(cfg);
 	json_t *task = NULL;
-	assert_int_equal(app_task_create(f->s, &who, NULL, "schedule", "test schedule", cfg, NULL,
-					 NULL, &task, &e),
+	assert_int_equal(app_task_create(f->s, &who, NULL, type, "test task", cfg, NULL, NULL,
+					 &task, &e),
 			 ERR_OK);
 	char *id = strdup(json_get_str(task, "task_id"));
 	json_decref(task);
 	json_decref(cfg);
 	return id;
+}
+
+static char *create(struct fx *f, const char *config_json)
+{
+	return create_typed(f, "schedule", config_json);
 }
 
 /* Move the clock to `until` in steps, turning the loop after each. */
@@ -114,8 +127,8 @@ static void run_until(struct fx *f, struct engine *en, int64_t until, int64_t st
 	}
 }
 
-/* The scheduled_trigger events of a task, as a JSON array of their data. */
-static json_t *triggers(struct fx *f, const char *id)
+/* The events of one type in a task's stream, as a JSON array of their data. */
+static json_t *events_of(struct fx *f, const char *id, const char *type)
 {
 	char stream[80];
 	task_stream_name(id, stream, sizeof(stream));
@@ -124,11 +137,16 @@ static json_t *triggers(struct fx *f, const char *id)
 	assert_int_equal(store_read_stream(f->s, stream, 1, false, 0, &l, &e), ERR_OK);
 	json_t *out = json_array();
 	for (size_t i = 0; i < l.count; i++)
-		if (strcmp(l.items[i].type, "scheduled_trigger") == 0)
+		if (strcmp(l.items[i].type, type) == 0)
 			json_array_append(out, l.items[i].data);
 	store_event_list_cleanup(&l);
 	free(l.items);
 	return out;
+}
+
+static json_t *triggers(struct fx *f, const char *id)
+{
+	return events_of(f, id, "scheduled_trigger");
 }
 
 static const char *trigger_time(json_t *t, size_t i)
@@ -360,6 +378,209 @@ static void test_shards_shared_and_taken_over(void **state)
 	assert_false(running);
 }
 
+/* ---- a store that is down --------------------------------------------------------- */
+
+/* The store's own ops, with appends to task streams refused while `down`
+ * is set, as when the database is unreachable. */
+static atomic_bool down;
+static struct store_ops flaky_ops;
+static const struct store_ops *real_ops;
+
+static int flaky_append(struct store *s, const char *stream, int64_t expected,
+			struct store_new_event *evs, size_t n, struct store_append_result *res,
+			struct err *e)
+{
+	if (atomic_load(&down) && strncmp(stream, "task-", 5) == 0)
+		return err_set(e, ERR_IO, "the database is unreachable (test)");
+	return real_ops->append(s, stream, expected, evs, n, res, e);
+}
+
+static void make_flaky(struct fx *f)
+{
+	real_ops = f->s->ops;
+	flaky_ops = *real_ops;
+	flaky_ops.append = flaky_append;
+	f->s->ops = &flaky_ops;
+	atomic_store(&down, false);
+}
+
+/* A slot whose trigger the store refused runs again once the store is
+ * back: no slot is lost, none recorded twice, the schedule keeps its phase. */
+static void test_slot_retried_when_store_down(void **state)
+{
+	struct fx *f = *state;
+	make_flaky(f);
+	char *id = create(f, "{\"type\":\"interval\",\"minutes\":60}");
+	int64_t t0 = clock_wall_us(&f->clk);
+	struct engine *en = engine(f, "a");
+	run_until(f, en, t0 + 10 * MINUTE, MINUTE);
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 1);
+	json_decref(t);
+
+	atomic_store(&down, true); /* the t0 + 1 h slot finds the store down */
+	run_until(f, en, t0 + 70 * MINUTE, 1000000);
+	t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 1);
+	json_decref(t);
+	struct engine_status st;
+	engine_status(en, &st);
+	assert_true(st.failures > 0);
+
+	atomic_store(&down, false);
+	run_until(f, en, t0 + 72 * MINUTE, 1000000);
+	t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 2); /* the +1 h slot, late */
+	assert_false(json_is_true(json_object_get(json_array_get(t, 1), "catch_up")));
+	json_decref(t);
+	run_until(f, en, t0 + 2 * HOUR + 10 * MINUTE, MINUTE);
+	t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3); /* and +2 h on time */
+	json_decref(t);
+	engine_free(en);
+	free(id);
+}
+
+/* What the stand-in serves: a price and a page. */
+static atomic_int price = 150;
+static atomic_int page_version = 1;
+
+static void route_price(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)data, (void)req;
+	http_response_json(res, 200, xasprintf("{\"bitcoin\":{\"usd\":%d}}", atomic_load(&price)));
+}
+
+static void route_page(void *data, const struct http_request *req, struct http_response *res)
+{
+	(void)data, (void)req;
+	http_response_json(res, 200,
+			   xstrdup(atomic_load(&page_version) == 1
+					   ? "{\"news\":\"a quiet day\"}"
+					   : "{\"news\":\"a quiet day\",\"more\":\"bitcoin rallies\"}"));
+}
+
+static const struct http_route stand_in_routes[] = {
+	{"GET", "/api/v3/simple/price", route_price, NULL},
+	{"GET", "/page", route_page, NULL},
+};
+
+/* Turn the loop (clock moving in `step`s) until no fetch is out; a
+ * deadline in real time guards against a fetch that never ends. */
+static void settle(struct fx *f, struct engine *en, int64_t step)
+{
+	double deadline = test_now() + 20;
+	engine_step(en, 0);
+	while (engine_pending(en) > 0 && test_now() < deadline)
+		engine_step(en, 50);
+	assert_int_equal(engine_pending(en), 0);
+	clock_fake_advance(&f->clk, step);
+	engine_step(en, 0);
+	while (engine_pending(en) > 0 && test_now() < deadline)
+		engine_step(en, 50);
+}
+
+static void settle_until(struct fx *f, struct engine *en, int64_t until, int64_t step)
+{
+	while (clock_wall_us(&f->clk) < until)
+		settle(f, en, step);
+}
+
+static struct engine *net_engine(struct fx *f, struct http_server **h, char *base, size_t size)
+{
+	struct err e = {0};
+	struct http_server_options ho = {.routes = stand_in_routes, .nroutes = 2};
+	assert_int_equal(http_server_start(NULL, &ho, h, &e), ERR_OK);
+	snprintf(base, size, "http://127.0.0.1:%d", http_server_port(*h));
+	struct engine_options o = {
+		.store = f->s,
+		.clock = &f->clk,
+		.owner = "net",
+		.manual = true,
+		.lease_ttl_ms = 30000,
+		.allow_net = "127.0.0.1",
+		.price_api_url = base,
+		.fetch_timeout_ms = 5000,
+	};
+	struct engine *en = NULL;
+	assert_int_equal(engine_new(&o, &en, &e), ERR_OK);
+	return en;
+}
+
+/* A breach the store refused is not "already reported": the cooldown and
+ * hysteresis arm only when the event is in the log, so the retry fires it
+ * (once) and the next check, still above, stays quiet. */
+static void test_breach_retried_when_store_down(void **state)
+{
+	struct fx *f = *state;
+	make_flaky(f);
+	atomic_store(&price, 150);
+	struct http_server *h;
+	char base[64];
+	struct engine *en = net_engine(f, &h, base, sizeof base);
+	char *id = create_typed(f, "threshold_watch",
+				"{\"metric\":\"bitcoin_price\",\"threshold\":100,"
+				"\"check_interval_minutes\":15}");
+	int64_t t0 = clock_wall_us(&f->clk);
+	atomic_store(&down, true);
+	settle_until(f, en, t0 + 1000000, 1000000); /* the first check: refused */
+	json_t *b = events_of(f, id, "threshold_breach");
+	assert_int_equal(json_array_size(b), 0);
+	json_decref(b);
+	atomic_store(&down, false);
+	settle_until(f, en, t0 + 10 * 1000000, 1000000); /* the retry, seconds later */
+	b = events_of(f, id, "threshold_breach");
+	assert_int_equal(json_array_size(b), 1);
+	json_decref(b);
+	settle_until(f, en, t0 + 35 * MINUTE, MINUTE); /* two more checks, still above */
+	b = events_of(f, id, "threshold_breach");
+	assert_int_equal(json_array_size(b), 1);
+	json_decref(b);
+	engine_free(en);
+	http_server_free(h);
+	free(id);
+}
+
+/* A page change the store refused is seen again by the retry: the new text
+ * becomes the baseline (and its ETag the validator) only once the change is
+ * in the log. */
+static void test_page_change_retried_when_store_down(void **state)
+{
+	struct fx *f = *state;
+	make_flaky(f);
+	atomic_store(&page_version, 1);
+	struct http_server *h;
+	char base[64];
+	struct engine *en = net_engine(f, &h, base, sizeof base);
+	char url[96], cfg[256];
+	snprintf(url, sizeof url, "%s/page", base);
+	snprintf(cfg, sizeof cfg,
+		 "{\"urls\":[\"%s\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
+		 url);
+	char *id = create_typed(f, "web_monitor", cfg);
+	int64_t t0 = clock_wall_us(&f->clk);
+	settle_until(f, en, t0 + 10 * MINUTE, MINUTE); /* the baseline */
+	atomic_store(&page_version, 2);
+	atomic_store(&down, true);
+	settle_until(f, en, t0 + 31 * MINUTE, MINUTE); /* the change: refused */
+	json_t *c = events_of(f, id, "web_content_change");
+	assert_int_equal(json_array_size(c), 0);
+	json_decref(c);
+	atomic_store(&down, false);
+	settle_until(f, en, t0 + 33 * MINUTE, 1000000);
+	c = events_of(f, id, "web_content_change");
+	assert_int_equal(json_array_size(c), 1);
+	assert_string_equal(json_get_str(json_array_get(c, 0), "url"), url);
+	json_decref(c);
+	settle_until(f, en, t0 + 65 * MINUTE, MINUTE); /* unchanged since: quiet */
+	c = events_of(f, id, "web_content_change");
+	assert_int_equal(json_array_size(c), 1);
+	json_decref(c);
+	engine_free(en);
+	http_server_free(h);
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +590,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_missed_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume_one_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shards_shared_and_taken_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_retried_when_store_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_breach_retried_when_store_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_change_retried_when_store_down, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
