@@ -69,7 +69,8 @@
 #define PG_CHANNEL "ambient_events"
 #define PG_POOL_MAX 4                /* reader connections per store */
 #define PG_POLL_MS 1000              /* head poll while waiting, in case a NOTIFY was missed */
-#define PG_RECONNECT_MS 15000        /* how long an operation waits for the server to come back */
+#define PG_RECONNECT_MS 15000        /* how long operations wait for the server to come back
+				      * (AMBIENT_PG_RECONNECT_MS overrides) */
 #define PG_ABSORB_ROUNDS 4           /* times a leader takes late jobs into its open transaction */
 #define PG_BATCH_MAX 1000            /* ... up to this many jobs */
 #define PG_RETRIES 5                 /* runs of a batch after deadlocks or serialization failures */
@@ -214,6 +215,12 @@ struct pg {
 	bool listening;
 	atomic_bool stopping;
 	int stop_pipe[2];
+
+	/* When the server was first found unreachable (mono ms; 0: it is up).
+	 * One outage gives every caller PG_RECONNECT_MS in all, not each call
+	 * its own: after that an operation tries once and fails at once. */
+	atomic_llong down_since_ms;
+	int reconnect_ms;
 };
 
 static struct pg *pg_of(struct store *s)
@@ -545,22 +552,53 @@ static PGconn *pg_connect(struct store *s, struct err *e)
 	return c;
 }
 
-/* Re-make a broken connection, waiting up to PG_RECONNECT_MS for the server
- * to come back (a restart takes a moment). */
+/* Until when a caller may wait for the server to come back: PG_RECONNECT_MS
+ * after the outage began (which is now, when nobody has noticed it yet). */
+static int64_t outage_deadline(struct pg *q)
+{
+	long long none = 0, now = mono_ms();
+	if (atomic_compare_exchange_strong(&q->down_since_ms, &none, now))
+		log_warn("PostgreSQL at %s is unreachable; operations wait up to %d ms for it",
+			 q->where, q->reconnect_ms);
+	long long since = atomic_load(&q->down_since_ms);
+	return (since ? since : now) + q->reconnect_ms;
+}
+
+/* The failure of a caller that gave up: how long the outage has lasted. */
+static int outage_fail(struct pg *q, PGconn *c, struct err *e)
+{
+	int rc = connect_fail(c, e);
+	long long since = atomic_load(&q->down_since_ms);
+	if (since && e)
+		err_prefix(e, "PostgreSQL has been unreachable for %lld s",
+			   (long long)(mono_ms() - since) / 1000);
+	return rc;
+}
+
+static void outage_over(struct pg *q)
+{
+	atomic_store(&q->down_since_ms, 0);
+}
+
+/* Re-make a broken connection, waiting for the server to come back (a
+ * restart takes a moment) while the outage is young; once it has lasted
+ * PG_RECONNECT_MS every caller tries once and fails fast, so /health, the
+ * engine and the MCP tools answer "unavailable" instead of hanging. */
 static int revive(struct store *s, PGconn *c, struct err *e)
 {
 	struct pg *q = pg_of(s);
-	int64_t deadline = mono_ms() + PG_RECONNECT_MS;
+	int64_t deadline = outage_deadline(q);
 	int pause = 50;
 
 	for (;;) {
 		PQreset(c);
 		if (PQstatus(c) == CONNECTION_OK) {
+			outage_over(q);
 			log_info("reconnected to PostgreSQL at %s", q->where);
 			return session_setup(s, c, e);
 		}
 		if (mono_ms() >= deadline || q->stopping)
-			return connect_fail(c, e);
+			return outage_fail(q, c, e);
 		sleep_ms(pause);
 		pause = pause * 2 > 500 ? 500 : pause * 2;
 	}
@@ -582,17 +620,28 @@ static PGconn *pool_get(struct store *s, struct err *e)
 	}
 	q->nconns++;
 	pthread_mutex_unlock(&q->plock);
-	int64_t deadline = mono_ms() + PG_RECONNECT_MS;
-	while (!(c = pg_connect(s, e)) && mono_ms() < deadline && e && e->code == ERR_IO &&
-	       (strstr(e->msg, "refused") || strstr(e->msg, "starting")))
+	int64_t deadline = 0;
+	while (!(c = pg_connect(s, e)) && e && e->code == ERR_IO &&
+	       (strstr(e->msg, "refused") || strstr(e->msg, "starting"))) {
+		if (!deadline)
+			deadline = outage_deadline(q);
+		if (mono_ms() >= deadline || q->stopping)
+			break;
 		sleep_ms(200);
-	if (!c) {
-		pthread_mutex_lock(&q->plock);
-		q->nconns--;
-		pthread_cond_signal(&q->pcond);
-		pthread_mutex_unlock(&q->plock);
 	}
-	return c;
+	if (c) {
+		outage_over(q);
+		return c;
+	}
+	long long since = atomic_load(&q->down_since_ms);
+	if (deadline && since && e)
+		err_prefix(e, "PostgreSQL has been unreachable for %lld s",
+			   (long long)(mono_ms() - since) / 1000);
+	pthread_mutex_lock(&q->plock);
+	q->nconns--;
+	pthread_cond_signal(&q->pcond);
+	pthread_mutex_unlock(&q->plock);
+	return NULL;
 }
 
 static void pool_put(struct store *s, PGconn *c)
@@ -1131,6 +1180,7 @@ static void *listener_main(void *arg)
 			}
 			c = pg_connect(s, &e);
 			if (c) {
+				outage_over(q);
 				r = PQexec(c, "LISTEN " PG_CHANNEL);
 				if (PQresultStatus(r) != PGRES_COMMAND_OK ||
 				    !listener_read_head(q, c)) {
@@ -1364,6 +1414,8 @@ static int pg_open(struct store *s, const char *location, struct err *e)
 		goto fail;
 	}
 	PQconninfoFree(opts);
+	const char *wait = getenv("AMBIENT_PG_RECONNECT_MS");
+	q->reconnect_ms = wait && atoi(wait) >= 0 && *wait ? atoi(wait) : PG_RECONNECT_MS;
 	const char *delay = getenv("AMBIENT_PG_TEST_COMMIT_DELAY_MS");
 	if (delay && *delay)
 		q->commit_delay_ms = atoi(delay);

@@ -468,6 +468,56 @@ static void test_reconnect_after_restart(void **state)
 	store_close(w);
 }
 
+/* A longer outage: once it has lasted the reconnect wait (here 1 s, by
+ * AMBIENT_PG_RECONNECT_MS), every call tries once and fails with a message
+ * that says how long the server has been gone, instead of each call
+ * waiting the whole time again; when the server is back, so is the store. */
+static void test_outage_fails_fast(void **state)
+{
+	struct fixture *f = *state;
+	const char *pgtmp = getenv("PGTMP"), *dir = getenv("PGTMP_DIR");
+	struct err e = {0};
+	char cmd[2048];
+
+	if (!pgtmp || !dir)
+		fail_msg("PGTMP and PGTMP_DIR must name pgtmp.sh and its cluster (run_pg_suite.sh "
+			 "sets them)");
+	setenv("AMBIENT_PG_RECONNECT_MS", "1000", 1);
+	struct store *s = open_ok(f->url, NULL);
+	unsetenv("AMBIENT_PG_RECONNECT_MS");
+	assert_int_equal(append1(s, "before", STORE_EXPECT_ANY, NULL, NULL, &e), ERR_OK);
+
+	snprintf(cmd, sizeof cmd, "'%s' stop '%s'", pgtmp, dir);
+	assert_int_equal(system(cmd), 0);
+	int64_t head = 0;
+	assert_int_equal(store_head(s, &head, &e), ERR_IO); /* waits its second, then gives up */
+	/* Everyone after it gives up at once, saying for how long it is down:
+	 * twenty calls in all end well inside a deadline one wait each would
+	 * overrun. */
+	double end = test_now() + 15;
+	for (int i = 0; i < 20; i++) {
+		struct err ei = {0};
+		int rc = i % 2 ? store_head(s, &head, &ei)
+			       : append1(s, "during", STORE_EXPECT_ANY, NULL, NULL, &ei);
+		assert_int_not_equal(rc, ERR_OK);
+		if (!strstr(err_msg(&ei), "has been unreachable for"))
+			fail_msg("call %d: %s", i, err_msg(&ei));
+	}
+	assert_true(test_now() < end);
+
+	snprintf(cmd, sizeof cmd, "'%s' restart '%s'", pgtmp, dir);
+	assert_int_equal(system(cmd), 0);
+	end = test_now() + 30;
+	int rc;
+	while ((rc = append1(s, "after", STORE_EXPECT_ANY, NULL, NULL, &e)) != ERR_OK &&
+	       test_now() < end)
+		usleep(100 * 1000);
+	assert_int_equal(rc, ERR_OK);
+	assert_int_equal(store_head(s, &head, &e), ERR_OK);
+	assert_int_equal(head, 2); /* before, after: the refused appends left nothing */
+	store_close(s);
+}
+
 /* ---- schema ------------------------------------------------------------------------------------
  */
 
@@ -720,6 +770,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_notify_wakes_other_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outage_fails_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_errors, setup, teardown),
