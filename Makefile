@@ -49,6 +49,7 @@ bench: deps build
 	bench/mcp.sh $(BUILD)
 	bench/scale/run.sh $(BUILD)
 	bench/feedback/run.sh $(BUILD)
+	bench/cluster/run.sh $(BUILD)
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
