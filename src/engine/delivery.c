@@ -524,8 +524,8 @@ static void task_info_load(struct delivery *d, struct dtask *t)
 	if (rc == ERR_NOT_FOUND) {
 		state = fold_stream(d, t->stream);
 	} else if (rc != ERR_OK) {
-		log_warn("delivery: cannot read task %s (%s); using the default URL for now", t->id,
-			 err_msg(&e));
+		log_warn("delivery: cannot read task %s (%s); its deliveries wait for the store",
+			 t->id, err_msg(&e));
 		return; /* not loaded: tried again next time */
 	}
 	t->info_loaded = true;
@@ -1243,6 +1243,13 @@ static void task_run(struct delivery *d, struct dtask *t)
 		if (h->outcome != OUT_NONE) {
 			outbox_push(d, t, h);
 			continue;
+		}
+		task_info_load(d, t);
+		if (!t->info_loaded) {
+			/* The store could not say where this task's events go:
+			 * wait for it rather than send them to the default URL. */
+			task_kick(d, t, mono_us(d) + RECORD_RETRY_US);
+			return;
 		}
 		const char *url = task_url(d, t);
 		if (url_disabled(d, url)) {

@@ -431,22 +431,30 @@ static void soft_key_url(const struct runner *r, size_t i, char *out, size_t siz
 	snprintf(out, size, "snap/%s/%.16s", r->stream, h);
 }
 
-json_t *engine_snapshot_load(struct engine *en, struct runner *r, size_t i)
+int engine_snapshot_load(struct engine *en, struct runner *r, size_t i, json_t **out)
 {
+	*out = NULL;
 	if (i >= r->nurls || r->urls[i].snaps == 0)
-		return NULL;
+		return ERR_OK;
 	char base[SNAP_KEY_MAX], key[SNAP_KEY_MAX + 16];
 	soft_key_url(r, i, base, sizeof(base));
 	unsigned n = (unsigned)en->opt.snapshots_kept;
 	snprintf(key, sizeof(key), "%s/%u", base, (r->urls[i].snaps - 1) % n);
 	json_t *p = json_object_get(en->soft_pending, key);
-	if (p)
-		return json_is_null(p) ? NULL : json_incref(p);
-	json_t *doc = NULL;
+	if (p) {
+		*out = json_is_null(p) ? NULL : json_incref(p);
+		return ERR_OK;
+	}
 	struct err e = {0};
-	if (store_soft_get(en->store, key, &doc, &e) != ERR_OK)
-		return NULL;
-	return doc;
+	int rc = store_soft_get(en->store, key, out, &e);
+	if (rc == ERR_NOT_FOUND)
+		return ERR_OK; /* lost bookkeeping: the page is new again */
+	if (rc != ERR_OK) {
+		log_warn("engine: task %s: cannot read the last snapshot of %s: %s", r->id,
+			 r->urls[i].url, err_msg(&e));
+		r->unrecorded = true; /* compare it later, not against nothing */
+	}
+	return rc;
 }
 
 void engine_snapshot_save(struct engine *en, struct runner *r, size_t i, const char *text,
@@ -570,13 +578,17 @@ static void slot_event_id(const char *task_id, const char *type, int64_t slot_us
 		 hex + 16, hex + 20);
 }
 
-/* Fold a task's stream: its current state (NULL when it has none). */
-static json_t *fold_stream(struct engine *en, const char *stream)
+/* Fold a task's stream into *state (NULL when it has none), or a store
+ * error (logged). */
+static int fold_stream(struct engine *en, const char *stream, json_t **out)
 {
 	struct store_event_list l = {0};
 	struct err e = {0};
 	json_t *state = NULL;
-	if (store_read_stream(en->store, stream, 1, false, 0, &l, &e) == ERR_OK) {
+	int rc = store_read_stream(en->store, stream, 1, false, 0, &l, &e);
+	if (rc != ERR_OK)
+		log_warn("engine: cannot read %s: %s", stream, err_msg(&e));
+	else {
 		for (size_t i = 0; i < l.count; i++) {
 			char at[CLOCK_ISO_MAX];
 			clock_format_utc(l.items[i].recorded_at_us, at);
@@ -590,7 +602,8 @@ static json_t *fold_stream(struct engine *en, const char *stream)
 	}
 	store_event_list_cleanup(&l);
 	free(l.items);
-	return state;
+	*out = state;
+	return rc;
 }
 
 /* Append one event as the engine, with r->version as the expected version;
@@ -618,7 +631,9 @@ static int append_checked(struct engine *en, struct runner *r, struct store_new_
 		}
 		/* Someone wrote to the task meanwhile (a pause, a delivery
 		 * outcome, another node): may it still record? */
-		json_t *state = fold_stream(en, r->stream);
+		json_t *state = NULL;
+		if ((rc = fold_stream(en, r->stream, &state)) != ERR_OK)
+			return rc; /* the store is away: the check is run again */
 		const char *status = state ? task_state_status(state) : NULL;
 		bool live = status && strcmp(status, "active") == 0;
 		if (state)
@@ -893,9 +908,14 @@ static void cancel_fetches(struct engine *en, struct runner *r)
 
 /* ---- following the log ----------------------------------------------------------------- */
 
-static void runner_replace(struct engine *en, struct runner *old, int64_t since_us)
+/* Rebuild a runner from its stream after an update; a store error leaves
+ * it as it was (the caller reads the update again later). */
+static int runner_replace(struct engine *en, struct runner *old, int64_t since_us)
 {
-	json_t *state = fold_stream(en, old->stream);
+	json_t *state = NULL;
+	int rc = fold_stream(en, old->stream, &state);
+	if (rc != ERR_OK)
+		return rc;
 	if (state && since_us) {
 		char at[CLOCK_ISO_MAX];
 		clock_format_utc(since_us, at);
@@ -915,20 +935,23 @@ static void runner_replace(struct engine *en, struct runner *old, int64_t since_
 	remove_runner(en, old);
 	if (nr)
 		add_runner(en, nr);
+	return ERR_OK;
 }
 
-static void apply_event(struct engine *en, const struct store_event *ev)
+/* Apply one task event to the table; a store error means "read it again
+ * later" (nothing was changed). */
+static int apply_event(struct engine *en, const struct store_event *ev)
 {
 	const char *id = task_id_of_stream(ev->stream);
 	if (!id)
-		return;
+		return ERR_OK;
 	struct runner *r = find_runner(en, id);
 	if (r && ev->version <= r->version)
-		return; /* known already (our own append, or in the loaded state) */
+		return ERR_OK; /* known already (our own append, or in the loaded state) */
 	const char *t = ev->type;
 	if (strcmp(t, TASK_EV_CREATED) == 0) {
 		if (r)
-			return;
+			return ERR_OK;
 		char at[CLOCK_ISO_MAX];
 		clock_format_utc(ev->recorded_at_us, at);
 		struct err e = {0};
@@ -939,10 +962,15 @@ static void apply_event(struct engine *en, const struct store_event *ev)
 			log_info("engine: new task %s (%s)", nr->id, task_type_name(nr->type));
 			add_runner(en, nr);
 		}
-		return;
+		return ERR_OK;
 	}
 	if (!r)
-		return;
+		return ERR_OK;
+	if (strcmp(t, TASK_EV_UPDATED) == 0) {
+		/* The config may have changed everything (URLs, schedule). */
+		bool cfg = json_object_get(json_object_get(ev->data, "changes"), "config") != NULL;
+		return runner_replace(en, r, cfg ? ev->recorded_at_us : 0);
+	}
 	r->version = ev->version;
 	if (strcmp(t, TASK_EV_DELETED) == 0) {
 		log_info("engine: task %s deleted", r->id);
@@ -961,16 +989,13 @@ static void apply_event(struct engine *en, const struct store_event *ev)
 			r->dirty = true;
 			plan_next(en, r);
 		}
-	} else if (strcmp(t, TASK_EV_UPDATED) == 0) {
-		/* The config may have changed everything (URLs, schedule). */
-		bool cfg = json_object_get(json_object_get(ev->data, "changes"), "config") != NULL;
-		runner_replace(en, r, cfg ? ev->recorded_at_us : 0);
 	} else if (strcmp(t, TASK_EV_RUN_REQUESTED) == 0) {
 		/* The app refuses requests for paused tasks; one that slipped
 		 * in before a pause is ignored. */
 		if (r->active && !r->in_check && en->owned[r->shard])
 			start_check(en, r, 0);
 	}
+	return ERR_OK;
 }
 
 static void read_log(struct engine *en)
@@ -992,14 +1017,18 @@ static void read_log(struct engine *en)
 			free(l.items);
 			return;
 		}
-		for (size_t i = 0; i < l.count; i++) {
-			if (en->loaded)
-				apply_event(en, &l.items[i]);
-			en->log_pos = l.items[i].position;
+		bool again = false;
+		for (size_t i = 0; i < l.count && !again; i++) {
+			if (en->loaded && apply_event(en, &l.items[i]) != ERR_OK)
+				again = true; /* from this event, at the next read */
+			else
+				en->log_pos = l.items[i].position;
 		}
 		size_t n = l.count;
 		store_event_list_cleanup(&l);
 		free(l.items);
+		if (again)
+			return;
 		if (n < LOG_BATCH)
 			break;
 	}

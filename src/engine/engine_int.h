@@ -109,7 +109,10 @@ void engine_fetch(struct engine *en, struct runner *r, size_t tag, const char *u
 void engine_check_maybe_done(struct engine *en, struct runner *r);
 
 /* Soft state under "snap/<stream>/<url hash>/<i>" (page text snapshots). */
-json_t *engine_snapshot_load(struct engine *en, struct runner *r, size_t url_index);
+/* The last snapshot (*out NULL when there is none), or a store error: then
+ * the check is marked unrecorded and runs again, rather than taking the
+ * page for a new one. */
+int engine_snapshot_load(struct engine *en, struct runner *r, size_t url_index, json_t **out);
 void engine_snapshot_save(struct engine *en, struct runner *r, size_t url_index, const char *text,
 			  int64_t at_us);
 /* Write r's bookkeeping with the next flush, or at once (after an emit, so

@@ -205,7 +205,12 @@ static void web_fetched(struct engine *en, struct runner *r, size_t i, struct fe
 		extract_result_cleanup(&x);
 		return;
 	}
-	json_t *prev = u->hash[0] ? engine_snapshot_load(en, r, i) : NULL;
+	json_t *prev = NULL;
+	if (u->hash[0] && engine_snapshot_load(en, r, i, &prev) != ERR_OK) {
+		free(plain);
+		extract_result_cleanup(&x);
+		return;
+	}
 	const char *old = prev ? json_get_str(prev, "text") : NULL;
 	bool first = old == NULL;
 

@@ -684,6 +684,43 @@ static void test_default_url(void **state)
 	assert_string_equal(f->r->reqs[0].sig, ""); /* no secret: unsigned */
 }
 
+/* A store that cannot say where a task's events go (its task row cannot be
+ * read) holds them back: they wait for the store, never go to the default
+ * URL instead. */
+static atomic_bool tasks_unreadable;
+static struct store_ops unreadable_ops;
+static const struct store_ops *plain_ops;
+
+static int unreadable_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,
+			       struct err *e)
+{
+	if (atomic_load(&tasks_unreadable))
+		return err_set(e, ERR_IO, "the database is unreachable (test)");
+	return plain_ops->proj_get(s, proj, key, doc, e);
+}
+
+static void test_unreadable_task_waits(void **state)
+{
+	struct fx *f = *state;
+	const char *id = mk_task(f, 0, "/mine");
+	plain_ops = f->s->ops;
+	unreadable_ops = *plain_ops;
+	unreadable_ops.proj_get = unreadable_proj_get;
+	f->s->ops = &unreadable_ops;
+	atomic_store(&tasks_unreadable, true);
+	f->d = deliverer(f, "a", NULL, NULL);
+	struct emitted ev = trigger(f, id, 1);
+	idle_steps(f, 20);
+	assert_int_equal(rcv_count(f->r, "/default"), 0);
+	assert_int_equal(rcv_count(f->r, "/mine"), 0);
+	atomic_store(&tasks_unreadable, false);
+	clock_fake_advance(&f->clk, 2 * 1000000);
+	wait_outcome(f, id, ev.id);
+	assert_int_equal(rcv_count(f->r, "/mine"), 1);
+	assert_int_equal(rcv_count(f->r, "/default"), 0);
+	f->s->ops = plain_ops;
+}
+
 static bool delivered_all(struct cond *c)
 {
 	return n_outcomes(c->f, c->task, "feedback_delivered") >= c->n;
@@ -1189,6 +1226,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_payload_and_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signature_vector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_task_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_under_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receiver_down_then_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_disables, setup, teardown),

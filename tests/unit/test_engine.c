@@ -380,8 +380,8 @@ static void test_shards_shared_and_taken_over(void **state)
 
 /* ---- a store that is down --------------------------------------------------------- */
 
-/* The store's own ops, with appends to task streams refused while `down`
- * is set, as when the database is unreachable. */
+/* The store's own ops, with appends to task streams and soft state reads
+ * refused while `down` is set, as when the database is unreachable. */
 static atomic_bool down;
 static struct store_ops flaky_ops;
 static const struct store_ops *real_ops;
@@ -395,11 +395,31 @@ static int flaky_append(struct store *s, const char *stream, int64_t expected,
 	return real_ops->append(s, stream, expected, evs, n, res, e);
 }
 
+static int flaky_soft_get(struct store *s, const char *key, json_t **doc, struct err *e)
+{
+	if (atomic_load(&down))
+		return err_set(e, ERR_IO, "the database is unreachable (test)");
+	return real_ops->soft_get(s, key, doc, e);
+}
+
+static atomic_bool reads_down;
+
+static int flaky_read_stream(struct store *s, const char *stream, int64_t from, bool backward,
+			     size_t limit, struct store_event_list *out, struct err *e)
+{
+	if (atomic_load(&reads_down) && strncmp(stream, "task-", 5) == 0)
+		return err_set(e, ERR_IO, "the database is unreachable (test)");
+	return real_ops->read_stream(s, stream, from, backward, limit, out, e);
+}
+
 static void make_flaky(struct fx *f)
 {
 	real_ops = f->s->ops;
 	flaky_ops = *real_ops;
 	flaky_ops.append = flaky_append;
+	flaky_ops.soft_get = flaky_soft_get;
+	flaky_ops.read_stream = flaky_read_stream;
+	atomic_store(&reads_down, false);
 	f->s->ops = &flaky_ops;
 	atomic_store(&down, false);
 }
@@ -436,6 +456,38 @@ static void test_slot_retried_when_store_down(void **state)
 	run_until(f, en, t0 + 2 * HOUR + 10 * MINUTE, MINUTE);
 	t = triggers(f, id);
 	assert_int_equal(json_array_size(t), 3); /* and +2 h on time */
+	json_decref(t);
+	engine_free(en);
+	free(id);
+}
+
+/* An update the engine cannot read the task for (the store is away) is
+ * applied later: the task keeps running as it was meanwhile, and is never
+ * dropped from the engine. */
+static void test_update_applied_when_store_back(void **state)
+{
+	struct fx *f = *state;
+	make_flaky(f);
+	char *id = create(f, "{\"type\":\"interval\",\"minutes\":60}");
+	int64_t t0 = clock_wall_us(&f->clk);
+	struct engine *en = engine(f, "a");
+	run_until(f, en, t0 + 10 * MINUTE, MINUTE);
+	struct err e = {0};
+	const char *text = "{\"config\":{\"type\":\"interval\",\"minutes\":20}}";
+	json_t *changes = json_parse(text, strlen(text), &e);
+	bool changed = false;
+	assert_int_equal(app_task_update(f->s, &who, id, changes, &changed, NULL, &e), ERR_OK);
+	json_decref(changes);
+	atomic_store(&reads_down, true);
+	run_until(f, en, t0 + 15 * MINUTE, MINUTE);
+	struct engine_status st;
+	engine_status(en, &st);
+	assert_int_equal(st.tasks, 1);
+	atomic_store(&reads_down, false);
+	/* From the update (t0 + 10 min) every 20 minutes: +30, +50. */
+	run_until(f, en, t0 + 55 * MINUTE, MINUTE);
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3);
 	json_decref(t);
 	engine_free(en);
 	free(id);
@@ -543,7 +595,8 @@ static void test_breach_retried_when_store_down(void **state)
 
 /* A page change the store refused is seen again by the retry: the new text
  * becomes the baseline (and its ETag the validator) only once the change is
- * in the log. */
+ * in the log, and a last snapshot that cannot be read is not taken for "no
+ * snapshot" (which made the changed page a silent new baseline). */
 static void test_page_change_retried_when_store_down(void **state)
 {
 	struct fx *f = *state;
@@ -591,6 +644,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_resume_one_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shards_shared_and_taken_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_retried_when_store_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_applied_when_store_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_breach_retried_when_store_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_change_retried_when_store_down, setup,
 						teardown),
