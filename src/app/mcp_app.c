@@ -121,6 +121,7 @@ struct app_mcp *app_mcp_new(struct store *s, const struct app_mcp_options *opt)
 	if (s && !(opt && opt->no_audit))
 		a->audit = audit_new(s, a->clock);
 	a->net = app_net_new(a, opt);
+	a->list_cache = app_list_cache_new();
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	return a;
@@ -134,6 +135,7 @@ void app_mcp_free(struct app_mcp *a)
 	audit_free(a->audit);
 	app_mcp_guard_free(a);
 	app_net_free(a->net);
+	app_list_cache_free(a->list_cache);
 	free(a->rate_spec);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mu);

@@ -290,13 +290,33 @@ static int tool_list(struct mcp_call *call, const json_t *args, json_t **result,
 	struct app_mcp *a = app_mcp_from_call(call);
 	const char *user = app_mcp_user(a, call, args);
 	const char *type = json_get_str(args, "task_type");
+	const char *status = json_get_str(args, "status");
 	json_t *tasks = NULL, *out, *t, *d;
 	struct err le = {0};
 	char msg[400];
 	size_t i;
 
 	(void)e;
-	if (app_task_list(a->store, user, json_get_str(args, "status"), &tasks, &le)) {
+	/* The list as rendered at this stamp of the tasks projection, when it
+	 * is (mcp_list_cache.c). */
+	int64_t head = -1;
+	char *key = app_list_cache_key(user, status, type);
+	struct app_list_render lr;
+	if (store_checkpoint_get(a->store, STORE_PROJECTION_STAMP APP_TASKS_PROJECTION, &head,
+				 &le) != ERR_OK)
+		head = -1;
+	if (head >= 0 && app_list_cache_get(a->list_cache, key, head, &lr)) {
+		char *text = app_list_render_result(a, "list_background_tasks", &lr);
+		app_list_render_cleanup(&lr);
+		if (text) {
+			free(key);
+			*result = NULL;
+			mcp_call_set_result_text(call, text);
+			return ERR_OK;
+		}
+	}
+	if (app_task_list(a->store, user, status, &tasks, &le)) {
+		free(key);
 		*result = app_mcp_failure(a, "list_background_tasks",
 					  "Failed to list background tasks: %s", err_msg(&le));
 		return ERR_OK;
@@ -320,6 +340,11 @@ static int tool_list(struct mcp_call *call, const json_t *args, json_t **result,
 	d = json_object();
 	json_object_set_new(d, "tasks", out);
 	json_object_set_new(d, "total_tasks", json_integer((json_int_t)json_array_size(out)));
+	if (head >= 0 && app_list_render_data(d, msg, &lr) == ERR_OK) {
+		app_list_cache_put(a->list_cache, key, head, &lr);
+		app_list_render_cleanup(&lr);
+	}
+	free(key);
 	*result = app_mcp_success(a, "list_background_tasks", d, msg);
 	return ERR_OK;
 }

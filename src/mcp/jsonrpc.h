@@ -68,6 +68,8 @@ void jsonrpc_msg_cleanup(struct jsonrpc_msg *m);
  * JSON text without a trailing newline; the caller frees them.  `result`,
  * `params` and `data` are borrowed too. */
 char *jsonrpc_result_text(const json_t *id, const json_t *result);
+/* The same with the result given as JSON text (trusted to be valid). */
+char *jsonrpc_result_raw_text(const json_t *id, const char *result_text);
 char *jsonrpc_error_text(const json_t *id, int code, const char *message, const json_t *data);
 char *jsonrpc_request_text(const json_t *id, const char *method, const json_t *params);
 char *jsonrpc_notification_text(const char *method, const json_t *params);

@@ -151,6 +151,7 @@ struct mcp_call {
 	void *data;
 	const char *tool; /* tools/call: the registered tool's name */
 	struct inflight *inf;
+	char *result_text; /* mcp_call_set_result_text: the result, rendered */
 };
 
 /* ---- Small helpers ---------------------------------------------------- */
@@ -974,6 +975,12 @@ void mcp_call_close_stream(struct mcp_call *call, int retry_ms)
 		call->reply->close_stream(call->reply->ctx, retry_ms);
 }
 
+void mcp_call_set_result_text(struct mcp_call *call, char *text)
+{
+	free(call->result_text);
+	call->result_text = text;
+}
+
 static void deadline_after(struct timespec *ts, int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -1266,9 +1273,15 @@ static int m_tools_call(struct mcp_call *call, const json_t *params, json_t **re
 	json_decref(empty);
 	if (rc != ERR_OK) {
 		json_decref(r);
+		free(call->result_text);
+		call->result_text = NULL;
 		*result = mcp_result_error("%s", err_msg(&te));
 		return ERR_OK;
 	}
+	if (call->result_text && !r)
+		return ERR_OK; /* rendered by the tool */
+	free(call->result_text);
+	call->result_text = NULL;
 	if (!json_is_object(r) || !json_is_array(json_object_get(r, "content"))) {
 		json_decref(r);
 		*rpc_code = JSONRPC_INTERNAL_ERROR;
@@ -1752,16 +1765,20 @@ static void handle_request(struct mcp_session *s, struct jsonrpc_msg *m,
 
 	if (cancelled) {
 		json_decref(result);
+		free(call.result_text);
 		observe(s, row, 0, MCP_OUTCOME_CANCELLED, call.tool, t0);
 		return; /* the client no longer wants an answer */
 	}
 	bool tool_error = rc == ERR_OK && row->fn == m_tools_call &&
 			  json_is_true(json_object_get(result, "isError"));
-	if (rc == ERR_OK)
+	if (rc == ERR_OK && call.result_text)
+		sink_send_final(s, reply, jsonrpc_result_raw_text(m->id, call.result_text));
+	else if (rc == ERR_OK)
 		sink_send_final(s, reply, jsonrpc_result_text(m->id, result));
 	else
 		sink_send_final(s, reply, jsonrpc_error_text(m->id, rpc_code, err_msg(&e), NULL));
 	json_decref(result);
+	free(call.result_text);
 	if (rc != ERR_OK)
 		observe(s, row, rpc_code, outcome_of(rpc_code), call.tool, t0);
 	else

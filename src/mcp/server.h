@@ -350,6 +350,12 @@ int mcp_call_request(struct mcp_call *call, const char *method, const json_t *pa
 /* End the delivery stream early (see struct mcp_sink). */
 void mcp_call_close_stream(struct mcp_call *call, int retry_ms);
 
+/* Answer a tools/call with a result that is already JSON text (a
+ * successful CallToolResult object; takes ownership), for tools that keep
+ * rendered answers: the tool then returns 0 and leaves *result NULL.  The
+ * text is sent as it is, not checked against the tool's outputSchema. */
+void mcp_call_set_result_text(struct mcp_call *call, char *text);
+
 /* ---- Result helpers (new references) --------------------------------- */
 
 /* {content:[{type:"text",text}]} */

@@ -266,6 +266,14 @@ int store_wait(struct store *s, int64_t after_position, int timeout_ms, struct e
 int store_checkpoint_get(struct store *s, const char *name, int64_t *position, struct err *e);
 int store_checkpoint_set(struct store *s, const char *name, int64_t position, struct err *e);
 
+/* The checkpoint STORE_PROJECTION_STAMP "<projection name>" is kept by the
+ * store: a counter of the changes to that projection's documents, moved in
+ * the same transaction as each change (an applied event, a rebuild).  Two
+ * reads of the projection that see the same stamp see the same documents,
+ * so a cache of anything made from a projection can use the stamp as its
+ * key (0: unchanged since the stamp was introduced). */
+#define STORE_PROJECTION_STAMP "projection/"
+
 /* Projection documents: one by key (the stream name; ERR_NOT_FOUND when
  * absent), or all as a new JSON object {key: document} in creation order. */
 int store_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,

@@ -2681,6 +2681,13 @@ static int plan_projection(struct store *s, struct job *j, int64_t version, stru
 	return ERR_OK;
 }
 
+/* The upsert that counts a change of projection $1 in its stamp
+ * (STORE_PROJECTION_STAMP), in the transaction of the change; $2 is now. */
+#define PROJ_STAMP_SQL                                                                             \
+	"INSERT INTO checkpoints(name, position, updated_at) VALUES ('" STORE_PROJECTION_STAMP   \
+	"' || $1, 1, $2) ON CONFLICT (name) DO UPDATE SET position = checkpoints.position + 1,"   \
+	" updated_at = excluded.updated_at"
+
 static int write_projection(struct store *s, struct job *j, struct proj_change *c, struct err *e)
 {
 	struct pg *q = pg_of(s);
@@ -2707,6 +2714,12 @@ static int write_projection(struct store *s, struct job *j, struct proj_change *
 		const char *vals[] = {p->name, j->stream};
 		rc = wexecp(s, "DELETE FROM projections WHERE name = $1 AND key = $2", 2, vals,
 			    NULL, "cannot update a projection", e);
+	}
+	if (!rc) {
+		char now_s[24];
+		fmt_i64(now_s, sizeof now_s, now_us(s));
+		const char *vals[] = {p->name, now_s};
+		rc = wexecp(s, PROJ_STAMP_SQL, 2, vals, NULL, "cannot update a projection", e);
 	}
 	if (rc || !p->index || (c->ndel == 0 && c->nput == 0))
 		return rc;
@@ -3120,8 +3133,13 @@ static int rewrite_projection(struct runner *x, const struct store_projection *p
 	size_t rows = 0, irows = 0, total = json_object_size(docs), done = 0;
 	int rc;
 
+	char now_s[24];
+	fmt_i64(now_s, sizeof now_s, now_us(x->s));
+	const char *stamp_vals[] = {p->name, now_s};
 	if ((rc = run_stmt(x, "DELETE FROM projections WHERE name = $1", 1, vals1, NULL,
 			   "cannot rewrite a projection", e)) ||
+	    (rc = run_stmt(x, PROJ_STAMP_SQL, 2, stamp_vals, NULL, "cannot rewrite a projection",
+			   e)) ||
 	    (rc = run_stmt(x, "DELETE FROM search_items WHERE proj = $1", 1, vals1, NULL,
 			   "cannot rewrite the full-text index", e)))
 		return rc;

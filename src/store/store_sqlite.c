@@ -173,7 +173,8 @@ struct sq {
 	/* writer statements, prepared once */
 	sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_savepoint, *st_release,
 		*st_rollback_to, *st_max_pos, *st_stream_version, *st_bump_stream, *st_insert,
-		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_checkpoint, *st_idx_list,
+		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_proj_stamp, *st_checkpoint,
+		*st_idx_list,
 		*st_idx_insert, *st_idx_update, *st_idx_delete;
 	/* on search_fts, prepared only when q->fts */
 	sqlite3_stmt *st_fts_insert, *st_fts_delete;
@@ -282,6 +283,9 @@ static int prepare_all(struct sq *q)
 			       " VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(name, key) DO UPDATE"
 			       " SET doc = excluded.doc, position = excluded.position"),
 		S(st_proj_del, "DELETE FROM projections WHERE name = ?1 AND key = ?2"),
+		S(st_proj_stamp, "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,1,?2)"
+				 " ON CONFLICT(name) DO UPDATE SET position = position + 1,"
+				 " updated_at = excluded.updated_at"),
 		S(st_checkpoint,
 		  "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,?2,?3)"
 		  " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
@@ -1275,6 +1279,18 @@ static int reindex(struct store *s, const struct store_projection *p, const char
 	return rc ? sq_fail(s, q->wdb, rc, "cannot update the full-text index", e) : ERR_OK;
 }
 
+/* Count a change of the projection in its stamp (STORE_PROJECTION_STAMP),
+ * in the transaction of the change (SQLite result code). */
+static int stamp_projection(struct store *s, const char *name)
+{
+	struct sq *q = sq_of(s);
+	char key[256];
+	snprintf(key, sizeof key, STORE_PROJECTION_STAMP "%s", name);
+	bind_text(q->st_proj_stamp, 1, key);
+	sqlite3_bind_int64(q->st_proj_stamp, 2, now_us(s));
+	return step_done(q->st_proj_stamp);
+}
+
 static int run_projections(struct store *s, const struct store_event *ev, struct err *e)
 {
 	struct sq *q = sq_of(s);
@@ -1318,6 +1334,8 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			bind_text(q->st_proj_del, 2, ev->stream);
 			rc = step_done(q->st_proj_del);
 		}
+		if (!rc)
+			rc = stamp_projection(s, p->name);
 		if (rc)
 			return sq_fail(s, q->wdb, rc, "cannot update a projection", e);
 	}
@@ -1758,6 +1776,8 @@ static int job_rebuild(struct store *s, struct job *j, struct err *e)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	if ((rc = stamp_projection(s, p->name)))
+		goto sqlfail;
 	rc = rebuild_index(s, p, docs, e);
 	goto out;
 sqlfail:

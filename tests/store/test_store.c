@@ -639,7 +639,20 @@ static void test_projection_in_same_transaction(void **state)
 	assert_int_equal(append1(f->s, "count-b", STORE_EXPECT_ANY, "tock", 0, NULL, &e), ERR_OK);
 	assert_int_equal(append1(f->s, "count-c", STORE_EXPECT_ANY, "tock", 0, NULL, &e), ERR_OK);
 	assert_int_equal(append1(f->s, "count-c", STORE_EXPECT_ANY, "drop", 0, NULL, &e), ERR_OK);
+	/* the projection's stamp counts its changes, not other appends */
+	int64_t stamp = 0, stamp2 = 0;
+	assert_int_equal(
+		store_checkpoint_get(f->s, STORE_PROJECTION_STAMP "counters", &stamp, &e), ERR_OK);
+	assert_true(stamp > 0);
 	assert_int_equal(append1(f->s, "unrelated", STORE_EXPECT_ANY, "tick", 0, NULL, &e), ERR_OK);
+	assert_int_equal(
+		store_checkpoint_get(f->s, STORE_PROJECTION_STAMP "counters", &stamp2, &e), ERR_OK);
+	assert_int_equal(stamp2, stamp);
+	assert_int_equal(append1(f->s, "count-b", STORE_EXPECT_ANY, "tock", 0, NULL, &e), ERR_OK);
+	assert_int_equal(
+		store_checkpoint_get(f->s, STORE_PROJECTION_STAMP "counters", &stamp2, &e), ERR_OK);
+	assert_true(stamp2 > stamp);
+	stamp = stamp2;
 
 	assert_int_equal(store_proj_get(f->s, "counters", "count-a", &doc, &e), ERR_OK);
 	assert_int_equal(json_integer_value(json_object_get(doc, "count")), 3);
@@ -654,12 +667,16 @@ static void test_projection_in_same_transaction(void **state)
 	json_decref(all);
 
 	assert_int_equal(store_replay(f->s, false, &r, &e), ERR_OK);
-	assert_int_equal(r.events, 6);
+	assert_int_equal(r.events, 7);
 	assert_int_equal(r.documents, 2);
 	assert_int_equal(r.matched, 2);
 	assert_int_equal(r.missing + r.extra + r.different, 0);
 	assert_int_equal(store_replay(f->s, true, &r, &e), ERR_OK);
 	assert_int_equal(r.matched, 2);
+	/* a rewrite moves the stamp too (the documents were replaced) */
+	assert_int_equal(
+		store_checkpoint_get(f->s, STORE_PROJECTION_STAMP "counters", &stamp2, &e), ERR_OK);
+	assert_true(stamp2 > stamp);
 }
 
 /* ---- full-text search over projection documents ------------------------------------ */

@@ -455,6 +455,78 @@ static void test_list_filters_and_users(void **state)
 	free(c);
 }
 
+/* The result without its per-call timestamp (in the text and the
+ * structured form), for comparing two answers. */
+static json_t *untimed(const json_t *res)
+{
+	json_t *sc = json_deep_copy(sc_of(res));
+	json_object_del(sc, "timestamp");
+	json_t *text = json_loads(
+		json_get_str(json_array_get(json_object_get(res, "content"), 0), "text"), 0, NULL);
+	assert_non_null(text);
+	json_object_del(text, "timestamp");
+	json_t *out = json_pack("{s:o,s:o}", "structured", sc, "text", text);
+	return out;
+}
+
+/* A list answered from its rendering (mcp_list_cache.c) is the same as one
+ * rendered afresh, escaping included; any append, also through another
+ * handle on the database (another process, another node), makes the next
+ * list read the tasks again. */
+static void test_list_rendered_once(void **state)
+{
+	struct fx *f = *state;
+	char *a = create(f, WEB_MONITOR_ARGS);
+	char *b = create(f, "{\"task_type\": \"schedule\", \"description\": \"Caf\\u00e9 \\u2615 "
+			    "\\\"quoted\\\" back\\\\slash \\u0001\", \"config\": {\"type\": "
+			    "\"interval\", \"minutes\": 90, \"threshold\": 0.1}}");
+	unsigned long hits0, misses0, hits, misses;
+	app_list_cache_counts(f->app->list_cache, &hits0, &misses0);
+
+	json_t *fresh = call_tool(f, "list_background_tasks", "{}");
+	json_t *again = call_tool(f, "list_background_tasks", "{}");
+	app_list_cache_counts(f->app->list_cache, &hits, &misses);
+	assert_int_equal(misses, misses0 + 1);
+	assert_int_equal(hits, hits0 + 1);
+	json_t *x = untimed(fresh), *y = untimed(again);
+	assert_true(json_equal(x, y));
+	assert_int_equal(json_integer_value(json_object_get(data_of(again), "total_tasks")), 2);
+	json_decref(x);
+	json_decref(y);
+	json_decref(fresh);
+	json_decref(again);
+
+	/* another handle appends: the head moves, the list is read again */
+	struct store *other = NULL;
+	struct err e = {0};
+	assert_int_equal(app_store_open(f->url, false, &other, &e), ERR_OK);
+	const char *cfg_text = "{\"type\": \"daily\", \"hour\": 7}";
+	json_t *cfg = json_loads(cfg_text, 0, NULL), *task = NULL;
+	struct app_actor who = {.principal = "other-node"};
+	assert_int_equal(app_task_create(other, &who, NULL, "schedule", "from elsewhere", cfg, NULL,
+					 "default", &task, &e),
+			 ERR_OK);
+	json_decref(cfg);
+	json_decref(task);
+	store_close(other);
+	json_t *res = call_tool(f, "list_background_tasks", "{}");
+	assert_int_equal(json_integer_value(json_object_get(data_of(res), "total_tasks")), 3);
+	json_decref(res);
+
+	/* a pause changes what the status filters show, at once */
+	res = call_tool(f, "list_background_tasks", "{\"status\": \"paused\"}");
+	assert_int_equal(json_integer_value(json_object_get(data_of(res), "total_tasks")), 0);
+	json_decref(res);
+	char *args = xasprintf("{\"task_id\": \"%s\"}", b);
+	json_decref(call_tool(f, "pause_background_task", args));
+	free(args);
+	res = call_tool(f, "list_background_tasks", "{\"status\": \"paused\"}");
+	assert_int_equal(json_integer_value(json_object_get(data_of(res), "total_tasks")), 1);
+	json_decref(res);
+	free(a);
+	free(b);
+}
+
 static void test_pause_resume_delete(void **state)
 {
 	struct fx *f = *state;
@@ -1160,6 +1232,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tools_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seed_examples, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filters_and_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_rendered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_tools, setup, teardown),
