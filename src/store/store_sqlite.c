@@ -54,6 +54,7 @@
 /* 'ambi' in PRAGMA application_id marks a file as ours. */
 #define SQ_APPLICATION_ID 0x616d6269
 #define SQ_POLL_MS 20 /* how often store_wait looks for other processes' appends */
+#define SQ_RCACHE_MAX 16 /* reader statements kept prepared */
 
 /* Numbered schema migrations, applied in order at open. */
 static const char *const migrations[] = {
@@ -178,6 +179,13 @@ struct sq {
 		*st_idx_insert, *st_idx_update, *st_idx_delete;
 	/* on search_fts, prepared only when q->fts */
 	sqlite3_stmt *st_fts_insert, *st_fts_delete;
+
+	/* reader statements, prepared at first use (rprep), under rlock */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} rcache[SQ_RCACHE_MAX];
+	size_t nrcache;
 };
 
 static struct sq *sq_of(struct store *s)
@@ -318,6 +326,42 @@ static void finalize_all(struct sq *q)
 	sqlite3_finalize(q->st_fts_insert);
 	sqlite3_finalize(q->st_fts_delete);
 	q->st_fts_insert = q->st_fts_delete = NULL;
+	for (size_t i = 0; i < q->nrcache; i++)
+		sqlite3_finalize(q->rcache[i].st);
+	q->nrcache = 0;
+}
+
+/* A statement on the reader connection (rlock held), prepared once and
+ * kept: a read that runs thousands of times a second should not parse its
+ * SQL each time.  `sql` must be a string literal (its address is the key).
+ * Give it back with rdone(). */
+static int rprep(struct sq *q, const char *sql, sqlite3_stmt **out)
+{
+	for (size_t i = 0; i < q->nrcache; i++)
+		if (q->rcache[i].sql == sql) {
+			*out = q->rcache[i].st;
+			return SQLITE_OK;
+		}
+	int rc = sqlite3_prepare_v3(q->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc == SQLITE_OK && q->nrcache < SQ_RCACHE_MAX) {
+		q->rcache[q->nrcache].sql = sql;
+		q->rcache[q->nrcache].st = *out;
+		q->nrcache++;
+	}
+	return rc;
+}
+
+/* Reset a statement of rprep (it ends its read transaction), or finalize
+ * one the cache had no room for. */
+static void rdone(struct sq *q, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < q->nrcache; i++)
+		if (q->rcache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 /* ---- open, schema, close ------------------------------------------------------------- */
@@ -842,8 +886,17 @@ static int sq_head(struct store *s, int64_t *position, struct err *e)
 	struct sq *q = sq_of(s);
 	int rc;
 
+	sqlite3_stmt *st;
+	*position = 0;
 	pthread_mutex_lock(&q->rlock);
-	rc = query_int(q->rdb, "SELECT coalesce(max(position), 0) FROM events", position);
+	rc = rprep(q, "SELECT coalesce(max(position), 0) FROM events", &st);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*position = sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+		rdone(q, st);
+	}
 	pthread_mutex_unlock(&q->rlock);
 	if (rc)
 		return sq_fail(s, q->rdb, rc, "cannot read the log head", e);
@@ -859,15 +912,14 @@ static int sq_stream_version(struct store *s, const char *stream, int64_t *versi
 
 	*version = 0;
 	pthread_mutex_lock(&q->rlock);
-	rc = sqlite3_prepare_v2(q->rdb, "SELECT version FROM streams WHERE stream = ?1", -1, &st,
-				NULL);
+	rc = rprep(q, "SELECT version FROM streams WHERE stream = ?1", &st);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, stream);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
 			*version = sqlite3_column_int64(st, 0);
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-		sqlite3_finalize(st);
+		rdone(q, st);
 	}
 	pthread_mutex_unlock(&q->rlock);
 	return rc ? sq_fail(s, q->rdb, rc, "cannot read a stream version", e) : ERR_OK;
@@ -916,15 +968,14 @@ static int sq_checkpoint_get(struct store *s, const char *name, int64_t *positio
 
 	*position = 0;
 	pthread_mutex_lock(&q->rlock);
-	rc = sqlite3_prepare_v2(q->rdb, "SELECT position FROM checkpoints WHERE name = ?1", -1, &st,
-				NULL);
+	rc = rprep(q, "SELECT position FROM checkpoints WHERE name = ?1", &st);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, name);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
 			*position = sqlite3_column_int64(st, 0);
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-		sqlite3_finalize(st);
+		rdone(q, st);
 	}
 	pthread_mutex_unlock(&q->rlock);
 	return rc ? sq_fail(s, q->rdb, rc, "cannot read a checkpoint", e) : ERR_OK;
@@ -956,8 +1007,7 @@ static int sq_proj_get(struct store *s, const char *proj, const char *key, json_
 	int rc;
 
 	pthread_mutex_lock(&q->rlock);
-	rc = sqlite3_prepare_v2(q->rdb, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2",
-				-1, &st, NULL);
+	rc = rprep(q, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2", &st);
 	if (rc) {
 		rc = sq_fail(s, q->rdb, rc, "cannot read a projection", e);
 	} else {
@@ -966,7 +1016,7 @@ static int sq_proj_get(struct store *s, const char *proj, const char *key, json_
 		rc = load_doc(s, q->rdb, st, doc, e);
 		if (rc == ERR_NOT_FOUND)
 			err_set(e, ERR_NOT_FOUND, "%s has no document %s", proj, key);
-		sqlite3_finalize(st);
+		rdone(q, st);
 	}
 	pthread_mutex_unlock(&q->rlock);
 	return rc;
@@ -974,11 +1024,11 @@ static int sq_proj_get(struct store *s, const char *proj, const char *key, json_
 
 static int list_docs(struct store *s, sqlite3 *db, const char *proj, json_t **docs, struct err *e)
 {
+	static const char sql[] = "SELECT key, doc FROM projections WHERE name = ?1"
+				  " ORDER BY created_position";
+	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db,
-				    "SELECT key, doc FROM projections WHERE name = ?1"
-				    " ORDER BY created_position",
-				    -1, &st, NULL);
+	int rc = db == q->rdb ? rprep(q, sql, &st) : sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc)
 		return sq_fail(s, db, rc, "cannot list a projection", e);
 	bind_text(st, 1, proj);
@@ -992,7 +1042,10 @@ static int list_docs(struct store *s, sqlite3 *db, const char *proj, json_t **do
 		}
 		json_object_set_new(*docs, (const char *)sqlite3_column_text(st, 0), doc);
 	}
-	sqlite3_finalize(st);
+	if (db == q->rdb)
+		rdone(q, st);
+	else
+		sqlite3_finalize(st);
 	if (rc == SQLITE_DONE)
 		return ERR_OK;
 	json_decref(*docs);
@@ -2090,12 +2143,11 @@ static int sq_soft_get(struct store *s, const char *key, json_t **doc, struct er
 	sqlite3_stmt *st;
 	*doc = NULL;
 	pthread_mutex_lock(&q->rlock);
-	int rc = sqlite3_prepare_v2(q->rdb, "SELECT doc FROM soft_state WHERE key = ?1", -1, &st,
-				    NULL);
+	int rc = rprep(q, "SELECT doc FROM soft_state WHERE key = ?1", &st);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, key);
 		rc = load_doc(s, q->rdb, st, doc, e);
-		sqlite3_finalize(st);
+		rdone(q, st);
 		pthread_mutex_unlock(&q->rlock);
 		return rc;
 	}
