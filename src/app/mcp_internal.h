@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -180,28 +181,33 @@ json_t *app_mcp_failure(struct app_mcp *a, const char *action, const char *fmt, 
 
 /* ---- mcp_list_cache.c: list_background_tasks from rendered text ------------ */
 
-/* The data of one list result, rendered: the Python-style text escaped as
- * the content of a JSON string, the compact JSON, and the message. */
+/* The data of one list result, rendered (reference counted, read-only once
+ * made): the Python-style text escaped as the content of a JSON string, the
+ * compact JSON, and the message. */
 struct app_list_render {
+	atomic_int refs;
 	char *text_data;
 	char *structured_data;
 	char *message;
 };
+
+/* Render data (borrowed) and message (NULL on failure). */
+struct app_list_render *app_list_render_new(const json_t *data, const char *message);
+void app_list_render_unref(struct app_list_render *r); /* accepts NULL */
 
 struct app_list_cache;
 struct app_list_cache *app_list_cache_new(void);
 void app_list_cache_free(struct app_list_cache *c); /* accepts NULL */
 /* The key of a listing (new string). */
 char *app_list_cache_key(const char *user, const char *status, const char *type);
-/* The rendering of `key` made at store head `head` (copies into *out). */
-bool app_list_cache_get(struct app_list_cache *c, const char *key, int64_t head,
-			struct app_list_render *out);
+/* The rendering of `key` made at projection stamp `head` (a new reference),
+ * or NULL. */
+struct app_list_render *app_list_cache_get(struct app_list_cache *c, const char *key,
+					   int64_t head);
+/* Keep r (the cache takes its own reference). */
 void app_list_cache_put(struct app_list_cache *c, const char *key, int64_t head,
-			const struct app_list_render *r);
+			struct app_list_render *r);
 void app_list_cache_counts(struct app_list_cache *c, unsigned long *hits, unsigned long *misses);
-/* Render data (borrowed) and message into *out. */
-int app_list_render_data(const json_t *data, const char *message, struct app_list_render *out);
-void app_list_render_cleanup(struct app_list_render *r);
 /* The whole CallToolResult text of app_mcp_success(a, action, data,
  * message) with the data spliced in from r (new string; NULL on failure). */
 char *app_list_render_result(struct app_mcp *a, const char *action,

@@ -35,11 +35,9 @@
 #define SPLICE_IN_TEXT "\\\"\\\\u0001ambient-list-data\\\\u0001\\\""
 
 struct list_entry {
-	char *key; /* user \x1f status \x1f task_type */
+	char *key;    /* user \x1f status \x1f task_type */
 	int64_t head; /* the projection stamp it was rendered at */
-	char *text_data;       /* Python-style data, escaped as JSON string content */
-	char *structured_data; /* compact data */
-	char *message;
+	struct app_list_render *r;
 	unsigned long used; /* for replacement: the least recently used goes */
 };
 
@@ -60,9 +58,7 @@ struct app_list_cache *app_list_cache_new(void)
 static void entry_clear(struct list_entry *x)
 {
 	free(x->key);
-	free(x->text_data);
-	free(x->structured_data);
-	free(x->message);
+	app_list_render_unref(x->r);
 	memset(x, 0, sizeof *x);
 }
 
@@ -82,32 +78,29 @@ char *app_list_cache_key(const char *user, const char *status, const char *type)
 			 type ? type : "");
 }
 
-bool app_list_cache_get(struct app_list_cache *c, const char *key, int64_t head,
-			struct app_list_render *out)
+struct app_list_render *app_list_cache_get(struct app_list_cache *c, const char *key,
+					   int64_t head)
 {
-	bool hit = false;
-	memset(out, 0, sizeof *out);
+	struct app_list_render *r = NULL;
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < LIST_CACHE_SLOTS && !hit; i++) {
+	for (size_t i = 0; i < LIST_CACHE_SLOTS && !r; i++) {
 		struct list_entry *x = &c->slots[i];
 		if (!x->key || x->head != head || strcmp(x->key, key) != 0)
 			continue;
 		x->used = ++c->clock;
-		out->text_data = xstrdup(x->text_data);
-		out->structured_data = xstrdup(x->structured_data);
-		out->message = xstrdup(x->message);
-		hit = true;
+		r = x->r;
+		atomic_fetch_add(&r->refs, 1);
 	}
-	if (hit)
+	if (r)
 		c->hits++;
 	else
 		c->misses++;
 	pthread_mutex_unlock(&c->mu);
-	return hit;
+	return r;
 }
 
 void app_list_cache_put(struct app_list_cache *c, const char *key, int64_t head,
-			const struct app_list_render *r)
+			struct app_list_render *r)
 {
 	pthread_mutex_lock(&c->mu);
 	struct list_entry *victim = NULL;
@@ -127,9 +120,8 @@ void app_list_cache_put(struct app_list_cache *c, const char *key, int64_t head,
 	entry_clear(victim);
 	victim->key = xstrdup(key);
 	victim->head = head;
-	victim->text_data = xstrdup(r->text_data);
-	victim->structured_data = xstrdup(r->structured_data);
-	victim->message = xstrdup(r->message);
+	atomic_fetch_add(&r->refs, 1);
+	victim->r = r;
 	victim->used = ++c->clock;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -142,49 +134,37 @@ void app_list_cache_counts(struct app_list_cache *c, unsigned long *hits, unsign
 	pthread_mutex_unlock(&c->mu);
 }
 
-void app_list_render_cleanup(struct app_list_render *r)
+void app_list_render_unref(struct app_list_render *r)
 {
+	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
 	free(r->text_data);
 	free(r->structured_data);
 	free(r->message);
-	memset(r, 0, sizeof *r);
+	free(r);
 }
 
-int app_list_render_data(const json_t *data, const char *message, struct app_list_render *out)
+struct app_list_render *app_list_render_new(const json_t *data, const char *message)
 {
-	memset(out, 0, sizeof *out);
 	char *py = app_mcp_dumps(data, 0);
 	json_t *s = json_string(py);
 	free(py);
 	char *quoted = s ? json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	json_decref(s);
-	out->structured_data = json_dumps(data, JSON_COMPACT);
-	if (!quoted || !out->structured_data) {
+	char *structured = json_dumps(data, JSON_COMPACT);
+	if (!quoted || !structured) {
 		free(quoted);
-		app_list_render_cleanup(out);
-		return ERR_INTERNAL;
-	}
-	/* the content of the JSON string, without its quotes */
-	size_t n = strlen(quoted);
-	out->text_data = xstrndup(quoted + 1, n - 2);
-	free(quoted);
-	out->message = xstrdup(message);
-	return ERR_OK;
-}
-
-/* Replace the first `mark` in text with `with` (NULL when not found). */
-static char *splice(const char *text, const char *mark, const char *with)
-{
-	const char *at = strstr(text, mark);
-	if (!at)
+		free(structured);
 		return NULL;
-	size_t head = (size_t)(at - text), mlen = strlen(mark), wlen = strlen(with);
-	size_t tail = strlen(at + mlen);
-	char *out = xmalloc(head + wlen + tail + 1);
-	memcpy(out, text, head);
-	memcpy(out + head, with, wlen);
-	memcpy(out + head + wlen, at + mlen, tail + 1);
-	return out;
+	}
+	struct app_list_render *r = xcalloc(1, sizeof *r);
+	atomic_init(&r->refs, 1);
+	/* the content of the JSON string, without its quotes */
+	r->text_data = xstrndup(quoted + 1, strlen(quoted) - 2);
+	free(quoted);
+	r->structured_data = structured;
+	r->message = xstrdup(message);
+	return r;
 }
 
 char *app_list_render_result(struct app_mcp *a, const char *action,
@@ -197,12 +177,41 @@ char *app_list_render_result(struct app_mcp *a, const char *action,
 	if (!envelope)
 		return NULL;
 	/* The data comes before the message and the timestamp in both forms,
-	 * so the first mark in each is ours. */
-	char *one = splice(envelope, SPLICE_IN_TEXT, r->text_data);
-	free(envelope);
-	if (!one)
+	 * so the first mark of each form is ours; neither form's mark can
+	 * occur in the other (their escaping differs). */
+	struct {
+		const char *at, *with;
+		size_t mark_len, with_len;
+	} cut[2] = {
+		{strstr(envelope, SPLICE_IN_TEXT), r->text_data, strlen(SPLICE_IN_TEXT)},
+		{strstr(envelope, SPLICE_IN_STRUCTURED), r->structured_data,
+		 strlen(SPLICE_IN_STRUCTURED)},
+	};
+	if (!cut[0].at || !cut[1].at) {
+		free(envelope);
 		return NULL;
-	char *two = splice(one, SPLICE_IN_STRUCTURED, r->structured_data);
-	free(one);
-	return two;
+	}
+	if (cut[1].at < cut[0].at) {
+		__typeof__(cut[0]) t = cut[0];
+		cut[0] = cut[1];
+		cut[1] = t;
+	}
+	size_t total = strlen(envelope) + 1 - cut[0].mark_len - cut[1].mark_len;
+	for (int i = 0; i < 2; i++) {
+		cut[i].with_len = strlen(cut[i].with);
+		total += cut[i].with_len;
+	}
+	/* one allocation, each piece copied once */
+	char *out = xmalloc(total), *p = out;
+	const char *from = envelope;
+	for (int i = 0; i < 2; i++) {
+		memcpy(p, from, (size_t)(cut[i].at - from));
+		p += cut[i].at - from;
+		memcpy(p, cut[i].with, cut[i].with_len);
+		p += cut[i].with_len;
+		from = cut[i].at + cut[i].mark_len;
+	}
+	strcpy(p, from);
+	free(envelope);
+	return out;
 }

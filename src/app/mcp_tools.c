@@ -301,13 +301,13 @@ static int tool_list(struct mcp_call *call, const json_t *args, json_t **result,
 	 * is (mcp_list_cache.c). */
 	int64_t head = -1;
 	char *key = app_list_cache_key(user, status, type);
-	struct app_list_render lr;
+	struct app_list_render *lr;
 	if (store_checkpoint_get(a->store, STORE_PROJECTION_STAMP APP_TASKS_PROJECTION, &head,
 				 &le) != ERR_OK)
 		head = -1;
-	if (head >= 0 && app_list_cache_get(a->list_cache, key, head, &lr)) {
-		char *text = app_list_render_result(a, "list_background_tasks", &lr);
-		app_list_render_cleanup(&lr);
+	if (head >= 0 && (lr = app_list_cache_get(a->list_cache, key, head))) {
+		char *text = app_list_render_result(a, "list_background_tasks", lr);
+		app_list_render_unref(lr);
 		if (text) {
 			free(key);
 			*result = NULL;
@@ -340,9 +340,9 @@ static int tool_list(struct mcp_call *call, const json_t *args, json_t **result,
 	d = json_object();
 	json_object_set_new(d, "tasks", out);
 	json_object_set_new(d, "total_tasks", json_integer((json_int_t)json_array_size(out)));
-	if (head >= 0 && app_list_render_data(d, msg, &lr) == ERR_OK) {
-		app_list_cache_put(a->list_cache, key, head, &lr);
-		app_list_render_cleanup(&lr);
+	if (head >= 0 && (lr = app_list_render_new(d, msg))) {
+		app_list_cache_put(a->list_cache, key, head, lr);
+		app_list_render_unref(lr);
 	}
 	free(key);
 	*result = app_mcp_success(a, "list_background_tasks", d, msg);
