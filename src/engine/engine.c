@@ -39,8 +39,18 @@
 #define LOG_POLL_US 1000000   /* read the log at least this often, woken or not */
 #define IDLE_WAIT_MS 1000
 #define STORE_RETRY_BASE_MS 2000 /* first retry of a slot the store could not record */
+#define LATER_THREADS 16          /* appenders of the events of checks due together */
 #define LOG_BATCH 1000
 #define SNAP_KEY_MAX 256
+
+/* An event a check handed over while the due checks were being started
+ * (engine_emit_later), appended with the others after the loop. */
+struct later {
+	struct runner *r;
+	struct store_new_event ev;
+	json_t *data, *meta;
+	int rc;
+};
 
 struct engine {
 	struct engine_options opt;
@@ -55,6 +65,11 @@ struct engine {
 	bool started;
 	atomic_bool stop;
 	atomic_bool log_grew; /* set by the watcher */
+
+	/* engine_emit_later, while the due checks start (loop thread only) */
+	bool deferring;
+	struct later *later;
+	size_t nlater, later_cap;
 
 	/* loop state */
 	bool leader;               /* holds at least one shard */
@@ -657,20 +672,100 @@ static json_t *engine_metadata(struct engine *en, const struct runner *r)
 	return m;
 }
 
+/* The event engine_emit records: data plus the task's fields, the engine's
+ * metadata, the slot's id. */
+static void event_of(struct engine *en, struct runner *r, const char *type, json_t *data,
+		     const char *disc, struct store_new_event *ev, json_t **d, json_t **meta)
+{
+	*d = json_deep_copy(data);
+	json_object_set_new(*d, "description", json_string(r->description));
+	json_object_set_new(*d, "user_id", json_string(r->user_id));
+	json_object_set_new(*d, "task_type", json_string(task_type_name(r->type)));
+	json_t *notification = json_object_get(r->config, "notification");
+	if (notification && !json_object_get(*d, "notification"))
+		json_object_set(*d, "notification", notification);
+	*meta = engine_metadata(en, r);
+	*ev = (struct store_new_event){.event_id = "", .type = type, .data = *d, .metadata = *meta};
+	if (r->slot_us)
+		slot_event_id(r->id, type, r->slot_us, disc, ev->event_id);
+}
+
+bool engine_emit_later(struct engine *en, struct runner *r, const char *type, json_t *data)
+{
+	if (!en->deferring)
+		return false;
+	if (en->nlater == en->later_cap) {
+		en->later_cap = en->later_cap ? 2 * en->later_cap : 64;
+		en->later = xrealloc(en->later, en->later_cap * sizeof(*en->later));
+	}
+	struct later *l = &en->later[en->nlater++];
+	l->r = r;
+	event_of(en, r, type, data, NULL, &l->ev, &l->data, &l->meta);
+	l->rc = ERR_OK;
+	r->pending++; /* the check closes when the event is stored */
+	return true;
+}
+
+struct later_slice {
+	struct engine *en;
+	size_t first, step;
+};
+
+static void *later_main(void *arg)
+{
+	struct later_slice *sl = arg;
+	for (size_t i = sl->first; i < sl->en->nlater; i += sl->step) {
+		struct later *l = &sl->en->later[i];
+		l->rc = append_checked(sl->en, l->r, &l->ev);
+	}
+	return NULL;
+}
+
+/* Append the events handed over by the checks that came due together,
+ * from up to LATER_THREADS threads at once, so the store's group commit
+ * puts many in one transaction (a serial append per check made the engine
+ * wait for one commit per check); then close those checks.  Each runner
+ * has one event here at most, and only its own thread touches it. */
+static void flush_later(struct engine *en)
+{
+	size_t n = en->nlater;
+	if (!n)
+		return;
+	size_t nthreads = n < LATER_THREADS ? n : LATER_THREADS;
+	pthread_t tid[LATER_THREADS];
+	struct later_slice sl[LATER_THREADS];
+	size_t started = 0;
+	for (size_t t = 1; t < nthreads; t++) {
+		sl[t] = (struct later_slice){en, t, nthreads};
+		if (pthread_create(&tid[t], NULL, later_main, &sl[t]) != 0)
+			break;
+		started = t;
+	}
+	/* this thread takes slice 0 and whatever slices found no thread */
+	for (size_t t = started + 1; t < nthreads; t++)
+		later_main(&(struct later_slice){en, t, nthreads});
+	later_main(&(struct later_slice){en, 0, nthreads});
+	for (size_t t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	en->nlater = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct later *l = &en->later[i];
+		json_decref(l->data);
+		json_decref(l->meta);
+		struct runner *r = l->r;
+		if (l->rc != ERR_OK && l->rc != ERR_STATE)
+			r->unrecorded = true;
+		r->pending--;
+		engine_check_maybe_done(en, r);
+	}
+}
+
 int engine_emit(struct engine *en, struct runner *r, const char *type, json_t *data,
 		const char *disc)
 {
-	json_t *d = json_deep_copy(data);
-	json_object_set_new(d, "description", json_string(r->description));
-	json_object_set_new(d, "user_id", json_string(r->user_id));
-	json_object_set_new(d, "task_type", json_string(task_type_name(r->type)));
-	json_t *notification = json_object_get(r->config, "notification");
-	if (notification && !json_object_get(d, "notification"))
-		json_object_set(d, "notification", notification);
-	json_t *meta = engine_metadata(en, r);
-	struct store_new_event ev = {.event_id = "", .type = type, .data = d, .metadata = meta};
-	if (r->slot_us)
-		slot_event_id(r->id, type, r->slot_us, disc, ev.event_id);
+	struct store_new_event ev;
+	json_t *d, *meta;
+	event_of(en, r, type, data, disc, &ev, &d, &meta);
 	int rc = append_checked(en, r, &ev);
 	if (rc != ERR_OK && rc != ERR_STATE)
 		r->unrecorded = true;
@@ -1318,6 +1413,7 @@ void engine_step(struct engine *en, int timeout_ms)
 	int64_t now = now_us(en);
 	size_t started = 0;
 	struct runner *r;
+	en->deferring = true; /* see flush_later */
 	while ((r = first_timer(en)) && r->timer.due_us <= now && started < 10000 &&
 	       !atomic_load(&en->stop)) {
 		started++;
@@ -1330,6 +1426,8 @@ void engine_step(struct engine *en, int timeout_ms)
 		}
 		start_check(en, r, r->due_us);
 	}
+	en->deferring = false;
+	flush_later(en);
 	if (mono - en->status_us >= STATUS_EVERY_US || en->opt.manual) {
 		en->status_us = mono;
 		status_publish(en, true);
@@ -1482,6 +1580,7 @@ void engine_free(struct engine *en)
 	timer_heap_cleanup(&en->timers);
 	netguard_free(en->guard);
 	json_decref(en->soft_pending);
+	free(en->later);
 	pthread_mutex_destroy(&en->slock);
 	free(en->price_api);
 	free(en);

@@ -91,6 +91,14 @@ struct runner {
 int engine_emit(struct engine *en, struct runner *r, const char *type, json_t *data,
 		const char *discriminator);
 
+/* For a monitor whose check records one event and nothing after it (a
+ * plain schedule): while the loop starts the checks that came due
+ * together, hand the event over instead of appending it now; the events of
+ * all of them are then appended at once from several threads (one commit
+ * for many) and each check closes when its event is stored.  Returns false
+ * outside that moment: emit it with engine_emit.  `data` is borrowed. */
+bool engine_emit_later(struct engine *en, struct runner *r, const char *type, json_t *data);
+
 /* One part of the check failed: remember why (the first reason wins). */
 void engine_check_fail(struct runner *r, const char *kind, const char *url, long status,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));

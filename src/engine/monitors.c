@@ -539,6 +539,11 @@ static void schedule_start(struct engine *en, struct runner *r)
 			json_object_set(data, keys[i], json_object_get(r->config, keys[i]));
 	if (!r->slot_us)
 		json_object_set_new(data, "run_now", json_true());
+	if (!schedule_runs_digest(r->config) &&
+	    engine_emit_later(en, r, "scheduled_trigger", data)) {
+		json_decref(data);
+		return;
+	}
 	int rc = engine_emit(en, r, "scheduled_trigger", data, NULL);
 	json_decref(data);
 	if (rc == ERR_OK && schedule_runs_digest(r->config))
