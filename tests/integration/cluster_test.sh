@@ -19,7 +19,8 @@
 #   5. PostgreSQL restarted in the middle of the second round (`pgtmp.sh stop`,
 #      down until both nodes notice, `pgtmp.sh restart`): the nodes reconnect,
 #      /health is fine again, new events are recorded, slots due meanwhile run;
-#   6. from the event log: for every task and slot (metadata.slot_us) at most one
+#   6. `ambient replay --check` on the shared database: the projections match the log;
+#   7. from the event log: for every task and slot (metadata.slot_us) at most one
 #      event of a type; every schedule fired every minute from its creation with no
 #      gap and no slot missing; every web_monitor reported exactly its three
 #      changes, every threshold_watch its two breaches, every digest its new items
@@ -547,6 +548,12 @@ for i in 0 2; do
 	NODE_PID[$i]=''
 done
 sync_log || fail "reading the log after the stop: $(cat "$WORK/chunk.err")"
+
+# `ambient replay` on the shared database: the projections the three nodes kept
+# (through a kill and an outage) are what the log folds to.
+if amb replay --check >"$WORK/replay.out" 2>&1; then ok; else
+	fail "ambient replay --check on the cluster's database: $(tail -n 5 "$WORK/replay.out")"
+fi
 
 step "the event log"
 owners=$(jq -cn --arg a "${NODE_OWNER[0]}" --arg b "${NODE_OWNER[1]}" --arg c "${NODE_OWNER[2]}" \
