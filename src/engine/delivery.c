@@ -484,18 +484,20 @@ static void task_kick(struct delivery *d, struct dtask *t, int64_t due_us)
 
 /* ---- task state: callback URL and payload fields -------------------------------------- */
 
-/* Fold a task's stream (a deleted task has left the projection). */
-static json_t *fold_stream(struct delivery *d, const char *stream)
+/* Fold a task's stream (a deleted task has left the projection) into
+ * *out, or the store's error. */
+static int fold_stream(struct delivery *d, const char *stream, json_t **out, struct err *e)
 {
 	struct store_event_list l = {0};
-	struct err e = {0};
 	json_t *state = NULL;
-	if (store_read_stream(d->store, stream, 1, false, 0, &l, &e) == ERR_OK) {
+	int rc = store_read_stream(d->store, stream, 1, false, 0, &l, e);
+	if (rc == ERR_OK) {
 		for (size_t i = 0; i < l.count; i++) {
 			char at[CLOCK_ISO_MAX];
 			clock_format_utc(l.items[i].recorded_at_us, at);
+			struct err fe = {0};
 			json_t *next = task_fold(state, l.items[i].type, l.items[i].data,
-						 l.items[i].version, at, &e);
+						 l.items[i].version, at, &fe);
 			json_decref(state);
 			state = next;
 			if (!state)
@@ -504,7 +506,8 @@ static json_t *fold_stream(struct delivery *d, const char *stream)
 	}
 	store_event_list_cleanup(&l);
 	free(l.items);
-	return state;
+	*out = state;
+	return rc;
 }
 
 static char *dup_str_member(const json_t *o, const char *key)
@@ -521,9 +524,9 @@ static void task_info_load(struct delivery *d, struct dtask *t)
 	json_t *state = NULL;
 	struct err e = {0};
 	int rc = store_proj_get(d->store, TASKS_PROJECTION, t->stream, &state, &e);
-	if (rc == ERR_NOT_FOUND) {
-		state = fold_stream(d, t->stream);
-	} else if (rc != ERR_OK) {
+	if (rc == ERR_NOT_FOUND)
+		rc = fold_stream(d, t->stream, &state, &e);
+	if (rc != ERR_OK) {
 		log_warn("delivery: cannot read task %s (%s); its deliveries wait for the store",
 			 t->id, err_msg(&e));
 		return; /* not loaded: tried again next time */

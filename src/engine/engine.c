@@ -117,6 +117,15 @@ static void count(struct engine *en, long *field, long n)
 	pthread_mutex_unlock(&en->slock);
 }
 
+/* A store error that passes (the database is down, busy, full, or others
+ * kept writing): worth running the slot again.  Others (a corrupt row, an
+ * event the store refuses) would fail the same way every time. */
+static bool store_error_passes(int rc)
+{
+	return rc == ERR_IO || rc == ERR_BUSY || rc == ERR_TIMEOUT || rc == ERR_FULL ||
+	       rc == ERR_CONFLICT;
+}
+
 static void status_publish(struct engine *en, bool write)
 {
 	long in_flight = 0, active = 0, tasks = 0;
@@ -467,6 +476,8 @@ int engine_snapshot_load(struct engine *en, struct runner *r, size_t i, json_t *
 	if (rc != ERR_OK) {
 		log_warn("engine: task %s: cannot read the last snapshot of %s: %s", r->id,
 			 r->urls[i].url, err_msg(&e));
+		if (!store_error_passes(rc))
+			return ERR_OK; /* unreadable for good: the page is new again */
 		r->unrecorded = true; /* compare it later, not against nothing */
 	}
 	return rc;
@@ -594,16 +605,19 @@ static void slot_event_id(const char *task_id, const char *type, int64_t slot_us
 }
 
 /* Fold a task's stream into *state (NULL when it has none), or a store
- * error (logged). */
+ * error that passes (logged; an error that will not pass counts as no
+ * state). */
 static int fold_stream(struct engine *en, const char *stream, json_t **out)
 {
 	struct store_event_list l = {0};
 	struct err e = {0};
 	json_t *state = NULL;
 	int rc = store_read_stream(en->store, stream, 1, false, 0, &l, &e);
-	if (rc != ERR_OK)
+	if (rc != ERR_OK) {
 		log_warn("engine: cannot read %s: %s", stream, err_msg(&e));
-	else {
+		if (!store_error_passes(rc))
+			rc = ERR_OK;
+	} else {
 		for (size_t i = 0; i < l.count; i++) {
 			char at[CLOCK_ISO_MAX];
 			clock_format_utc(l.items[i].recorded_at_us, at);
@@ -753,7 +767,7 @@ static void flush_later(struct engine *en)
 		json_decref(l->data);
 		json_decref(l->meta);
 		struct runner *r = l->r;
-		if (l->rc != ERR_OK && l->rc != ERR_STATE)
+		if (store_error_passes(l->rc))
 			r->unrecorded = true;
 		r->pending--;
 		engine_check_maybe_done(en, r);
@@ -767,7 +781,7 @@ int engine_emit(struct engine *en, struct runner *r, const char *type, json_t *d
 	json_t *d, *meta;
 	event_of(en, r, type, data, disc, &ev, &d, &meta);
 	int rc = append_checked(en, r, &ev);
-	if (rc != ERR_OK && rc != ERR_STATE)
+	if (store_error_passes(rc))
 		r->unrecorded = true;
 	json_decref(d);
 	json_decref(meta);
@@ -1417,6 +1431,8 @@ void engine_step(struct engine *en, int timeout_ms)
 	while ((r = first_timer(en)) && r->timer.due_us <= now && started < 10000 &&
 	       !atomic_load(&en->stop)) {
 		started++;
+		if (r->in_check && en->nlater > 0)
+			flush_later(en); /* r may be waiting only for its event to be stored */
 		if (r->in_check) {
 			/* The previous check still runs: skip this slot rather
 			 * than doubling up. */

@@ -1414,8 +1414,18 @@ static int pg_open(struct store *s, const char *location, struct err *e)
 		goto fail;
 	}
 	PQconninfoFree(opts);
+	q->reconnect_ms = PG_RECONNECT_MS;
 	const char *wait = getenv("AMBIENT_PG_RECONNECT_MS");
-	q->reconnect_ms = wait && atoi(wait) >= 0 && *wait ? atoi(wait) : PG_RECONNECT_MS;
+	if (wait && *wait) {
+		char *end;
+		long v = strtol(wait, &end, 10);
+		if (*end || v < 0 || v > 3600000)
+			log_warn("AMBIENT_PG_RECONNECT_MS=%s is not a number of milliseconds "
+				 "(0-3600000); waiting the default %d ms for PostgreSQL",
+				 wait, PG_RECONNECT_MS);
+		else
+			q->reconnect_ms = (int)v;
+	}
 	const char *delay = getenv("AMBIENT_PG_TEST_COMMIT_DELAY_MS");
 	if (delay && *delay)
 		q->commit_delay_ms = atoi(delay);

@@ -699,6 +699,46 @@ static int unreadable_proj_get(struct store *s, const char *proj, const char *ke
 	return plain_ops->proj_get(s, proj, key, doc, e);
 }
 
+/* A task that has left the projection (deleted) is read from its stream:
+ * that read failing must hold its events back too. */
+static int gone_proj_get(struct store *s, const char *proj, const char *key, json_t **doc,
+			 struct err *e)
+{
+	(void)s, (void)proj, (void)doc;
+	return err_set(e, ERR_NOT_FOUND, "no document %s (test)", key);
+}
+
+static int unreadable_read_stream(struct store *s, const char *stream, int64_t from,
+				  bool backward, size_t limit, struct store_event_list *out,
+				  struct err *e)
+{
+	if (atomic_load(&tasks_unreadable))
+		return err_set(e, ERR_IO, "the database is unreachable (test)");
+	return plain_ops->read_stream(s, stream, from, backward, limit, out, e);
+}
+
+static void test_unreadable_stream_waits(void **state)
+{
+	struct fx *f = *state;
+	const char *id = mk_task(f, 0, "/mine");
+	plain_ops = f->s->ops;
+	unreadable_ops = *plain_ops;
+	unreadable_ops.proj_get = gone_proj_get;
+	unreadable_ops.read_stream = unreadable_read_stream;
+	f->s->ops = &unreadable_ops;
+	atomic_store(&tasks_unreadable, true);
+	f->d = deliverer(f, "a", NULL, NULL);
+	struct emitted ev = trigger(f, id, 1);
+	idle_steps(f, 20);
+	assert_int_equal(rcv_count(f->r, "/default"), 0);
+	atomic_store(&tasks_unreadable, false);
+	clock_fake_advance(&f->clk, 2 * 1000000);
+	wait_outcome(f, id, ev.id);
+	assert_int_equal(rcv_count(f->r, "/mine"), 1);
+	assert_int_equal(rcv_count(f->r, "/default"), 0);
+	f->s->ops = plain_ops;
+}
+
 static void test_unreadable_task_waits(void **state)
 {
 	struct fx *f = *state;
@@ -1227,6 +1267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signature_vector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_task_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_stream_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_under_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receiver_down_then_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_disables, setup, teardown),

@@ -395,8 +395,12 @@ static int flaky_append(struct store *s, const char *stream, int64_t expected,
 	return real_ops->append(s, stream, expected, evs, n, res, e);
 }
 
+static atomic_bool corrupt;
+
 static int flaky_soft_get(struct store *s, const char *key, json_t **doc, struct err *e)
 {
+	if (atomic_load(&corrupt))
+		return err_set(e, ERR_CORRUPT, "a damaged row (test)");
 	if (atomic_load(&down))
 		return err_set(e, ERR_IO, "the database is unreachable (test)");
 	return real_ops->soft_get(s, key, doc, e);
@@ -420,6 +424,7 @@ static void make_flaky(struct fx *f)
 	flaky_ops.soft_get = flaky_soft_get;
 	flaky_ops.read_stream = flaky_read_stream;
 	atomic_store(&reads_down, false);
+	atomic_store(&corrupt, false);
 	f->s->ops = &flaky_ops;
 	atomic_store(&down, false);
 }
@@ -456,6 +461,29 @@ static void test_slot_retried_when_store_down(void **state)
 	run_until(f, en, t0 + 2 * HOUR + 10 * MINUTE, MINUTE);
 	t = triggers(f, id);
 	assert_int_equal(json_array_size(t), 3); /* and +2 h on time */
+	json_decref(t);
+	engine_free(en);
+	free(id);
+}
+
+/* A slot retried after a long outage can leave the next slot already due
+ * in the same turn of the loop: it runs too (its trigger is not skipped as
+ * "the previous check still runs" while the retried one's event waits to
+ * be appended with the others). */
+static void test_retry_then_due_slot_both_run(void **state)
+{
+	struct fx *f = *state;
+	make_flaky(f);
+	char *id = create(f, "{\"type\":\"interval\",\"minutes\":1}");
+	int64_t t0 = clock_wall_us(&f->clk), sec = 1000000;
+	struct engine *en = engine(f, "a");
+	run_until(f, en, t0 + 30 * sec, sec);
+	atomic_store(&down, true); /* the slot at +60 s fails, retried +2, +6, +14, +30, +62 s */
+	run_until(f, en, t0 + 100 * sec, sec);
+	atomic_store(&down, false);
+	run_until(f, en, t0 + 150 * sec, sec); /* the retry at +122 s runs +60 s, then +120 s */
+	json_t *t = triggers(f, id);
+	assert_int_equal(json_array_size(t), 3);
 	json_decref(t);
 	engine_free(en);
 	free(id);
@@ -634,6 +662,34 @@ static void test_page_change_retried_when_store_down(void **state)
 	free(id);
 }
 
+/* A snapshot that cannot be read for good (a damaged row) is not retried
+ * forever: the page counts as new and the task's next slots run. */
+static void test_damaged_snapshot_not_retried(void **state)
+{
+	struct fx *f = *state;
+	make_flaky(f);
+	atomic_store(&page_version, 1);
+	struct http_server *h;
+	char base[64];
+	struct engine *en = net_engine(f, &h, base, sizeof base);
+	char cfg[256];
+	snprintf(cfg, sizeof cfg,
+		 "{\"urls\":[\"%s/page\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
+		 base);
+	char *id = create_typed(f, "web_monitor", cfg);
+	int64_t t0 = clock_wall_us(&f->clk);
+	settle_until(f, en, t0 + 10 * MINUTE, MINUTE); /* the baseline */
+	atomic_store(&page_version, 2);
+	atomic_store(&corrupt, true);
+	settle_until(f, en, t0 + 65 * MINUTE, MINUTE);
+	struct engine_status st;
+	engine_status(en, &st);
+	assert_true(st.checks >= 3); /* +0, +30 min, +60 min */
+	engine_free(en);
+	http_server_free(h);
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,9 +701,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shards_shared_and_taken_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_retried_when_store_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_applied_when_store_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_then_due_slot_both_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_breach_retried_when_store_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_change_retried_when_store_down, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_snapshot_not_retried, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
