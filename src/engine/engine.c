@@ -519,8 +519,12 @@ static void save_runner(struct engine *en, struct runner *r)
 	char at[CLOCK_ISO_MAX] = "";
 	if (r->last_check_us)
 		clock_format_utc(r->last_check_us, at);
+	/* A slot counts as run only once its check is over: while it is in
+	 * flight, another node that takes the task over (this one died, or
+	 * its lease ran out during a store outage) must still run it. */
+	int64_t done_slot = r->in_check && r->slot_us ? r->prev_slot_us : r->last_slot_us;
 	json_t *doc = json_pack("{s:I,s:I,s:s?,s:i,s:O,s:o}", "last_slot_us",
-				(json_int_t)r->last_slot_us, "last_check_us",
+				(json_int_t)done_slot, "last_check_us",
 				(json_int_t)r->last_check_us, "last_check", at[0] ? at : NULL,
 				"failures", r->failures, "monitor", r->mon, "urls", urls);
 	char key[SNAP_KEY_MAX];

@@ -531,9 +531,13 @@ static void route_price(void *data, const struct http_request *req, struct http_
 	http_response_json(res, 200, xasprintf("{\"bitcoin\":{\"usd\":%d}}", atomic_load(&price)));
 }
 
+static atomic_int page_delay_ms;
+
 static void route_page(void *data, const struct http_request *req, struct http_response *res)
 {
 	(void)data, (void)req;
+	if (atomic_load(&page_delay_ms))
+		usleep((useconds_t)atomic_load(&page_delay_ms) * 1000);
 	http_response_json(res, 200,
 			   xstrdup(atomic_load(&page_version) == 1
 					   ? "{\"news\":\"a quiet day\"}"
@@ -662,6 +666,57 @@ static void test_page_change_retried_when_store_down(void **state)
 	free(id);
 }
 
+/* The bookkeeping another node would take over (soft state) never counts
+ * a slot as run while its check is still in flight: a node that dies, or
+ * loses its lease in a store outage, mid-check leaves the slot to the next
+ * owner instead of losing it. */
+static void test_slot_in_flight_not_saved_as_run(void **state)
+{
+	struct fx *f = *state;
+	atomic_store(&page_version, 1);
+	atomic_store(&page_delay_ms, 0);
+	struct http_server *h;
+	char base[64];
+	struct engine *en = net_engine(f, &h, base, sizeof base);
+	char cfg[256];
+	snprintf(cfg, sizeof cfg,
+		 "{\"urls\":[\"%s/page\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
+		 base);
+	char *id = create_typed(f, "web_monitor", cfg);
+	int64_t t0 = clock_wall_us(&f->clk);
+	settle_until(f, en, t0 + 10 * MINUTE, MINUTE); /* the baseline, slot t0 */
+	char key[128];
+	snprintf(key, sizeof key, "engine/task-%s", id);
+	json_t *doc = NULL;
+	struct err e = {0};
+	assert_int_equal(store_soft_get(f->s, key, &doc, &e), ERR_OK);
+	int64_t first_slot = json_get_int(doc, "last_slot_us", 0);
+	assert_true(first_slot > 0);
+	json_decref(doc);
+
+	/* the next slot's fetch hangs while the loop turns and saves */
+	atomic_store(&page_delay_ms, 1500);
+	clock_fake_advance(&f->clk, 21 * MINUTE);
+	engine_step(en, 0); /* starts the check */
+	assert_true(engine_pending(en) > 0);
+	clock_fake_advance(&f->clk, 2 * 1000000);
+	engine_step(en, 0); /* saves the bookkeeping */
+	assert_true(engine_pending(en) > 0);
+	assert_int_equal(store_soft_get(f->s, key, &doc, &e), ERR_OK);
+	assert_int_equal(json_get_int(doc, "last_slot_us", 0), first_slot);
+	json_decref(doc);
+
+	atomic_store(&page_delay_ms, 0);
+	settle(f, en, 1000000); /* the check ends: now the slot is run */
+	engine_step(en, 0);
+	assert_int_equal(store_soft_get(f->s, key, &doc, &e), ERR_OK);
+	assert_true(json_get_int(doc, "last_slot_us", 0) > first_slot);
+	json_decref(doc);
+	engine_free(en);
+	http_server_free(h);
+	free(id);
+}
+
 /* A snapshot that cannot be read for good (a damaged row) is not retried
  * forever: the page counts as new and the task's next slots run. */
 static void test_damaged_snapshot_not_retried(void **state)
@@ -706,6 +761,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_page_change_retried_when_store_down, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_snapshot_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_in_flight_not_saved_as_run, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
