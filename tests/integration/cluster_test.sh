@@ -19,7 +19,9 @@
 #   5. PostgreSQL restarted in the middle of the second round (`pgtmp.sh stop`,
 #      down until both nodes notice, `pgtmp.sh restart`): the nodes reconnect,
 #      /health is fine again, new events are recorded, slots due meanwhile run;
-#   6. `ambient replay --check` on the shared database: the projections match the log;
+#   6. delivery shared by the nodes (--delivery-partitions 3) and in order per task
+#      at the feedback server; `ambient replay --check` on the shared database: the
+#      projections match the log;
 #   7. from the event log: for every task and slot (metadata.slot_us) at most one
 #      event of a type; every schedule fired every minute from its creation with no
 #      gap and no slot missing; every web_monitor reported exactly its three
@@ -196,7 +198,8 @@ start_node() { # I
 		"$AMBIENT" --db "$DB" --allow-net 127.0.0.1 \
 		--log-level info serve --listen 127.0.0.1:0 --lease-ttl "$LEASE_MS" \
 		--price-api-url "$FIX" --feedback-url "$FEEDBACK/process_background_feedback" \
-		--rate-limits off "${extra[@]}" >"$WORK/node$i.out" 2>"$WORK/node$i.err" &
+		--rate-limits off --delivery-partitions 3 "${extra[@]}" >"$WORK/node$i.out" \
+		2>"$WORK/node$i.err" &
 	NODE_PID[$i]=$!
 	wait_listening "node$i" "${NODE_PID[$i]}"
 	NODE_BASE[$i]=${URL%/mcp}
@@ -539,6 +542,21 @@ if wait_for 60 all_delivered; then ok; else
 	fail "$MISSING of $(wc -l <"$WORK/deliverable") deliverable events never reached the feedback server, e.g. $(comm -23 "$WORK/deliverable" "$WORK/received" | head -3 | tr '\n' ' ')"
 fi
 FB_DUP=$(curl -s --max-time 3 "$FEEDBACK/metrics" | awk '$1 == "ambient_feedback_duplicates_total" {print $2 + 0}')
+# In order per task: the positions of each task's events, as they first arrived
+# (the feedback server keeps the first receipt of an id), only ever grow.
+"$AMBIENT" --db "$FB_DB" events --type feedback_received 2>/dev/null >"$WORK/fb_events"
+OUT_OF_ORDER=$(jq -s '[group_by(.data.task_id)[] | [.[].data.position] | select(. != sort)] | length' \
+	"$WORK/fb_events")
+expect_eq "tasks whose events reached the feedback server out of order" "$OUT_OF_ORDER" 0
+# Shared: with --delivery-partitions 3 every node delivers its share (the
+# deliverer's owner is host:pid:random).
+sync_log
+DELIVERING=$(jq -r 'select(.type == "feedback_delivered") | .metadata.deliverer | split(":")[1]' "$LOG" |
+	sort | uniq -c | awk '{printf "pid %s %s  ", $2, $1}')
+N_DELIVERING=$(jq -r 'select(.type == "feedback_delivered") | .metadata.deliverer | split(":")[1]' "$LOG" |
+	sort -u | wc -l)
+echo "    delivered by: $DELIVERING"
+if [ "$N_DELIVERING" -ge 2 ]; then ok; else fail "delivery was not shared: only $N_DELIVERING node(s) delivered"; fi
 
 # ---- stop the nodes, then read the whole log ----------------------------------------------
 step "stop the nodes"
