@@ -110,27 +110,8 @@ static int load(struct store *s, const char *task_id, json_t **state, int64_t *v
 		struct err *e)
 {
 	char stream[STORE_STREAM_MAX + 1];
-	struct store_event_list evs = {0};
-	int rc;
-
-	*state = NULL;
-	*version = 0;
 	task_stream_name(task_id, stream, sizeof stream);
-	if ((rc = store_read_stream(s, stream, 1, false, 0, &evs, e)))
-		return rc;
-	for (size_t i = 0; i < evs.count && !rc; i++) {
-		char ts[CLOCK_ISO_MAX];
-		clock_format_utc(evs.items[i].recorded_at_us, ts);
-		json_t *next = task_fold(*state, evs.items[i].type, evs.items[i].data,
-					 evs.items[i].version, ts, e);
-		json_decref(*state);
-		*state = next;
-		if (!next)
-			rc = e && e->code ? e->code : ERR_CORRUPT;
-		*version = evs.items[i].version;
-	}
-	store_event_list_cleanup(&evs);
-	return rc;
+	return task_load_stream(s, stream, state, version, e);
 }
 
 /* Append one event; *res and event_id (UUID_STR_LEN + 1 bytes) may be NULL. */

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "store/store.h"
+
 #include "common/json.h"
 
 #define DESCRIPTION_MAX 1000
@@ -59,6 +62,33 @@ const char *task_id_of_stream(const char *stream)
 	if (!stream || strncmp(stream, TASK_STREAM_PREFIX, n) != 0 || !stream[n])
 		return NULL;
 	return stream + n;
+}
+
+int task_load_stream(struct store *s, const char *stream, json_t **state, int64_t *version,
+		     struct err *e)
+{
+	struct store_event_list evs = {0};
+	int rc;
+
+	*state = NULL;
+	if (version)
+		*version = 0;
+	if ((rc = store_read_stream(s, stream, 1, false, 0, &evs, e)))
+		return rc;
+	for (size_t i = 0; i < evs.count && !rc; i++) {
+		char ts[CLOCK_ISO_MAX];
+		clock_format_utc(evs.items[i].recorded_at_us, ts);
+		json_t *next = task_fold(*state, evs.items[i].type, evs.items[i].data,
+					 evs.items[i].version, ts, e);
+		json_decref(*state);
+		*state = next;
+		if (!next)
+			rc = e && e->code ? e->code : ERR_CORRUPT;
+		else if (version)
+			*version = evs.items[i].version;
+	}
+	store_event_list_cleanup(&evs);
+	return rc;
 }
 
 const char *task_state_status(const json_t *state)

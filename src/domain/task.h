@@ -125,6 +125,14 @@ int task_decide_delete(const json_t *state, const char *task_id, json_t **event_
 json_t *task_fold(const json_t *state, const char *event_type, const json_t *data,
 		  int64_t version, const char *recorded_at, struct err *e);
 
+/* Read a task's stream from the store and fold it: *state gets the current
+ * state (NULL when the stream has no events), *version (may be NULL) the
+ * stream's version.  Returns the store's error, or ERR_CORRUPT (with *state
+ * NULL) when an event cannot apply. */
+struct store;
+int task_load_stream(struct store *s, const char *stream, json_t **state, int64_t *version,
+		     struct err *e);
+
 /* Convenience readers of a state object. */
 const char *task_state_status(const json_t *state); /* "active", "paused", "deleted" */
 bool task_state_is_deleted(const json_t *state);

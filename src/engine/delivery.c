@@ -485,29 +485,11 @@ static void task_kick(struct delivery *d, struct dtask *t, int64_t due_us)
 /* ---- task state: callback URL and payload fields -------------------------------------- */
 
 /* Fold a task's stream (a deleted task has left the projection) into
- * *out, or the store's error. */
+ * *out, or the store's error (a stream that does not fold has no state). */
 static int fold_stream(struct delivery *d, const char *stream, json_t **out, struct err *e)
 {
-	struct store_event_list l = {0};
-	json_t *state = NULL;
-	int rc = store_read_stream(d->store, stream, 1, false, 0, &l, e);
-	if (rc == ERR_OK) {
-		for (size_t i = 0; i < l.count; i++) {
-			char at[CLOCK_ISO_MAX];
-			clock_format_utc(l.items[i].recorded_at_us, at);
-			struct err fe = {0};
-			json_t *next = task_fold(state, l.items[i].type, l.items[i].data,
-						 l.items[i].version, at, &fe);
-			json_decref(state);
-			state = next;
-			if (!state)
-				break;
-		}
-	}
-	store_event_list_cleanup(&l);
-	free(l.items);
-	*out = state;
-	return rc;
+	int rc = task_load_stream(d->store, stream, out, NULL, e);
+	return rc == ERR_CORRUPT ? ERR_OK : rc;
 }
 
 static char *dup_str_member(const json_t *o, const char *key)
@@ -1247,14 +1229,13 @@ static void task_run(struct delivery *d, struct dtask *t)
 			outbox_push(d, t, h);
 			continue;
 		}
-		task_info_load(d, t);
+		const char *url = task_url(d, t);
 		if (!t->info_loaded) {
 			/* The store could not say where this task's events go:
 			 * wait for it rather than send them to the default URL. */
 			task_kick(d, t, mono_us(d) + RECORD_RETRY_US);
 			return;
 		}
-		const char *url = task_url(d, t);
 		if (url_disabled(d, url)) {
 			decide(h, OUT_FAILED, url, 410, DELIVERY_GONE_REASON);
 			continue;

@@ -608,34 +608,18 @@ static void slot_event_id(const char *task_id, const char *type, int64_t slot_us
 		 hex + 16, hex + 20);
 }
 
-/* Fold a task's stream into *state (NULL when it has none), or a store
- * error that passes (logged; an error that will not pass counts as no
- * state). */
+/* Fold a task's stream into *state (NULL when it has none or it does not
+ * fold), or a store error that passes (logged; one that will not pass
+ * counts as no state). */
 static int fold_stream(struct engine *en, const char *stream, json_t **out)
 {
-	struct store_event_list l = {0};
 	struct err e = {0};
-	json_t *state = NULL;
-	int rc = store_read_stream(en->store, stream, 1, false, 0, &l, &e);
+	int rc = task_load_stream(en->store, stream, out, NULL, &e);
 	if (rc != ERR_OK) {
 		log_warn("engine: cannot read %s: %s", stream, err_msg(&e));
 		if (!store_error_passes(rc))
 			rc = ERR_OK;
-	} else {
-		for (size_t i = 0; i < l.count; i++) {
-			char at[CLOCK_ISO_MAX];
-			clock_format_utc(l.items[i].recorded_at_us, at);
-			json_t *next = task_fold(state, l.items[i].type, l.items[i].data,
-						 l.items[i].version, at, &e);
-			json_decref(state);
-			state = next;
-			if (!state)
-				break;
-		}
 	}
-	store_event_list_cleanup(&l);
-	free(l.items);
-	*out = state;
 	return rc;
 }
 

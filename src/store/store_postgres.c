@@ -564,15 +564,13 @@ static int64_t outage_deadline(struct pg *q)
 	return (since ? since : now) + q->reconnect_ms;
 }
 
-/* The failure of a caller that gave up: how long the outage has lasted. */
-static int outage_fail(struct pg *q, PGconn *c, struct err *e)
+/* Say in *e how long the outage has lasted (a caller that gave up). */
+static void outage_note(struct pg *q, struct err *e)
 {
-	int rc = connect_fail(c, e);
 	long long since = atomic_load(&q->down_since_ms);
 	if (since && e)
 		err_prefix(e, "PostgreSQL has been unreachable for %lld s",
 			   (long long)(mono_ms() - since) / 1000);
-	return rc;
 }
 
 static void outage_over(struct pg *q)
@@ -597,8 +595,11 @@ static int revive(struct store *s, PGconn *c, struct err *e)
 			log_info("reconnected to PostgreSQL at %s", q->where);
 			return session_setup(s, c, e);
 		}
-		if (mono_ms() >= deadline || q->stopping)
-			return outage_fail(q, c, e);
+		if (mono_ms() >= deadline || q->stopping) {
+			int rc = connect_fail(c, e);
+			outage_note(q, e);
+			return rc;
+		}
 		sleep_ms(pause);
 		pause = pause * 2 > 500 ? 500 : pause * 2;
 	}
@@ -633,10 +634,8 @@ static PGconn *pool_get(struct store *s, struct err *e)
 		outage_over(q);
 		return c;
 	}
-	long long since = atomic_load(&q->down_since_ms);
-	if (deadline && since && e)
-		err_prefix(e, "PostgreSQL has been unreachable for %lld s",
-			   (long long)(mono_ms() - since) / 1000);
+	if (deadline)
+		outage_note(q, e);
 	pthread_mutex_lock(&q->plock);
 	q->nconns--;
 	pthread_cond_signal(&q->pcond);

@@ -717,16 +717,28 @@ static int unreadable_read_stream(struct store *s, const char *stream, int64_t f
 	return plain_ops->read_stream(s, stream, from, backward, limit, out, e);
 }
 
+/* Route the store's proj_get (and read_stream, when given) through the
+ * test's versions; unreadable from now on. */
+static void make_unreadable(struct fx *f,
+			    int (*proj_get)(struct store *, const char *, const char *, json_t **,
+					    struct err *),
+			    int (*read_stream)(struct store *, const char *, int64_t, bool, size_t,
+					       struct store_event_list *, struct err *))
+{
+	plain_ops = f->s->ops;
+	unreadable_ops = *plain_ops;
+	unreadable_ops.proj_get = proj_get;
+	if (read_stream)
+		unreadable_ops.read_stream = read_stream;
+	f->s->ops = &unreadable_ops;
+	atomic_store(&tasks_unreadable, true);
+}
+
 static void test_unreadable_stream_waits(void **state)
 {
 	struct fx *f = *state;
 	const char *id = mk_task(f, 0, "/mine");
-	plain_ops = f->s->ops;
-	unreadable_ops = *plain_ops;
-	unreadable_ops.proj_get = gone_proj_get;
-	unreadable_ops.read_stream = unreadable_read_stream;
-	f->s->ops = &unreadable_ops;
-	atomic_store(&tasks_unreadable, true);
+	make_unreadable(f, gone_proj_get, unreadable_read_stream);
 	f->d = deliverer(f, "a", NULL, NULL);
 	struct emitted ev = trigger(f, id, 1);
 	idle_steps(f, 20);
@@ -743,11 +755,7 @@ static void test_unreadable_task_waits(void **state)
 {
 	struct fx *f = *state;
 	const char *id = mk_task(f, 0, "/mine");
-	plain_ops = f->s->ops;
-	unreadable_ops = *plain_ops;
-	unreadable_ops.proj_get = unreadable_proj_get;
-	f->s->ops = &unreadable_ops;
-	atomic_store(&tasks_unreadable, true);
+	make_unreadable(f, unreadable_proj_get, NULL);
 	f->d = deliverer(f, "a", NULL, NULL);
 	struct emitted ev = trigger(f, id, 1);
 	idle_steps(f, 20);

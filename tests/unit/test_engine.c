@@ -591,6 +591,17 @@ static struct engine *net_engine(struct fx *f, struct http_server **h, char *bas
 	return en;
 }
 
+/* A web_monitor of the stand-in's page for "bitcoin", every 30 minutes;
+ * its id (the caller frees). */
+static char *page_monitor(struct fx *f, const char *base)
+{
+	char cfg[256];
+	snprintf(cfg, sizeof cfg,
+		 "{\"urls\":[\"%s/page\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
+		 base);
+	return create_typed(f, "web_monitor", cfg);
+}
+
 /* A breach the store refused is not "already reported": the cooldown and
  * hysteresis arm only when the event is in the log, so the retry fires it
  * (once) and the next check, still above, stays quiet. */
@@ -637,12 +648,9 @@ static void test_page_change_retried_when_store_down(void **state)
 	struct http_server *h;
 	char base[64];
 	struct engine *en = net_engine(f, &h, base, sizeof base);
-	char url[96], cfg[256];
+	char url[96];
 	snprintf(url, sizeof url, "%s/page", base);
-	snprintf(cfg, sizeof cfg,
-		 "{\"urls\":[\"%s\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
-		 url);
-	char *id = create_typed(f, "web_monitor", cfg);
+	char *id = page_monitor(f, base);
 	int64_t t0 = clock_wall_us(&f->clk);
 	settle_until(f, en, t0 + 10 * MINUTE, MINUTE); /* the baseline */
 	atomic_store(&page_version, 2);
@@ -678,11 +686,7 @@ static void test_slot_in_flight_not_saved_as_run(void **state)
 	struct http_server *h;
 	char base[64];
 	struct engine *en = net_engine(f, &h, base, sizeof base);
-	char cfg[256];
-	snprintf(cfg, sizeof cfg,
-		 "{\"urls\":[\"%s/page\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
-		 base);
-	char *id = create_typed(f, "web_monitor", cfg);
+	char *id = page_monitor(f, base);
 	int64_t t0 = clock_wall_us(&f->clk);
 	settle_until(f, en, t0 + 10 * MINUTE, MINUTE); /* the baseline, slot t0 */
 	char key[128];
@@ -727,11 +731,7 @@ static void test_damaged_snapshot_not_retried(void **state)
 	struct http_server *h;
 	char base[64];
 	struct engine *en = net_engine(f, &h, base, sizeof base);
-	char cfg[256];
-	snprintf(cfg, sizeof cfg,
-		 "{\"urls\":[\"%s/page\"],\"keywords\":[\"bitcoin\"],\"check_interval_minutes\":30}",
-		 base);
-	char *id = create_typed(f, "web_monitor", cfg);
+	char *id = page_monitor(f, base);
 	int64_t t0 = clock_wall_us(&f->clk);
 	settle_until(f, en, t0 + 10 * MINUTE, MINUTE); /* the baseline */
 	atomic_store(&page_version, 2);
