@@ -41,6 +41,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "store/store.h"
 
 #define DEFAULT_SECONDS 5.0
@@ -502,6 +503,7 @@ static void print_ratio(const char *name, bool have, double value, bool at_least
 
 int main(int argc, char **argv)
 {
+	xalloc_tune_for_threads(); /* as the ambient binary does */
 	/* AMBIENT_LOG_LEVEL=info shows the store's group-commit statistics. */
 	if (getenv("AMBIENT_LOG_LEVEL"))
 		log_parse_level(getenv("AMBIENT_LOG_LEVEL"), &log_level_current, NULL);

@@ -453,6 +453,7 @@ int main(int argc, char **argv)
 	size_t events = 50000, tasks = 256, ltasks = 64;
 	double rate = 2000, seconds = 5;
 	bool receiver = false;
+	xalloc_tune_for_threads(); /* as the ambient binary does */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -19,4 +19,9 @@ char *xstrndup(const char *s, size_t n);
 /* printf into a fresh heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Tune the C library's allocator for a server with many threads; call once
+ * at the start of main (the ambient binary and the benchmarks that measure
+ * its parts do). */
+void xalloc_tune_for_threads(void);
+
 #endif

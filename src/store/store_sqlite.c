@@ -1421,9 +1421,10 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 	if ((rc = check_duplicates(s, j, &dup, e)) || dup)
 		return rc;
 
+	/* A lone event cannot clash on its id after check_duplicates (the
+	 * batch's earlier rows are visible to it); several can, among
+	 * themselves. */
 	bool undoable = j->n > 1;
-	for (size_t i = 0; i < j->n && !undoable; i++)
-		undoable = j->id_given[i];
 	for (size_t i = 0; i < s->opt.nprojections && !undoable; i++) {
 		const char *prefix = s->opt.projections[i].stream_prefix;
 		undoable = strncmp(j->stream, prefix, strlen(prefix)) == 0;
