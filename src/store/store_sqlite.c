@@ -54,7 +54,7 @@
 /* 'ambi' in PRAGMA application_id marks a file as ours. */
 #define SQ_APPLICATION_ID 0x616d6269
 #define SQ_POLL_MS 20 /* how often store_wait looks for other processes' appends */
-#define SQ_RCACHE_MAX 16 /* reader statements kept prepared */
+#define SQ_RCACHE_MAX 40 /* reader statements kept prepared */
 
 /* Numbered schema migrations, applied in order at open. */
 static const char *const migrations[] = {
@@ -797,15 +797,15 @@ static int sq_read_stream(struct store *s, const char *stream, int64_t from, boo
 			  size_t limit, struct store_event_list *out, struct err *e)
 {
 	struct sq *q = sq_of(s);
-	const char *sql = backward ? "SELECT " EVENT_COLUMNS " FROM events WHERE stream = ?1"
-				     " AND version <= ?2 ORDER BY version DESC LIMIT ?3"
-				   : "SELECT " EVENT_COLUMNS " FROM events WHERE stream = ?1"
-				     " AND version >= ?2 ORDER BY version LIMIT ?3";
+	static const char forward_sql[] = "SELECT " EVENT_COLUMNS " FROM events WHERE stream = ?1"
+					  " AND version >= ?2 ORDER BY version LIMIT ?3";
+	static const char backward_sql[] = "SELECT " EVENT_COLUMNS " FROM events WHERE stream = ?1"
+					   " AND version <= ?2 ORDER BY version DESC LIMIT ?3";
 	sqlite3_stmt *st;
 	int rc;
 
 	pthread_mutex_lock(&q->rlock);
-	if ((rc = sqlite3_prepare_v2(q->rdb, sql, -1, &st, NULL))) {
+	if ((rc = rprep(q, backward ? backward_sql : forward_sql, &st))) {
 		rc = sq_fail(s, q->rdb, rc, "cannot read a stream", e);
 		goto out;
 	}
@@ -813,7 +813,7 @@ static int sq_read_stream(struct store *s, const char *stream, int64_t from, boo
 	sqlite3_bind_int64(st, 2, backward && from <= 0 ? INT64_MAX : from);
 	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
 	rc = collect(s, q->rdb, st, out, e);
-	sqlite3_finalize(st);
+	rdone(q, st);
 out:
 	pthread_mutex_unlock(&q->rlock);
 	return rc;
@@ -831,24 +831,42 @@ static char *prefix_end(const char *prefix)
 	return end;
 }
 
+/* The 16 shapes of sq_read_all's query (direction; stream, prefix and type
+ * filters or not), built once so that rprep can keep each prepared under
+ * its own address. */
+static char read_all_sql[16][400];
+static pthread_once_t read_all_once = PTHREAD_ONCE_INIT;
+
+static size_t read_all_shape(bool backward, const struct store_filter *f)
+{
+	return (size_t)backward << 3 | (size_t)(f && f->stream) << 2 |
+	       (size_t)(f && f->stream_prefix) << 1 | (size_t)(f && f->type);
+}
+
+static void read_all_build(void)
+{
+	for (size_t k = 0; k < 16; k++)
+		snprintf(read_all_sql[k], sizeof read_all_sql[k],
+			 "SELECT " EVENT_COLUMNS
+			 " FROM events WHERE position %s ?1%s%s%s ORDER BY position%s"
+			 " LIMIT ?6",
+			 k & 8 ? "<" : ">", k & 4 ? " AND stream = ?2" : "",
+			 k & 2 ? " AND stream >= ?3 AND stream < ?4" : "",
+			 k & 1 ? " AND type = ?5" : "", k & 8 ? " DESC" : "");
+}
+
 static int sq_read_all(struct store *s, int64_t after, bool backward, size_t limit,
 		       const struct store_filter *f, struct store_event_list *out, struct err *e)
 {
 	struct sq *q = sq_of(s);
-	char sql[512];
 	char *pend = NULL;
 	sqlite3_stmt *st;
 	int rc;
 
-	snprintf(sql, sizeof sql,
-		 "SELECT " EVENT_COLUMNS
-		 " FROM events WHERE position %s ?1%s%s%s ORDER BY position%s"
-		 " LIMIT ?6",
-		 backward ? "<" : ">", f && f->stream ? " AND stream = ?2" : "",
-		 f && f->stream_prefix ? " AND stream >= ?3 AND stream < ?4" : "",
-		 f && f->type ? " AND type = ?5" : "", backward ? " DESC" : "");
+	pthread_once(&read_all_once, read_all_build);
+	const char *sql = read_all_sql[read_all_shape(backward, f)];
 	pthread_mutex_lock(&q->rlock);
-	if ((rc = sqlite3_prepare_v2(q->rdb, sql, -1, &st, NULL))) {
+	if ((rc = rprep(q, sql, &st))) {
 		rc = sq_fail(s, q->rdb, rc, "cannot read the log", e);
 		goto out;
 	}
@@ -864,7 +882,7 @@ static int sq_read_all(struct store *s, int64_t after, bool backward, size_t lim
 		bind_text(st, 5, f->type);
 	sqlite3_bind_int64(st, 6, limit ? (int64_t)limit : -1);
 	rc = collect(s, q->rdb, st, out, e);
-	sqlite3_finalize(st);
+	rdone(q, st);
 out:
 	pthread_mutex_unlock(&q->rlock);
 	free(pend);
@@ -2163,11 +2181,10 @@ static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, stru
 	char *end = prefix_end(prefix);
 	*docs = json_object();
 	pthread_mutex_lock(&q->rlock);
-	int rc = sqlite3_prepare_v2(
-		q->rdb,
-		"SELECT key, doc FROM soft_state WHERE key >= ?1 AND (?2 = '' OR key < ?2)"
-		" ORDER BY key",
-		-1, &st, NULL);
+	int rc = rprep(q,
+		       "SELECT key, doc FROM soft_state WHERE key >= ?1 AND (?2 = '' OR key < ?2)"
+		       " ORDER BY key",
+		       &st);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, prefix);
 		bind_text(st, 2, end);
@@ -2179,7 +2196,7 @@ static int sq_soft_list(struct store *s, const char *prefix, json_t **docs, stru
 						    d);
 		}
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-		sqlite3_finalize(st);
+		rdone(q, st);
 	}
 	pthread_mutex_unlock(&q->rlock);
 	free(end);
@@ -2224,11 +2241,10 @@ static int sq_lease_list(struct store *s, const char *prefix, json_t **leases, s
 	char *end = prefix_end(prefix);
 	*leases = json_object();
 	pthread_mutex_lock(&q->rlock);
-	int rc =
-		sqlite3_prepare_v2(q->rdb,
-				   "SELECT name, owner, expires_at FROM leases WHERE name >= ?1"
-				   " AND (?2 = '' OR name < ?2) AND expires_at >= ?3 ORDER BY name",
-				   -1, &st, NULL);
+	int rc = rprep(q,
+		       "SELECT name, owner, expires_at FROM leases WHERE name >= ?1"
+		       " AND (?2 = '' OR name < ?2) AND expires_at >= ?3 ORDER BY name",
+		       &st);
 	if (rc == SQLITE_OK) {
 		bind_text(st, 1, prefix);
 		bind_text(st, 2, end);
@@ -2240,7 +2256,7 @@ static int sq_lease_list(struct store *s, const char *prefix, json_t **leases, s
 						      "expires_at_us",
 						      (json_int_t)sqlite3_column_int64(st, 2)));
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-		sqlite3_finalize(st);
+		rdone(q, st);
 	}
 	pthread_mutex_unlock(&q->rlock);
 	free(end);
