@@ -290,7 +290,8 @@ enum feedback_reject feedback_validate(const json_t *payload, json_t **out, stru
 			json_type_name(payload));
 		return FEEDBACK_REJECT_INVALID_PAYLOAD;
 	}
-	json_t *o = json_deep_copy(payload);
+	/* Only top-level keys change below: a shallow copy shares the rest. */
+	json_t *o = json_copy((json_t *)payload);
 	static const char *const optional[] = {"data",        "timestamp", "priority",
 					       "event_id",    "task_type", "user_id",
 					       "description", "position",  "notification"};

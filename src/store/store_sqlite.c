@@ -175,10 +175,18 @@ struct sq {
 	sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_savepoint, *st_release,
 		*st_rollback_to, *st_max_pos, *st_stream_version, *st_bump_stream, *st_insert,
 		*st_by_id, *st_proj_get, *st_proj_put, *st_proj_del, *st_proj_stamp, *st_checkpoint,
-		*st_idx_list,
+		*st_data_version, *st_idx_list,
 		*st_idx_insert, *st_idx_update, *st_idx_delete;
 	/* on search_fts, prepared only when q->fts */
 	sqlite3_stmt *st_fts_insert, *st_fts_delete;
+
+	/* The projection documents the writer wrote last, by doc_cache_key, so
+	 * that the next event of a busy stream (a delivery outcome, a check's
+	 * result) does not read and parse its document again.  Trusted only
+	 * while no other connection has committed (data_version, checked as
+	 * each batch begins) and no write of ours was rolled back. */
+	json_t *doc_cache;
+	int64_t data_version;
 
 	/* reader statements, prepared at first use (rprep), under rlock */
 	struct {
@@ -298,6 +306,7 @@ static int prepare_all(struct sq *q)
 		  "INSERT INTO checkpoints(name, position, updated_at) VALUES(?1,?2,?3)"
 		  " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
 		  " updated_at = excluded.updated_at"),
+		S(st_data_version, "PRAGMA data_version"),
 		S(st_idx_list,
 		  "SELECT id, item, body FROM search_items WHERE proj = ?1 AND key = ?2"),
 		S(st_idx_insert,
@@ -580,6 +589,7 @@ static void sq_free(struct sq *q)
 	if (!q)
 		return;
 	finalize_all(q);
+	json_decref(q->doc_cache);
 	sqlite3_close_v2(q->wdb);
 	sqlite3_close_v2(q->rdb);
 	pthread_mutex_destroy(&q->rlock);
@@ -631,6 +641,8 @@ static int explain_cantopen(struct store *s, sqlite3 *db, struct err *e)
 static int sq_open(struct store *s, const char *location, struct err *e)
 {
 	struct sq *q = xcalloc(1, sizeof *q);
+	q->doc_cache = json_object();
+	q->data_version = -1;
 	pthread_condattr_t ca;
 	char sql[128];
 	int rc, flags;
@@ -1362,6 +1374,31 @@ static int stamp_projection(struct store *s, const char *name)
 	return step_done(q->st_proj_stamp);
 }
 
+#define DOC_CACHE_MAX 4096 /* documents; the cache starts over when full */
+
+/* Forget every cached document: after a rollback, or another writer. */
+static void doc_cache_drop(struct sq *q)
+{
+	json_object_clear(q->doc_cache);
+}
+
+static void doc_cache_key(const char *proj, const char *stream, char *out, size_t size)
+{
+	snprintf(out, size, "%s\x1f%s", proj, stream);
+}
+
+/* Keep doc (NULL: the document is gone) as the latest of its key. */
+static void doc_cache_put(struct sq *q, const char *key, json_t *doc)
+{
+	if (!doc) {
+		json_object_del(q->doc_cache, key);
+		return;
+	}
+	if (json_object_size(q->doc_cache) >= DOC_CACHE_MAX)
+		doc_cache_drop(q);
+	json_object_set(q->doc_cache, key, doc);
+}
+
 static int run_projections(struct store *s, const struct store_event *ev, struct err *e)
 {
 	struct sq *q = sq_of(s);
@@ -1374,11 +1411,17 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 
 		if (strncmp(ev->stream, p->stream_prefix, strlen(p->stream_prefix)) != 0)
 			continue;
-		bind_text(q->st_proj_get, 1, p->name);
-		bind_text(q->st_proj_get, 2, ev->stream);
-		rc = load_doc(s, q->wdb, q->st_proj_get, &doc, e);
-		if (rc && rc != ERR_NOT_FOUND)
-			return rc;
+		char key[STORE_STREAM_MAX + 128];
+		doc_cache_key(p->name, ev->stream, key, sizeof key);
+		doc = json_incref(json_object_get(q->doc_cache, key));
+		if (!doc) {
+			bind_text(q->st_proj_get, 1, p->name);
+			bind_text(q->st_proj_get, 2, ev->stream);
+			rc = load_doc(s, q->wdb, q->st_proj_get, &doc, e);
+			if (rc && rc != ERR_NOT_FOUND)
+				return rc;
+		}
+		/* apply must not change doc: the cache may hold it */
 		next = p->apply(doc, ev, p->ud, &local);
 		json_decref(doc);
 		if (!next && local.code) {
@@ -1391,6 +1434,7 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			json_decref(next);
 			return rc;
 		}
+		doc_cache_put(q, key, next);
 		if (next) {
 			char *text = json_to_text(next);
 			json_decref(next);
@@ -1765,6 +1809,8 @@ out:
 static int job_rebuild(struct store *s, struct job *j, struct err *e)
 {
 	struct sq *q = sq_of(s);
+
+	doc_cache_drop(q); /* every document of the projection is rewritten */
 	const struct store_projection *p = j->proj;
 	json_t *docs = json_object(), *first = json_object(), *last = json_object();
 	json_t *stored = NULL;
@@ -1877,6 +1923,17 @@ static int batch_begin(struct store *s, struct err *e)
 	sqlite3_reset(q->st_max_pos);
 	if (rc != SQLITE_ROW)
 		return sq_fail(s, q->wdb, rc, "cannot read the log head", e);
+	/* Another connection (a CLI command, another process) committed since
+	 * our last batch: the cached documents may be stale. */
+	rc = sqlite3_step(q->st_data_version);
+	int64_t version = rc == SQLITE_ROW ? sqlite3_column_int64(q->st_data_version, 0) : -1;
+	sqlite3_reset(q->st_data_version);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, q->wdb, rc, "cannot read the data version", e);
+	if (version != q->data_version) {
+		doc_cache_drop(q);
+		q->data_version = version;
+	}
 	return ERR_OK;
 }
 
@@ -1905,6 +1962,8 @@ static int batch_run(struct store *s, struct job *list, struct err *e)
 				*e = j->err;
 			return j->rc;
 		}
+		if (j->wrote)
+			doc_cache_drop(q); /* it may hold what the job wrote */
 		if (j->savepoint &&
 		    ((rc = step_done(q->st_rollback_to)) || (rc = step_done(q->st_release))))
 			return sq_fail(s, q->wdb, rc, "cannot roll back a savepoint", e);
@@ -1917,6 +1976,7 @@ static void batch_abort(struct store *s, struct job *list, const struct err *e)
 {
 	struct sq *q = sq_of(s);
 
+	doc_cache_drop(q);
 	if (!sqlite3_get_autocommit(q->wdb))
 		step_done(q->st_rollback);
 	for (struct job *j = list; j; j = j->next)

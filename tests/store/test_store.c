@@ -679,6 +679,41 @@ static void test_projection_in_same_transaction(void **state)
 	assert_true(stamp2 > stamp);
 }
 
+/* A document the writer remembers must not outlive a rollback or a write
+ * made through another handle (another process, in real use). */
+static void test_projection_after_rollback_and_other_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct store *other = NULL;
+	struct err e = {0};
+	json_t *doc = NULL, *d = json_object();
+
+	assert_int_equal(append1(f->s, "count-r", STORE_EXPECT_ANY, "tick", 0, NULL, &e), ERR_OK);
+	struct store_new_event poison[3] = {{.type = "a", .data = d}, {.type = "b", .data = d},
+					    {.type = "poison", .data = d}};
+	assert_int_equal(store_append(f->s, "count-r", STORE_EXPECT_ANY, poison, 3, NULL, &e),
+			 ERR_INVALID);
+	assert_int_equal(append1(f->s, "count-r", STORE_EXPECT_ANY, "tock", 0, NULL, &e), ERR_OK);
+	assert_int_equal(store_proj_get(f->s, "counters", "count-r", &doc, &e), ERR_OK);
+	assert_int_equal(json_integer_value(json_object_get(doc, "count")), 2);
+	json_decref(doc);
+
+	assert_int_equal(store_open(f->url, &f->opt, &other, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "count-o", STORE_EXPECT_ANY, "tick", 0, NULL, &e), ERR_OK);
+	assert_int_equal(append1(other, "count-o", STORE_EXPECT_ANY, "tick", 1, NULL, &e), ERR_OK);
+	assert_int_equal(append1(other, "count-o", STORE_EXPECT_ANY, "tick", 2, NULL, &e), ERR_OK);
+	assert_int_equal(append1(f->s, "count-o", STORE_EXPECT_ANY, "tock", 3, NULL, &e), ERR_OK);
+	assert_int_equal(store_proj_get(f->s, "counters", "count-o", &doc, &e), ERR_OK);
+	assert_int_equal(json_integer_value(json_object_get(doc, "count")), 4);
+	json_decref(doc);
+	store_close(other);
+	json_decref(d);
+
+	struct store_replay_report r;
+	assert_int_equal(store_replay(f->s, false, &r, &e), ERR_OK);
+	assert_int_equal(r.missing + r.extra + r.different, 0);
+}
+
 /* ---- full-text search over projection documents ------------------------------------ */
 
 /* A projection of notes: {"items": {id: text}}.  "put" {id, text} sets an
@@ -1178,6 +1213,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_subscription_catch_up_then_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscription_across_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_projection_in_same_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_projection_after_rollback_and_other_writer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soft_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
