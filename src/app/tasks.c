@@ -229,12 +229,22 @@ int app_task_create(struct store *s, const struct app_actor *who, const char *ta
 		json_decref(data);
 		return rc;
 	}
-	rc = append_one(s, who, id, STORE_EXPECT_NO_STREAM, TASK_EV_CREATED, data, NULL, NULL, e);
-	json_decref(data);
-	if (rc == ERR_CONFLICT)
+	struct store_append_result res = {0};
+	rc = append_one(s, who, id, STORE_EXPECT_NO_STREAM, TASK_EV_CREATED, data, &res, NULL, e);
+	if (rc == ERR_CONFLICT) {
+		json_decref(data);
 		return err_set(e, ERR_CONFLICT, "a task with id %s already exists", id);
-	if (rc == ERR_OK && task)
-		rc = app_task_get(s, id, task, e);
+	}
+	if (rc == ERR_OK && task) {
+		/* The new task is the fold of the one event just stored: no need
+		 * to read it back. */
+		char ts[CLOCK_ISO_MAX];
+		clock_format_utc(res.recorded_at_us, ts);
+		*task = task_fold(NULL, TASK_EV_CREATED, data, res.version, ts, e);
+		if (!*task)
+			rc = e && e->code ? e->code : ERR_CORRUPT;
+	}
+	json_decref(data);
 	return rc;
 }
 

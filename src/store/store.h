@@ -76,6 +76,7 @@ struct store_append_result {
 	int64_t first_position;
 	int64_t last_position;
 	int64_t version;  /* stream version after the append */
+	int64_t recorded_at_us; /* the last event's recorded_at, as stored */
 	bool duplicate;   /* the events were already stored: nothing written */
 };
 

@@ -1982,6 +1982,7 @@ static void group_add(struct pg *q, struct group *g, struct job *j)
 		arr_add_i64(&g->rec, j->rec_us);
 	}
 	j->res->last_position = q->next_position;
+	j->res->recorded_at_us = j->rec_us;
 	j->res->duplicate = false;
 }
 
@@ -2485,6 +2486,7 @@ static int append_check(struct store *s, struct job *j, bool direct, int64_t *ve
 	size_t found = 0, given = 0;
 	int64_t *pos = xcalloc(j->n, sizeof *pos), *ver = xcalloc(j->n, sizeof *ver);
 	bool *hit = xcalloc(j->n, sizeof *hit), same = true, own = true;
+	int64_t last_rec = 0;
 	char exp_s[24], n_s[24], base_s[24], rec_s[24];
 	int rc;
 
@@ -2525,6 +2527,8 @@ static int append_check(struct store *s, struct job *j, bool direct, int64_t *ve
 				same = false;
 			if (geti(r, row, 5) != j->rec_us)
 				own = false;
+			if (i == j->n - 1)
+				last_rec = geti(r, row, 5);
 			found++;
 			break;
 		}
@@ -2533,6 +2537,7 @@ static int append_check(struct store *s, struct job *j, bool direct, int64_t *ve
 		j->res->first_position = q->next_position + 1;
 		j->res->last_position = q->next_position + (int64_t)j->n;
 		j->res->version = *version + (int64_t)j->n;
+		j->res->recorded_at_us = j->rec_us;
 		j->res->duplicate = false;
 		q->next_position += (int64_t)j->n;
 		goto out;
@@ -2547,6 +2552,7 @@ static int append_check(struct store *s, struct job *j, bool direct, int64_t *ve
 		j->res->first_position = pos[0];
 		j->res->last_position = pos[j->n - 1];
 		j->res->version = ver[j->n - 1];
+		j->res->recorded_at_us = last_rec;
 		/* Our own commit, whose outcome we did not learn, is no duplicate. */
 		j->res->duplicate = !(j->rerun && own);
 		goto out;
@@ -2826,6 +2832,7 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 		j->res->first_position = q->next_position + 1;
 		j->res->last_position = q->next_position + (int64_t)j->n;
 		j->res->version = version + (int64_t)j->n;
+		j->res->recorded_at_us = j->rec_us;
 		j->res->duplicate = false;
 		q->next_position += (int64_t)j->n;
 	}

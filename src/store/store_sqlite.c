@@ -293,7 +293,8 @@ static int prepare_all(struct sq *q)
 				  " RETURNING version"),
 		S(st_insert,
 		  "INSERT INTO events(" EVENT_COLUMNS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"),
-		S(st_by_id, "SELECT position, stream, version FROM events WHERE event_id = ?1"),
+		S(st_by_id, "SELECT position, stream, version, recorded_at FROM events"
+			    " WHERE event_id = ?1"),
 		S(st_proj_get, "SELECT doc FROM projections WHERE name = ?1 AND key = ?2"),
 		S(st_proj_put, "INSERT INTO projections(name, key, doc, position, created_position)"
 			       " VALUES(?1, ?2, ?3, ?4, ?4) ON CONFLICT(name, key) DO UPDATE"
@@ -1222,7 +1223,7 @@ static int check_duplicates(struct store *s, struct job *j, bool *dup, struct er
 {
 	struct sq *q = sq_of(s);
 	size_t found = 0;
-	int64_t first_pos = 0, last_pos = 0, last_ver = 0;
+	int64_t first_pos = 0, last_pos = 0, last_ver = 0, last_rec = 0;
 	bool same = true;
 
 	*dup = false;
@@ -1241,6 +1242,7 @@ static int check_duplicates(struct store *s, struct job *j, bool *dup, struct er
 				first_pos = pos;
 			last_pos = pos;
 			last_ver = ver;
+			last_rec = sqlite3_column_int64(q->st_by_id, 3);
 			found++;
 		}
 		sqlite3_reset(q->st_by_id);
@@ -1257,6 +1259,7 @@ static int check_duplicates(struct store *s, struct job *j, bool *dup, struct er
 		j->res->first_position = first_pos;
 		j->res->last_position = last_pos;
 		j->res->version = last_ver;
+		j->res->recorded_at_us = last_rec;
 		j->res->duplicate = true;
 		return ERR_OK;
 	}
@@ -1483,10 +1486,10 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 	if ((rc = check_duplicates(s, j, &dup, e)) || dup)
 		return rc;
 
-	/* A lone event cannot clash on its id after check_duplicates (the
-	 * batch's earlier rows are visible to it); several can, among
-	 * themselves. */
-	bool undoable = j->n > 1;
+	/* No event can clash on its id after check_duplicates (the batch's
+	 * earlier rows are visible to it, and store_append refused an id given
+	 * twice): only a projection refusing an event undoes a job that wrote. */
+	bool undoable = false;
 	for (size_t i = 0; i < s->opt.nprojections && !undoable; i++) {
 		const char *prefix = s->opt.projections[i].stream_prefix;
 		undoable = strncmp(j->stream, prefix, strlen(prefix)) == 0;
@@ -1561,6 +1564,7 @@ static int job_append(struct store *s, struct job *j, struct err *e)
 			return rc;
 		if (i == 0)
 			j->res->first_position = ev.position;
+		j->res->recorded_at_us = ev.recorded_at_us;
 	}
 	j->res->last_position = q->next_position;
 	j->res->version = version;

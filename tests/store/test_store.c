@@ -187,6 +187,8 @@ static void test_append_and_read_stream(void **state)
 	}
 	assert_int_equal(store_read_stream(f->s, "order-a", 1, false, 0, &l, &e), ERR_OK);
 	assert_int_equal(l.count, 5);
+	/* the result tells when the last event was recorded, as stored */
+	assert_int_equal(res.recorded_at_us, l.items[4].recorded_at_us);
 	for (size_t i = 0; i < 5; i++) {
 		assert_int_equal(l.items[i].version, (int64_t)i + 1);
 		assert_int_equal(json_integer_value(json_object_get(l.items[i].data, "i")), (int)i + 1);
@@ -333,6 +335,8 @@ static void test_idempotent_retry(void **state)
 	 * holds: same result, nothing written. */
 	assert_int_equal(store_append(f->s, "idem-1", STORE_EXPECT_NO_STREAM, evs, 3, &r2, &e), ERR_OK);
 	assert_true(r2.duplicate);
+	assert_true(r1.recorded_at_us > 0);
+	assert_int_equal(r2.recorded_at_us, r1.recorded_at_us);
 	assert_int_equal(r2.first_position, r1.first_position);
 	assert_int_equal(r2.last_position, r1.last_position);
 	assert_int_equal(r2.version, 3);

@@ -1529,6 +1529,17 @@ static int create_task(struct app_fx *f, const char *type, const char *config, c
 
 	err_clear(e);
 	rc = app_task_create(f->s, &tester, NULL, type, "test task", cfg, NULL, NULL, &task, e);
+	if (rc == ERR_OK) {
+		/* what create returns is what a read of the task gives */
+		json_t *got = NULL;
+		struct err ge = {0};
+		assert_int_equal(app_task_get(f->s, json_get_str(task, "task_id"), &got, &ge),
+				 ERR_OK);
+		if (!json_equal(task, got))
+			fail_msg("create returned %s, a read gives %s", json_dumps(task, 0),
+				 json_dumps(got, 0));
+		json_decref(got);
+	}
 	if (rc == ERR_OK && id_out)
 		snprintf(id_out, 64, "%s", json_get_str(task, "task_id"));
 	json_decref(cfg);
