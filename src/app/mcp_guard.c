@@ -428,6 +428,8 @@ int app_mcp_add_tools(struct app_mcp *a, struct mcp_server *srv, const struct ap
 		a->tool_slots = slot;
 		t.fn = guard;
 		t.data = slot;
+		/* a call that may ask for a confirmation talks to the client */
+		t.quick = rows[i].tool.quick && rows[i].level < APP_LEVEL_HIGH;
 		if ((rc = mcp_server_add_tool(srv, &t, e))) {
 			err_prefix(e, "tool %s: ", t.name);
 			return rc;

@@ -955,6 +955,7 @@ static const struct app_tool tool_rows[] = {
 		.tool.output_schema = LIST_OUT,
 		.tool.annotations = ANN("true", "false", "true", "false"),
 		.tool.fn = tool_list,
+		.tool.quick = true, /* reads the store */
 		.level = APP_LEVEL_LOW,
 	},
 	{
@@ -1009,6 +1010,7 @@ static const struct app_tool tool_rows[] = {
 		.tool.output_schema = STATUS_OUT,
 		.tool.annotations = ANN("true", "false", "true", "false"),
 		.tool.fn = tool_status,
+		.tool.quick = true, /* reads the store */
 		.level = APP_LEVEL_LOW,
 	},
 	{
@@ -1023,6 +1025,7 @@ static const struct app_tool tool_rows[] = {
 		.tool.output_schema = GET_TASK_OUT,
 		.tool.annotations = ANN("true", "false", "true", "false"),
 		.tool.fn = tool_get_task,
+		.tool.quick = true, /* reads the store */
 		.level = APP_LEVEL_LOW,
 	},
 	{
@@ -1036,6 +1039,7 @@ static const struct app_tool tool_rows[] = {
 		.tool.output_schema = EVENTS_OUT,
 		.tool.annotations = ANN("true", "false", "true", "false"),
 		.tool.fn = tool_task_events,
+		.tool.quick = true, /* reads the store */
 		.level = APP_LEVEL_LOW,
 	},
 	{
@@ -1049,6 +1053,7 @@ static const struct app_tool tool_rows[] = {
 		.tool.output_schema = RECENT_OUT,
 		.tool.annotations = ANN("true", "false", "true", "false"),
 		.tool.fn = tool_recent_events,
+		.tool.quick = true, /* reads the store */
 		.level = APP_LEVEL_LOW,
 	},
 	{

@@ -42,6 +42,7 @@ struct tool_row {
 	json_t *listing;       /* the tools/list entry */
 	mcp_tool_fn fn;
 	void *data;
+	bool quick;
 };
 
 /* A template split into literal text and variables: "a/{x}/b" -> lit "a/",
@@ -332,6 +333,7 @@ int mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *t, struct
 		.listing = l,
 		.fn = t->fn,
 		.data = t->data,
+		.quick = t->quick,
 	};
 	return ERR_OK;
 }
@@ -1618,6 +1620,17 @@ bool mcp_method_changes_state(const char *method)
 	for (size_t i = 0; method && i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(methods[i].name, method) == 0)
 			return methods[i].changes_state;
+	return false;
+}
+
+bool mcp_server_call_is_quick(const struct mcp_server *srv, const struct jsonrpc_msg *m)
+{
+	if (!srv || m->kind != JSONRPC_REQUEST || !m->method || strcmp(m->method, "tools/call") != 0)
+		return false;
+	const char *name = json_string_value(json_object_get(m->params, "name"));
+	for (size_t i = 0; name && i < srv->ntools; i++)
+		if (strcmp(srv->tools[i].name, name) == 0)
+			return srv->tools[i].quick;
 	return false;
 }
 

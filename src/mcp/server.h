@@ -86,6 +86,11 @@ struct mcp_tool {
 	const char *annotations;   /* JSON text (readOnlyHint, destructiveHint, ...) or NULL */
 	mcp_tool_fn fn;
 	void *data;                /* for the handler: mcp_call_data() */
+	/* Answers from local state at once and never talks to the client
+	 * mid-call (no elicitation, sampling or progress): a transport may run
+	 * it on the thread that read the request instead of handing it to a
+	 * worker (mcp_server_call_is_quick). */
+	bool quick;
 };
 
 /*
@@ -261,6 +266,8 @@ unsigned long mcp_session_rev(struct mcp_session *s);
 /* Whether a request of this method may change the durable state
  * (initialize, resources/subscribe, resources/unsubscribe, logging/setLevel). */
 bool mcp_method_changes_state(const char *method);
+/* Is m a tools/call of a tool registered as quick? */
+bool mcp_server_call_is_quick(const struct mcp_server *srv, const struct jsonrpc_msg *m);
 
 /*
  * Hooks a transport sets to keep a shared copy of the durable state.

@@ -1152,7 +1152,10 @@ static enum MHD_Result handle_post(struct http_server *h, struct MHD_Connection 
 				.send_final = stream_send_final,
 				.close_stream = stream_close_cb,
 				.ctx = st};
-	if (strcmp(m.method, "tools/call") == 0) {
+	/* Tool calls run on a worker, so that the answer can stream while the
+	 * tool still runs (progress, elicitation); a quick tool answers from
+	 * local state at once and runs here, saving two thread hand-offs. */
+	if (strcmp(m.method, "tools/call") == 0 && !mcp_server_call_is_quick(h->srv, &m)) {
 		struct call_job *j = xcalloc(1, sizeof(*j));
 		j->ms = ms;
 		mcp_session_ref(ms);

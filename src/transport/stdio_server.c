@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,19 +63,22 @@ struct job {
 	struct mcp_session *s;
 	struct jsonrpc_msg msg;
 	struct mcp_sink sink;
+	atomic_int *pending; /* requests handed to the worker and not answered yet */
 };
 
 static void run_job(void *arg)
 {
 	struct job *j = arg;
 	mcp_session_handle_msg(j->s, &j->msg, &j->sink, NULL);
+	atomic_fetch_sub(j->pending, 1);
 	mcp_session_unref(j->s);
 	free(j);
 }
 
 /* Handle one complete line. */
-static void handle_line(struct mcp_session *s, struct workpool *pool, const struct mcp_sink *sink,
-			const char *line, size_t len, size_t max)
+static void handle_line(struct mcp_server *srv, struct mcp_session *s, struct workpool *pool,
+			atomic_int *pending, const struct mcp_sink *sink, const char *line,
+			size_t len, size_t max)
 {
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 		len--;
@@ -92,12 +96,19 @@ static void handle_line(struct mcp_session *s, struct workpool *pool, const stru
 		json_decref(bad_id);
 		return;
 	}
-	if (m.kind == JSONRPC_REQUEST) {
+	/* Requests run on the worker, so that this thread goes on reading (a
+	 * cancellation, the client's answer to an elicitation).  A quick tool
+	 * answers at once and runs here, when no earlier request is still in
+	 * hand (a client may send its calls right after initialize). */
+	if (m.kind == JSONRPC_REQUEST &&
+	    (atomic_load(pending) > 0 || !mcp_server_call_is_quick(srv, &m))) {
 		struct job *j = xcalloc(1, sizeof(*j));
 		mcp_session_ref(s);
 		j->s = s;
 		j->msg = m;
 		j->sink = *sink;
+		j->pending = pending;
+		atomic_fetch_add(pending, 1);
 		workpool_submit(pool, run_job, j);
 		return;
 	}
@@ -116,6 +127,7 @@ int stdio_server_run(struct mcp_server *srv, const struct stdio_server_options *
 	if (opt && opt->user)
 		mcp_session_set_user(s, opt->user, NULL);
 	struct workpool *pool = workpool_new(1, 1);
+	atomic_int pending = 0;
 
 	/* Read in chunks; a line longer than the cap is answered with an error
 	 * and skipped up to its newline. */
@@ -145,7 +157,7 @@ int stdio_server_run(struct mcp_server *srv, const struct stdio_server_options *
 		}
 		if (n == 0) {
 			if (len && !skipping)
-				handle_line(s, pool, &sink, buf, len, max);
+				handle_line(srv, s, pool, &pending, &sink, buf, len, max);
 			break; /* EOF: the client is done */
 		}
 		len += (size_t)n;
@@ -156,7 +168,7 @@ int stdio_server_run(struct mcp_server *srv, const struct stdio_server_options *
 				break;
 			size_t llen = (size_t)(nl - (buf + start));
 			if (!skipping)
-				handle_line(s, pool, &sink, buf + start, llen, max);
+				handle_line(srv, s, pool, &pending, &sink, buf + start, llen, max);
 			skipping = false;
 			start += llen + 1;
 		}

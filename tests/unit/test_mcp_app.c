@@ -363,6 +363,30 @@ static void test_tools_list(void **state)
 	assert_true(json_is_true(json_object_get(
 		json_object_get(json_object_get(f->tools, "delete_background_task"), "annotations"),
 		"destructiveHint")));
+
+	/* reads run on the receiving thread; writes and anything that may ask
+	 * for a confirmation go to a worker */
+	static const struct {
+		const char *method, *tool;
+		bool quick;
+	} calls[] = {
+		{"tools/call", "list_background_tasks", true},
+		{"tools/call", "get_task", true},
+		{"tools/call", "get_recent_events", true},
+		{"tools/call", "create_background_task", false},
+		{"tools/call", "delete_background_task", false},
+		{"tools/call", "no_such_tool", false},
+		{"tools/list", "list_background_tasks", false},
+	};
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+		json_t *params = json_pack("{s:s}", "name", calls[i].tool);
+		struct jsonrpc_msg m = {
+			.kind = JSONRPC_REQUEST, .method = calls[i].method, .params = params};
+		if (mcp_server_call_is_quick(f->srv, &m) != calls[i].quick)
+			fail_msg("%s %s: quick should be %d", calls[i].method, calls[i].tool,
+				 calls[i].quick);
+		json_decref(params);
+	}
 }
 
 static void test_seed_examples(void **state)
