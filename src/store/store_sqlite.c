@@ -2002,6 +2002,7 @@ static struct job *take_queue(struct sq *q, size_t *n, struct job **tail)
 }
 
 #define GATHER_MAX_US 1000 /* never hold a batch open longer than this for stragglers */
+#define GATHER_CHUNK 8     /* stragglers taken and written at a time */
 
 /* Wait (qlock held) until `want` more jobs are queued or `until` passes. */
 static void wait_for_jobs(struct sq *q, size_t want, int64_t until)
@@ -2044,17 +2045,21 @@ static struct job *lead_batch(struct store *s, size_t *size)
 	rc = batch_begin(s, &e);
 	if (!rc)
 		rc = batch_run(s, batch, &e);
-	if (!rc && *size < expected && patience > 0) {
+	/* Absorb in chunks, running each as it comes, so that the writing
+	 * overlaps the arrival of the stragglers instead of following it. */
+	while (!rc && *size < expected && patience > 0 &&
+	       clock_mono_us(clock_system()) < started + patience) {
+		size_t want = expected - *size < GATHER_CHUNK ? expected - *size : GATHER_CHUNK;
 		pthread_mutex_lock(&q->qlock);
-		wait_for_jobs(q, expected - *size, started + patience);
+		wait_for_jobs(q, want, started + patience);
 		more = take_queue(q, &n, &more_tail);
 		pthread_mutex_unlock(&q->qlock);
-		if (more) {
-			tail->next = more;
-			tail = more_tail;
-			*size += n;
-			rc = batch_run(s, more, &e);
-		}
+		if (!more)
+			break;
+		tail->next = more;
+		tail = more_tail;
+		*size += n;
+		rc = batch_run(s, more, &e);
 	}
 	if (!rc && (rc = step_done(q->st_commit)))
 		rc = sq_fail(s, q->wdb, rc, "cannot commit", &e);
