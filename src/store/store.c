@@ -255,6 +255,29 @@ int store_lease_peek(struct store *s, const char *name, struct store_lease *out,
 	return s->ops->lease(s, name, "", 0, STORE_LEASE_PEEK, out, e);
 }
 
+static int cmp_name_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A name given twice would be answered differently by the back ends (and
+ * counted twice against max): refuse it. */
+static int check_names_unique(const char *const *names, size_t n, struct err *e)
+{
+	if (n < 2)
+		return ERR_OK;
+	const char **sorted = xmalloc(n * sizeof *sorted);
+	memcpy(sorted, names, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, cmp_name_ptr);
+	int rc = ERR_OK;
+	for (size_t i = 1; i < n && !rc; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			rc = err_set(e, ERR_INVALID,
+				     "leases: the name '%s' appears twice in one claim", sorted[i]);
+	free(sorted);
+	return rc;
+}
+
 int store_lease_claim(struct store *s, const char *owner, int64_t ttl_ms, const char *const *names,
 		      size_t n, size_t max, bool *held, struct err *e)
 {
@@ -273,6 +296,8 @@ int store_lease_claim(struct store *s, const char *owner, int64_t ttl_ms, const 
 	}
 	if (n == 0)
 		return ERR_OK;
+	if ((rc = check_names_unique(names, n, e)))
+		return rc;
 	rc = s->ops->lease_claim(s, owner, ttl_ms, names, n, max, held, e);
 	for (size_t i = 0; rc && i < n; i++)
 		held[i] = false; /* the transaction rolled back: nothing changed */

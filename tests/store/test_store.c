@@ -1048,6 +1048,13 @@ static void test_lease_claim(void **state)
 	f->opt.clock = &clk;
 	assert_int_equal(open_store(f), 0);
 
+	/* A name given twice is bad input, on both back ends. */
+	const char *const twice[] = {"t-a", "t-b", "t-a"};
+	assert_int_equal(store_lease_claim(f->s, "node-a", 1000, twice, 3, 10, held, &e),
+			 ERR_INVALID);
+	assert_non_null(strstr(e.msg, "'t-a' appears twice"));
+	assert_false(held[0] || held[1] || held[2]);
+
 	/* Free ones are taken in the order given, up to max; held ones of
 	 * another live owner are skipped. */
 	EXPECT_CLAIM("t-a,t-b", f->s, "node-a", 2, five, 5);
