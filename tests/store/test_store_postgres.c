@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 
 #include "../test_util.h"
 #include "common/uuid.h"
@@ -321,17 +322,38 @@ struct waiter {
 	struct store *s;
 	int64_t after;
 	int rc;
-	double took;
+	atomic_long tid; /* the waiting thread, once it runs */
+	double woken_at;
 };
 
 static void *waiter_main(void *p)
 {
 	struct waiter *w = p;
 	struct err e = {0};
-	double t0 = test_now();
+	atomic_store(&w->tid, (long)syscall(SYS_gettid));
 	w->rc = store_wait(w->s, w->after, 20000, &e);
-	w->took = test_now() - t0;
+	w->woken_at = test_now();
 	return NULL;
+}
+
+/* Is the waiter's thread asleep (blocked in store_wait, as far as one can
+ * tell from outside)? */
+static bool waiter_asleep(void *p)
+{
+	struct waiter *w = p;
+	long tid = atomic_load(&w->tid);
+	char path[64], buf[256];
+	if (!tid)
+		return false;
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *state = strrchr(buf, ')'); /* after the thread's name */
+	return state && state[1] == ' ' && state[2] == 'S';
 }
 
 static void test_notify_wakes_other_handle(void **state)
@@ -346,11 +368,13 @@ static void test_notify_wakes_other_handle(void **state)
 	for (int round = 0; round < 3; round++) {
 		struct waiter w = {.s = a, .after = round};
 		pthread_create(&t, NULL, waiter_main, &w);
-		usleep(100 * 1000); /* let it start waiting (the test passes either way) */
+		/* append once it waits (the test passes either way) */
+		assert_true(test_wait_until(waiter_asleep, &w, 10));
+		double append_at = test_now();
 		assert_int_equal(append1(b, "notify", STORE_EXPECT_ANY, NULL, NULL, &e), ERR_OK);
 		pthread_join(t, NULL);
 		assert_int_equal(w.rc, ERR_OK);
-		printf("woken %.1f ms after the append\n", (w.took - 0.1) * 1000);
+		printf("woken %.1f ms after the append began\n", (w.woken_at - append_at) * 1000);
 	}
 	/* a subscription of a sees b's appends, live */
 	struct store_sub *sub = store_subscribe(a, "sub", 0, NULL);
