@@ -686,7 +686,7 @@ int feedback_receive(struct feedback *fb, const struct feedback_delivery *d,
 		struct store_event ev = {
 			.position = res.last_position,
 			.version = res.version,
-			.recorded_at_us = now,
+			.recorded_at_us = res.recorded_at_us,
 			.stream = stream,
 			.type = (char *)FEEDBACK_EVENT_RECEIVED,
 			.data = data,

@@ -78,6 +78,9 @@ void xalloc_tune_for_threads(void)
 	 * feedback server a quarter of its requests/s.  Keep up to 8 MiB free
 	 * per arena; fixing the threshold also fixes the mmap threshold, so
 	 * set that as well (blocks of 1 MiB or more still come from mmap). */
+	if (getenv("MALLOC_TRIM_THRESHOLD_") || getenv("MALLOC_MMAP_THRESHOLD_") ||
+	    getenv("GLIBC_TUNABLES"))
+		return; /* the operator tuned it */
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif

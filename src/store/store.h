@@ -92,7 +92,10 @@ struct store_filter {
  * apply() folds one event into the current document (NULL when the stream has
  * none yet) and returns the new one (new reference), or NULL to remove the
  * document (e->code left ERR_OK), or NULL with an error to refuse the append.
- * It must be pure: a rebuild calls it again on the same events.
+ * It must be pure: a rebuild calls it again on the same events.  It must not
+ * change doc, and the store may keep the document it returns after the
+ * append (the SQLite writer caches it), so values it shares with ev->data
+ * must not be changed by the appender afterwards either.
  *
  * index (optional) makes the documents searchable (store_proj_search): for a
  * document it returns a new object {item: "text to index", ...}, one entry

@@ -186,6 +186,7 @@ struct sq {
 	 * while no other connection has committed (data_version, checked as
 	 * each batch begins) and no write of ours was rolled back. */
 	json_t *doc_cache;
+	size_t doc_cache_bytes;
 	int64_t data_version;
 
 	/* reader statements, prepared at first use (rprep), under rlock */
@@ -1200,10 +1201,10 @@ static int64_t now_us(struct store *s)
 }
 
 /* Called by a job just before its first write.  A job that can still fail
- * for its own reasons after writing (a projection refusing an event, an id
- * clash inside the batch) asks for a savepoint so that it alone can be
- * undone; the others skip that cost, as their only possible failures after
- * this point are SQLite errors, which abort the whole batch anyway. */
+ * for its own reasons after writing (a projection refusing an event) asks
+ * for a savepoint so that it alone can be undone; the others skip that
+ * cost, as their only possible failures after this point are SQLite errors
+ * (a full disk), which abort the whole batch anyway. */
 static int start_writing(struct store *s, struct job *j, bool undoable, struct err *e)
 {
 	struct sq *q = sq_of(s);
@@ -1377,12 +1378,23 @@ static int stamp_projection(struct store *s, const char *name)
 	return step_done(q->st_proj_stamp);
 }
 
-#define DOC_CACHE_MAX 4096 /* documents; the cache starts over when full */
+/* The cache starts over when it would hold more documents or bytes (of
+ * their text) than this; larger documents are not kept at all. */
+#define DOC_CACHE_MAX 4096
+#define DOC_CACHE_BYTES (16 << 20)
+#define DOC_CACHE_DOC_MAX (64 << 10)
 
 /* Forget every cached document: after a rollback, or another writer. */
 static void doc_cache_drop(struct sq *q)
 {
 	json_object_clear(q->doc_cache);
+	q->doc_cache_bytes = 0;
+}
+
+/* The cached document of key (borrowed), or NULL. */
+static json_t *doc_cache_get(struct sq *q, const char *key)
+{
+	return json_array_get(json_object_get(q->doc_cache, key), 0);
 }
 
 static void doc_cache_key(const char *proj, const char *stream, char *out, size_t size)
@@ -1390,16 +1402,22 @@ static void doc_cache_key(const char *proj, const char *stream, char *out, size_
 	snprintf(out, size, "%s\x1f%s", proj, stream);
 }
 
-/* Keep doc (NULL: the document is gone) as the latest of its key. */
-static void doc_cache_put(struct sq *q, const char *key, json_t *doc)
+/* Keep doc, whose text is `bytes` long, as the latest of its key (doc
+ * NULL: the document is gone).  Entries are [doc, bytes]. */
+static void doc_cache_put(struct sq *q, const char *key, json_t *doc, size_t bytes)
 {
-	if (!doc) {
+	json_t *old = json_object_get(q->doc_cache, key);
+	if (old) {
+		q->doc_cache_bytes -= (size_t)json_integer_value(json_array_get(old, 1));
 		json_object_del(q->doc_cache, key);
-		return;
 	}
-	if (json_object_size(q->doc_cache) >= DOC_CACHE_MAX)
+	if (!doc || bytes > DOC_CACHE_DOC_MAX)
+		return;
+	if (json_object_size(q->doc_cache) >= DOC_CACHE_MAX ||
+	    q->doc_cache_bytes + bytes > DOC_CACHE_BYTES)
 		doc_cache_drop(q);
-	json_object_set(q->doc_cache, key, doc);
+	if (json_object_set_new(q->doc_cache, key, json_pack("[O,I]", doc, (json_int_t)bytes)) == 0)
+		q->doc_cache_bytes += bytes;
 }
 
 static int run_projections(struct store *s, const struct store_event *ev, struct err *e)
@@ -1416,7 +1434,7 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			continue;
 		char key[STORE_STREAM_MAX + 128];
 		doc_cache_key(p->name, ev->stream, key, sizeof key);
-		doc = json_incref(json_object_get(q->doc_cache, key));
+		doc = json_incref(doc_cache_get(q, key));
 		if (!doc) {
 			bind_text(q->st_proj_get, 1, p->name);
 			bind_text(q->st_proj_get, 2, ev->stream);
@@ -1424,7 +1442,9 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			if (rc && rc != ERR_NOT_FOUND)
 				return rc;
 		}
-		/* apply must not change doc: the cache may hold it */
+		/* apply must not change doc, nor share with the caller's event
+		 * data anything the caller may change later: the cache keeps
+		 * both (store.h) */
 		next = p->apply(doc, ev, p->ud, &local);
 		json_decref(doc);
 		if (!next && local.code) {
@@ -1437,9 +1457,9 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			json_decref(next);
 			return rc;
 		}
-		doc_cache_put(q, key, next);
 		if (next) {
 			char *text = json_to_text(next);
+			doc_cache_put(q, key, next, text ? strlen(text) : SIZE_MAX);
 			json_decref(next);
 			bind_text(q->st_proj_put, 1, p->name);
 			bind_text(q->st_proj_put, 2, ev->stream);
@@ -1448,6 +1468,7 @@ static int run_projections(struct store *s, const struct store_event *ev, struct
 			rc = step_done(q->st_proj_put);
 			free(text);
 		} else {
+			doc_cache_put(q, key, NULL, 0);
 			bind_text(q->st_proj_del, 1, p->name);
 			bind_text(q->st_proj_del, 2, ev->stream);
 			rc = step_done(q->st_proj_del);
@@ -2002,7 +2023,7 @@ static struct job *take_queue(struct sq *q, size_t *n, struct job **tail)
 }
 
 #define GATHER_MAX_US 1000 /* never hold a batch open longer than this for stragglers */
-#define GATHER_CHUNK 8     /* stragglers taken and written at a time */
+#define GATHER_CHUNK 8     /* the leader wakes to write stragglers once this many queued */
 
 /* Wait (qlock held) until `want` more jobs are queued or `until` passes. */
 static void wait_for_jobs(struct sq *q, size_t want, int64_t until)
@@ -2045,7 +2066,8 @@ static struct job *lead_batch(struct store *s, size_t *size)
 	rc = batch_begin(s, &e);
 	if (!rc)
 		rc = batch_run(s, batch, &e);
-	/* Absorb in chunks, running each as it comes, so that the writing
+	/* Absorb in chunks (whatever queued once GATHER_CHUNK more have, or
+	 * at the deadline), running each as it comes, so that the writing
 	 * overlaps the arrival of the stragglers instead of following it. */
 	while (!rc && *size < expected && patience > 0 &&
 	       clock_mono_us(clock_system()) < started + patience) {
