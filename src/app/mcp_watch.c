@@ -124,6 +124,25 @@ static void notify(struct app_mcp *a, json_t *types, const struct store_event_li
 	json_decref(uris);
 }
 
+static const struct store_filter task_streams = {.stream_prefix = TASK_STREAM_PREFIX};
+
+/* Nobody is subscribed: move past what the log holds without reading it,
+ * and wait for it to grow.  The head is read before the sessions are
+ * looked at, so whatever is appended after a subscription is still read.
+ * False when the watcher should read as usual. */
+static bool skip_unwatched(struct app_mcp *a, struct store_sub **sub)
+{
+	int64_t head = 0;
+	if (store_head(a->store, &head, NULL) != ERR_OK || mcp_server_may_notify(a->watch_srv))
+		return false;
+	if (head > store_sub_position(*sub)) {
+		store_sub_free(*sub);
+		*sub = store_subscribe(a->store, NULL, head, &task_streams);
+	}
+	store_wait(a->store, head, WATCH_POLL_MS, NULL);
+	return true;
+}
+
 static void *watch_main(void *arg)
 {
 	struct watch_start *ws = arg;
@@ -133,6 +152,8 @@ static void *watch_main(void *arg)
 
 	free(ws);
 	while (!stopping(a)) {
+		if (skip_unwatched(a, &sub))
+			continue;
 		struct store_event_list evs = {0};
 		struct err e = {0};
 		int rc = store_sub_next(sub, WATCH_BATCH, WATCH_POLL_MS, &evs, &e);
@@ -153,7 +174,6 @@ static void *watch_main(void *arg)
 
 int app_mcp_watch_start(struct app_mcp *a, struct mcp_server *srv, struct err *e)
 {
-	struct store_filter f = {.stream_prefix = TASK_STREAM_PREFIX};
 	struct watch_start *ws;
 	int64_t head = 0;
 	int rc;
@@ -169,7 +189,7 @@ int app_mcp_watch_start(struct app_mcp *a, struct mcp_server *srv, struct err *e
 		return rc;
 	ws = xmalloc(sizeof *ws);
 	ws->a = a;
-	ws->sub = store_subscribe(a->store, NULL, head, &f);
+	ws->sub = store_subscribe(a->store, NULL, head, &task_streams);
 	a->watch_srv = srv;
 	a->stop = false;
 	if ((rc = pthread_create(&a->thread, NULL, watch_main, ws)) != 0) {

@@ -865,6 +865,20 @@ void mcp_server_set_subscribe_check(struct mcp_server *srv, mcp_subscribe_check_
 	srv->sub_check_data = data;
 }
 
+bool mcp_server_may_notify(struct mcp_server *srv)
+{
+	bool may = false;
+	pthread_mutex_lock(&srv->lock);
+	for (struct mcp_session *s = srv->sessions; s && !may; s = s->next) {
+		pthread_mutex_lock(&s->lock);
+		/* a session with a refresh hook may gain subscriptions elsewhere */
+		may = !s->closed && (s->nsubs > 0 || s->hooks.refresh != NULL);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return may;
+}
+
 void mcp_server_resources_updated(struct mcp_server *srv, const char *const *uris, size_t n)
 {
 	size_t ns;

@@ -216,6 +216,10 @@ void mcp_server_resource_updated(struct mcp_server *srv, const char *uri);
 /* The same for several URIs at once (one notification per subscribed URI
  * and session): a session's refresh hook runs once for the whole batch. */
 void mcp_server_resources_updated(struct mcp_server *srv, const char *const *uris, size_t n);
+/* Could a resources/updated notification reach anyone now: a session with
+ * a subscription, or one whose refresh hook may bring some in?  False
+ * means a watcher may skip what happens until it is true again. */
+bool mcp_server_may_notify(struct mcp_server *srv);
 void mcp_server_list_changed(struct mcp_server *srv,
 			     const char *what /* "tools", "resources", "prompts" */);
 

@@ -1226,6 +1226,25 @@ static void test_watcher(void **state)
 	w.from = out_count(f);
 	w.uri = "event://status";
 	assert_false(saw_update(&w));
+
+	/* with no subscription left the watcher skips the log unread; a new
+	 * subscription hears of what comes after it */
+	char sub_params[300];
+	snprintf(sub_params, sizeof sub_params, "{\"uri\": \"%s\"}", uri);
+	json_decref(rpc_ok(f, "resources/unsubscribe", "{\"uri\": \"event://tasks\"}"));
+	json_decref(rpc_ok(f, "resources/unsubscribe", sub_params));
+	json_decref(rpc_ok(f, "resources/unsubscribe",
+			   "{\"uri\": \"event://tasks/by-type/web_monitor\"}"));
+	char *id2 = create(f, WEB_MONITOR_ARGS);
+	assert_true(mcp_server_may_notify(f->srv) == false);
+	json_decref(rpc_ok(f, "resources/subscribe", sub_params));
+	assert_true(mcp_server_may_notify(f->srv));
+	w.from = out_count(f);
+	w.uri = uri;
+	snprintf(params, sizeof params, "{\"task_id\": \"%s\"}", id);
+	json_decref(call_tool(f, "pause_background_task", params));
+	assert_true(test_wait_until(saw_update, &w, 10));
+	free(id2);
 	free(id);
 }
 
